@@ -1,0 +1,211 @@
+"""The plugin's main job on the built-in sample study area, run headless through Processing algorithms.
+
+Writes into OUTPUT: the sample area's files, ``sample_area.qgz`` (every layer styled, in groups) and
+``report.html``, then prints a short summary. Later capabilities extend this one script.
+
+    scripts/demo.sh [OUTPUT] [--size N] [--seed S]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProcessingFeedback, QgsProject,  # noqa: E402
+                       QgsRasterLayer, QgsVectorLayer)
+
+
+class ConsoleFeedback(QgsProcessingFeedback):
+    """Prints progress every 20 % and the algorithms' messages."""
+
+    def __init__(self):
+        super().__init__()
+        self._last = -20
+        self.progressChanged.connect(self._progress)
+
+    def _progress(self, value):
+        if value >= self._last + 20:
+            self._last = int(value // 20 * 20)
+            print(f"  {self._last:3d} %", flush=True)
+
+    def pushInfo(self, info):  # noqa: N802
+        if not info.startswith("Results:"):
+            print(f"  {info}", flush=True)
+
+    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+        print(f"  ERROR: {error}", file=sys.stderr, flush=True)
+
+
+def start_qgis():
+    """A headless QGIS with Processing and the plugin's provider."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QgsApplication([], False)
+    app.initQgis()
+    sys.path.append(os.path.join(QgsApplication.pkgDataPath(), "python", "plugins"))
+    from processing.core.Processing import Processing
+
+    Processing.initialize()
+    from subsidence_plugin.processing.provider import SubsidenceProvider
+
+    provider = SubsidenceProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    return app, provider
+
+
+def add_group(project, name, layers):
+    """Add valid layers under a new layer-tree group (first layer on top)."""
+    group = project.layerTreeRoot().addGroup(name)
+    for layer in layers:
+        if not layer.isValid():
+            raise RuntimeError(f"Layer {layer.name()} ({layer.source()}) did not load")
+        project.addMapLayer(layer, False)
+        group.addLayer(layer)
+    return group
+
+
+def sample_area_section(report, result, layers):
+    """Report: what the sample area holds, maps and its time series."""
+    from subsidence_plugin.core.points_io import read_points
+    from subsidence_plugin.core.report import new_figure
+    from subsidence_plugin.core.vector_io import read_table
+    from subsidence_plugin.processing.map_images import render_png
+
+    summary = json.loads(result["SUMMARY"])
+    report.heading("Sample study area")
+    report.paragraph(
+        "A synthetic basin with known truth (subsidence from aquifer compaction: drawdown cones around pumping "
+        "wells, compaction proportional to compressible thickness and drawdown, delayed in time). Units: mm, "
+        "negative = subsidence.")
+    report.table([
+        ("Extent", f"{summary['extent_km']:.1f} km x {summary['extent_km']:.1f} km"),
+        ("Grid", f"{summary['size_cells']} x {summary['size_cells']} cells of {summary['cell_size_m']:g} m"),
+        ("Seed", summary["seed"]),
+        ("InSAR period", f"{summary['first_date']} to {summary['last_date']} ({summary['insar_dates']} dates)"),
+        ("PS points", summary["ps_points"]),
+        ("Largest true subsidence", f"{summary['max_subsidence_mm']:.1f} mm"),
+        ("Largest true rate", f"{summary['max_subsidence_rate_mm_yr']:.1f} mm/yr"),
+        ("Wells / piezometers / GPS stations",
+         f"{summary['wells']} / {summary['piezometers']} / {summary['gps_stations']}"),
+        ("Land use (town / fields / rangeland)",
+         f"{summary['town_share']:.1%} / {summary['fields_share']:.1%} / {summary['rangeland_share']:.1%}"),
+    ], header=("Property", "Value"))
+    maps = [
+        ([layers["RIVERS"], layers["FAULTS"], layers["DEM"]], "DEM (m) with rivers and faults"),
+        ([layers["PS_POINTS"], layers["LANDUSE"]], "PS points (velocity, mm/yr) on land use"),
+        ([layers["WELLS"], layers["PIEZOMETERS"], layers["TRUTH_VELOCITY"]],
+         "True velocity (mm/yr) with pumping wells (triangles) and piezometers"),
+        ([layers["IMAGE"]], "Image, false colour (NIR, red, green); the cloud is nodata"),
+        ([layers["THICKNESS"]], "Compressible-layer thickness (m)"),
+        ([layers["GPS_STATIONS"], layers["GROUNDWATER_DECLINE"]], "Groundwater decline over the InSAR period (m)"),
+    ]
+    for map_layers, caption in maps:
+        report.image(render_png(map_layers, 420), caption, 420)
+
+    ps = read_points(result["PS_POINTS"].split("|")[0], "ps_points")
+    velocity = ps.numeric("velocity")
+    landuse = ps.numeric("landuse")
+    fig, ax = new_figure(6.4, 3.6)
+    for code, label in ((1, "town"), (2, "fields"), (3, "rangeland")):
+        candidates = np.flatnonzero(landuse == code)
+        if candidates.size:
+            pick = candidates[np.argmin(velocity[candidates])]
+            ax.plot(ps.dates.astype("datetime64[D]"), ps.series[pick], ".", ms=3,
+                    label=f"{ps.attributes['ps_id'][pick]} ({label}, {velocity[pick]:.1f} mm/yr)")
+    ax.set_ylabel("displacement (mm)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    report.figure(fig, "Fastest-subsiding PS point per land use: 12-day displacement series")
+
+    gps = read_table(result["GPS_DAILY"].split("|")[0], "gps_daily")
+    fig, ax = new_figure(6.4, 3.6)
+    for name in np.unique(gps["station"]):
+        sel = gps["station"] == name
+        ax.plot(gps["date"][sel], gps["up_mm"][sel], lw=0.6, label=name)
+    ax.set_ylabel("vertical displacement (mm)")
+    ax.legend(fontsize=8, ncol=3)
+    ax.grid(alpha=0.3)
+    report.figure(fig, "GPS stations: daily vertical displacement")
+
+    piezo = read_points(result["PIEZOMETERS"].split("|")[0], "piezometers")
+    fig, ax = new_figure(6.4, 3.6)
+    for i in range(len(piezo)):
+        ax.plot(piezo.dates, piezo.series[i], lw=1, label=piezo.attributes["piezo_id"][i])
+    ax.set_ylabel("groundwater level (m a.s.l.)")
+    ax.legend(fontsize=7, ncol=4)
+    ax.grid(alpha=0.3)
+    report.figure(fig, "Piezometers: monthly groundwater levels")
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", default=os.path.join(ROOT, "demo_output"))
+    parser.add_argument("--size", type=int, default=200, help="cells per side of the sample area")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    output = os.path.abspath(args.output)
+    os.makedirs(output, exist_ok=True)
+    started = time.time()
+    app, provider = start_qgis()
+    import processing
+    from subsidence_plugin.core.report import HtmlReport
+    from subsidence_plugin.resources import plugin_version
+
+    feedback = ConsoleFeedback()
+    print("[main job] subsidence:createsamplearea", flush=True)
+    result = processing.run("subsidence:createsamplearea", {
+        "SIZE": args.size, "SEED": args.seed, "OUTPUT_FOLDER": os.path.join(output, "sample_area")},
+        feedback=feedback)
+
+    project = QgsProject.instance()
+    project.clear()
+    project.setTitle("Land subsidence - sample study area")
+    layers = {}
+    names = {"PS_POINTS": "PS points", "GPS_STATIONS": "GPS stations", "PIEZOMETERS": "Piezometers",
+             "WELLS": "Pumping wells", "RIVERS": "Rivers", "FAULTS": "Faults"}
+    for key, name in names.items():
+        layers[key] = QgsVectorLayer(result[key], name, "ogr")
+    raster_names = {"TRUTH_DISPLACEMENT": "True cumulative displacement (mm)",
+                    "TRUTH_VELOCITY": "True velocity (mm/yr)", "DEM": "DEM (m)", "LANDUSE": "Land use",
+                    "IMAGE": "Image (NIR, red, green)", "THICKNESS": "Compressible thickness (m)",
+                    "GROUNDWATER_DECLINE": "Groundwater decline (m)"}
+    for key, name in raster_names.items():
+        layers[key] = QgsRasterLayer(result[key], name)
+    project.setCrs(layers["DEM"].crs() if layers["DEM"].crs().isValid() else QgsCoordinateReferenceSystem("EPSG:32613"))
+    add_group(project, "Observations", [layers[k] for k in ("GPS_STATIONS", "PIEZOMETERS", "WELLS", "PS_POINTS")])
+    add_group(project, "Rivers and faults", [layers["RIVERS"], layers["FAULTS"]])
+    add_group(project, "Truth", [layers["TRUTH_VELOCITY"], layers["TRUTH_DISPLACEMENT"]])
+    add_group(project, "Inputs", [layers[k] for k in ("THICKNESS", "GROUNDWATER_DECLINE", "LANDUSE", "IMAGE",
+                                                     "DEM")])
+
+    report = HtmlReport("Land subsidence - main job on the sample study area",
+                        f"Land subsidence plugin {plugin_version()}, QGIS {QgsApplication.instance().applicationVersion() or ''}")
+    summary = sample_area_section(report, result, layers)
+    report_path = report.write(os.path.join(output, "report.html"))
+    project_path = os.path.join(output, "sample_area.qgz")
+    if not project.write(project_path):
+        raise RuntimeError(f"Could not write {project_path}: {project.error()}")
+    elapsed = time.time() - started
+    print("\n[main job] summary")
+    print(f"  sample area : {summary['extent_km']:.1f} km square, {summary['size_cells']}^2 cells, seed {summary['seed']}")
+    print(f"  PS points   : {summary['ps_points']} over {summary['insar_dates']} dates "
+          f"({summary['first_date']} .. {summary['last_date']})")
+    print(f"  subsidence  : up to {summary['max_subsidence_mm']:.0f} mm "
+          f"({summary['max_subsidence_rate_mm_yr']:.1f} mm/yr), negative = subsidence")
+    print(f"  project     : {project_path} ({len(project.mapLayers())} layers)")
+    print(f"  report      : {report_path}")
+    print(f"  time        : {elapsed:.1f} s")
+    project.clear()
+    QgsApplication.processingRegistry().removeProvider(provider)
+    app.exitQgis()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

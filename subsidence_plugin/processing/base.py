@@ -1,0 +1,76 @@
+"""Common behaviour of the plugin's Processing algorithms: groups, icon, help link, dependency checks,
+core progress/cancel adapters and loading styled outputs into the project."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+from qgis.PyQt.QtGui import QIcon
+
+from ..dependencies import missing_message, missing_packages
+from ..resources import resource_path
+
+HELP_URL = "https://github.com/land-subsidence/qgis-land-subsidence#readme"
+
+
+class SubsidenceAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set ``NAME``, ``DISPLAY_NAME``, ``GROUP`` and ``HELP`` and may list the
+    optional packages they need in ``REQUIRES`` (import names, e.g. ``("torch",)``)."""
+
+    NAME = ""
+    DISPLAY_NAME = ""
+    GROUP = ""
+    HELP = ""
+    REQUIRES: Sequence[str] = ()
+
+    def name(self):
+        return self.NAME
+
+    def displayName(self):  # noqa: N802
+        return self.DISPLAY_NAME
+
+    def group(self):
+        return self.GROUP
+
+    def groupId(self):  # noqa: N802
+        return self.GROUP.lower().replace(" ", "").replace("-", "")
+
+    def shortHelpString(self):  # noqa: N802
+        needs = missing_packages(self.REQUIRES)
+        note = f"<p><b>Missing dependency:</b> {missing_message(needs)}</p>" if needs else ""
+        return self.HELP + note
+
+    def helpUrl(self):  # noqa: N802
+        return HELP_URL
+
+    def icon(self):
+        return QIcon(resource_path("icon.svg"))
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        needs = missing_packages(self.REQUIRES)
+        if needs:
+            return False, missing_message(needs)
+        return super().checkParameterValues(parameters, context)
+
+
+def progress_adapter(feedback: QgsProcessingFeedback):
+    """A core ``progress(percent, message)`` callback that reports through Processing feedback."""
+    def report(percent: float, message: str) -> None:
+        feedback.setProgress(percent)
+        if message:
+            feedback.setProgressText(message)
+    return report
+
+
+def load_on_completion(context: QgsProcessingContext, source: str, name: str, output_name: str) -> None:
+    """Add an output to the project when the algorithm finishes (its saved default style applies)."""
+    details = QgsProcessingContext.LayerDetails(name, context.project(), output_name)
+    context.addLayerToLoadOnCompletion(source, details)
+
+
+def user_error(error: Exception) -> QgsProcessingException:
+    """A core ValueError (bad input) as a Processing error with the same message."""
+    return QgsProcessingException(str(error))

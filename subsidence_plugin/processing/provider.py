@@ -1,0 +1,33 @@
+"""The "Land subsidence" Processing provider (id ``subsidence``)."""
+from __future__ import annotations
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from ..resources import plugin_version, resource_path
+from .create_sample_area import CreateSampleArea
+
+ALGORITHMS = (CreateSampleArea,)
+
+
+class SubsidenceProvider(QgsProcessingProvider):
+    """Registers every algorithm of the plugin."""
+
+    def id(self):
+        return "subsidence"
+
+    def name(self):
+        return "Land subsidence"
+
+    def longName(self):  # noqa: N802
+        return f"Land subsidence {plugin_version()}"
+
+    def icon(self):
+        return QIcon(resource_path("icon.svg"))
+
+    def versionInfo(self):  # noqa: N802
+        return plugin_version()
+
+    def loadAlgorithms(self):  # noqa: N802
+        for algorithm in ALGORITHMS:
+            self.addAlgorithm(algorithm())

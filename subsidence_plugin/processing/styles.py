@@ -1,0 +1,139 @@
+"""Styles for the plugin's output layers, saved beside the data so QGIS shows them wherever they are opened.
+
+Raster styles go to a ``.qml`` sidecar (QGIS loads ``name.qml`` with ``name.tif``); GeoPackage layer styles go
+to the GeoPackage's ``layer_styles`` table as the default style. Ranges come from 2-98 % cumulative cuts, so a
+few outliers do not wash out a map. Displacement uses a diverging red-white-blue ramp centred on 0 (red =
+subsidence, negative), the DEM a terrain ramp, land use categories.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional, Sequence, Tuple
+
+from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsFillSymbol, QgsGraduatedSymbolRenderer,
+                       QgsLineSymbol, QgsMapLayer, QgsMarkerSymbol, QgsMultiBandColorRenderer,
+                       QgsPalettedRasterRenderer, QgsRasterLayer, QgsRasterShader, QgsRendererRange,
+                       QgsSingleBandPseudoColorRenderer, QgsSingleSymbolRenderer, QgsVectorLayer)
+from qgis.PyQt.QtGui import QColor
+
+DIVERGING = ("#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac")
+TERRAIN = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#c8915a", "#8c5a3c", "#ffffff")
+SEQUENTIAL = ("#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84")
+WARM = ("#fff5eb", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603", "#7f2704")
+LAND_USE = {1: ("town", "#7f7f7f"), 2: ("fields", "#a6d96a"), 3: ("rangeland", "#d8b365")}
+
+
+def raster_range(layer: QgsRasterLayer, band: int = 1, low: float = 0.02, high: float = 0.98) -> Tuple[float, float]:
+    """2-98 % cumulative cut of a band (sampled), as (min, max)."""
+    provider = layer.dataProvider()
+    lo, hi = provider.cumulativeCut(band, low, high, layer.extent(), 250000)
+    if not lo < hi:
+        lo, hi = lo - 1.0, hi + 1.0
+    return float(lo), float(hi)
+
+
+def _ramp_items(colours: Sequence[str], lo: float, hi: float, unit: str) -> list:
+    n = len(colours)
+    items = []
+    for i, colour in enumerate(colours):
+        value = lo + (hi - lo) * i / (n - 1)
+        items.append(QgsColorRampShader.ColorRampItem(value, QColor(colour), f"{value:.4g} {unit}".strip()))
+    return items
+
+
+def _pseudocolor(layer: QgsRasterLayer, colours: Sequence[str], lo: float, hi: float, unit: str,
+                 band: int = 1) -> None:
+    ramp = QgsColorRampShader(lo, hi)
+    ramp.setColorRampType(QgsColorRampShader.Interpolated)
+    ramp.setColorRampItemList(_ramp_items(colours, lo, hi, unit))
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(ramp)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
+    renderer.setClassificationMin(lo)
+    renderer.setClassificationMax(hi)
+    layer.setRenderer(renderer)
+
+
+def style_diverging(layer: QgsRasterLayer, unit: str = "mm", band: int = 1, vmax: Optional[float] = None) -> None:
+    """Red (negative, subsidence) - white (0) - blue (positive, uplift), symmetric about 0."""
+    if vmax is None:
+        lo, hi = raster_range(layer, band)
+        vmax = max(abs(lo), abs(hi)) or 1.0
+    _pseudocolor(layer, DIVERGING, -vmax, vmax, unit, band)
+
+
+def style_sequential(layer: QgsRasterLayer, unit: str = "", band: int = 1, colours: Sequence[str] = SEQUENTIAL) -> None:
+    lo, hi = raster_range(layer, band)
+    _pseudocolor(layer, colours, lo, hi, unit, band)
+
+
+def style_terrain(layer: QgsRasterLayer, band: int = 1) -> None:
+    lo, hi = raster_range(layer, band, 0.0, 1.0)
+    _pseudocolor(layer, TERRAIN, lo, hi, "m", band)
+
+
+def style_categories(layer: QgsRasterLayer, classes: Dict[int, Tuple[str, str]] = LAND_USE, band: int = 1) -> None:
+    """Paletted renderer: value -> (label, colour)."""
+    entries = [QgsPalettedRasterRenderer.Class(value, QColor(colour), label)
+               for value, (label, colour) in sorted(classes.items())]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), band, entries))
+
+
+def style_false_colour(layer: QgsRasterLayer, red: int, green: int, blue: int) -> None:
+    """Multiband composite (e.g. NIR-red-green false colour) with a 2-98 % stretch per band."""
+    renderer = QgsMultiBandColorRenderer(layer.dataProvider(), red, green, blue)
+    for band, setter in ((red, renderer.setRedContrastEnhancement), (green, renderer.setGreenContrastEnhancement),
+                         (blue, renderer.setBlueContrastEnhancement)):
+        lo, hi = raster_range(layer, band)
+        enhancement = QgsContrastEnhancement(layer.dataProvider().dataType(band))
+        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        enhancement.setMinimumValue(lo)
+        enhancement.setMaximumValue(hi)
+        setter(enhancement)
+    layer.setRenderer(renderer)
+
+
+def style_points_diverging(layer: QgsVectorLayer, field: str, unit: str, vmax: float, size: float = 1.6) -> None:
+    """Graduated points on the diverging ramp, symmetric about 0 (red = subsidence)."""
+    n = len(DIVERGING)
+    bounds = [-vmax + 2 * vmax * i / n for i in range(n + 1)]
+    ranges = []
+    for i, colour in enumerate(DIVERGING):
+        symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": colour, "size": str(size),
+                                               "outline_color": "#404040", "outline_width": "0.1"})
+        lo, hi = bounds[i], bounds[i + 1]
+        if i == 0:
+            lo, label = -1e12, f"< {hi:.3g} {unit}"
+        elif i == n - 1:
+            hi, label = 1e12, f"> {lo:.3g} {unit}"
+        else:
+            label = f"{lo:.3g} to {hi:.3g} {unit}"
+        ranges.append(QgsRendererRange(lo, hi, symbol, label))
+    layer.setRenderer(QgsGraduatedSymbolRenderer(field, ranges))
+
+
+def style_marker(layer: QgsVectorLayer, shape: str, colour: str, size: float = 3.0) -> None:
+    layer.setRenderer(QgsSingleSymbolRenderer(QgsMarkerSymbol.createSimple(
+        {"name": shape, "color": colour, "size": str(size), "outline_color": "#202020", "outline_width": "0.3"})))
+
+
+def style_line(layer: QgsVectorLayer, colour: str, width: float = 0.6, dashed: bool = False) -> None:
+    props = {"line_color": colour, "line_width": str(width), "capstyle": "round"}
+    if dashed:
+        props.update({"use_custom_dash": "1", "customdash": "4;2", "customdash_unit": "MM"})
+    layer.setRenderer(QgsSingleSymbolRenderer(QgsLineSymbol.createSimple(props)))
+
+
+def style_polygon(layer: QgsVectorLayer, colour: str, outline: str = "#404040") -> None:
+    layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
+        {"color": colour, "outline_color": outline, "outline_width": "0.3"})))
+
+
+def save_default_style(layer: QgsMapLayer) -> None:
+    """Store the layer's current style as its default: a .qml sidecar, or the GeoPackage's style table."""
+    source = layer.source()
+    if isinstance(layer, QgsVectorLayer) and layer.storageType().upper() == "GPKG":
+        layer.saveStyleToDatabase(layer.name(), "Land subsidence plugin style", True, "")
+        return
+    path = source.split("|")[0]
+    layer.saveNamedStyle(os.path.splitext(path)[0] + ".qml")
