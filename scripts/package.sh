@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the installable plugin zip: dist/subsidence_plugin.zip, holding one folder subsidence_plugin/ with the
+# Build the installable plugin zip: dist/subsidence_plugin.zip (or $DIST_DIR/...), holding one folder subsidence_plugin/ with the
 # Python package, metadata.txt, LICENSE, resources/ and requirements/runtime.txt (for Install dependencies).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,7 +12,8 @@ mkdir -p "$STAGE/$NAME/requirements"
 cp "$ROOT/metadata.txt" "$ROOT/LICENSE" "$STAGE/$NAME/"
 cp -r "$ROOT/resources" "$STAGE/$NAME/resources"
 cp "$ROOT/requirements/runtime.txt" "$STAGE/$NAME/requirements/"
-mkdir -p "$ROOT/dist"
-rm -f "$ROOT/dist/$NAME.zip"
-(cd "$STAGE" && python3 -m zipfile -c "$ROOT/dist/$NAME.zip" "$NAME" >/dev/null)
-echo "$ROOT/dist/$NAME.zip"
+DIST=${DIST_DIR:-$ROOT/dist}
+mkdir -p "$DIST"
+rm -f "$DIST/$NAME.zip"
+(cd "$STAGE" && python3 -m zipfile -c "$DIST/$NAME.zip" "$NAME" >/dev/null)
+echo "$DIST/$NAME.zip"

@@ -198,6 +198,8 @@ def read_points(path: str, layer: Optional[str] = None, require_crs: bool = True
     ds, lyr = _open_layer(path, layer)
     name = lyr.GetName()
     srs = lyr.GetSpatialRef()
+    if srs is not None and (srs.GetName() or "").lower().startswith("undefined"):
+        srs = None  # GeoPackage srs_id 0 / -1: "Undefined geographic / Cartesian SRS"
     if require_crs and srs is None:
         raise PointReadError(f"{path}: layer {name!r} has no coordinate reference system; assign one first")
     if lyr.GetFeatureCount() == 0:

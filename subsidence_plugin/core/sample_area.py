@@ -140,6 +140,9 @@ class SampleArea:
     vector_layers: List[str]
     description_path: str
     summary: Dict[str, float] = field(default_factory=dict)
+    model: Optional[BasinModel] = None
+    insar_dates: np.ndarray = field(default_factory=lambda: np.array([], dtype="datetime64[D]"))
+    pumping_start: np.datetime64 = np.datetime64("2012-01-01")
 
 
 def _fractal_noise(rng: np.random.Generator, shape, beta: float = 3.2) -> np.ndarray:
@@ -204,7 +207,8 @@ def _insar_dates(start: str, end: str, step_days: int) -> np.ndarray:
     return np.arange(np.datetime64(start), np.datetime64(end), np.timedelta64(step_days, "D"))
 
 
-def _years(dates: np.ndarray, origin: np.datetime64) -> np.ndarray:
+def years_since(dates: np.ndarray, origin: np.datetime64) -> np.ndarray:
+    """Decimal years (365.25 days) from ``origin`` to each date."""
     return (dates - origin).astype("timedelta64[D]").astype(float) / 365.25
 
 
@@ -236,12 +240,12 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
     wells_xy, wells_rate = _wells(rng, model_args, n_wells)
     model = BasinModel(wells_xy=wells_xy, wells_rate=wells_rate, **model_args)
 
-    pumping_start = np.datetime64("2012-01-01")
+    pumping_start = np.datetime64("2012-01-01", "D")
     insar_dates = _insar_dates("2016-01-06", "2021-01-01", 12)
     gw_dates = np.arange(np.datetime64("2014-01"), np.datetime64("2021-01"), np.timedelta64(1, "M"))
     gw_dates = gw_dates.astype("datetime64[D]") + np.timedelta64(14, "D")
     gps_dates = np.arange(np.datetime64("2016-01-06"), np.datetime64("2021-01-01"), np.timedelta64(1, "D"))
-    t_insar = _years(insar_dates, pumping_start)
+    t_insar = years_since(insar_dates, pumping_start)
 
     xs, ys = grid.centre_axes()
     gx, gy = np.meshgrid(xs, ys)
@@ -366,7 +370,8 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
     return SampleArea(folder=folder, rasters={k: os.path.join(folder, os.path.basename(v)) for k, v in rasters.items()},
                       vector_path=os.path.join(folder, "sample_area.gpkg"),
                       vector_layers=[layer.name for layer in layers],
-                      description_path=os.path.join(folder, "sample_area.json"), summary=summary)
+                      description_path=os.path.join(folder, "sample_area.json"), summary=summary, model=model,
+                      insar_dates=insar_dates, pumping_start=pumping_start)
 
 
 def _truth_rasters(model: BasinModel, x: np.ndarray, y: np.ndarray, t: np.ndarray, steps: Steps):
@@ -417,7 +422,7 @@ def _piezometers(rng, model: BasinModel, n: int, dates, origin) -> VectorLayer:
     xy = np.column_stack([model.x0 + u[:, 0] * L, model.y0 + u[:, 1] * L])
     xy = xy[model.basin_radius(xy[:, 0], xy[:, 1]) < 0.85][:n]
     head0 = 1490.0 - 30.0 * (xy[:, 0] - model.x0) / L
-    t = _years(dates, origin)
+    t = years_since(dates, origin)
     levels = head0[:, None] - model.drawdown_rate(xy[:, 0], xy[:, 1])[:, None] * model.forcing(t)[None, :]
     levels += rng.normal(0.0, 0.1, levels.shape)
     columns = {"piezo_id": np.array([f"P{i + 1:02d}" for i in range(len(xy))], dtype=object),
@@ -434,7 +439,7 @@ def _gps(rng, model: BasinModel, landuse, grid: RasterGrid, dates, origin, noise
     sites = np.array([[0.40, 0.52], [0.52, 0.44], [0.30, 0.38], [0.62, 0.58], [0.08, 0.08]])
     xy = np.column_stack([model.x0 + sites[:, 0] * L, model.y0 + sites[:, 1] * L])
     names = np.array([f"GPS{i + 1}" for i in range(len(xy))], dtype=object)
-    t = _years(dates, origin)
+    t = years_since(dates, origin)
     d = model.displacement(xy[:, 0], xy[:, 1], t)
     up = d - d[:, :1] + rng.normal(0.0, noise_mm, d.shape)
     rows, cols, _ = grid.cell_of(xy[:, 0], xy[:, 1])

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install dist/subsidence_plugin.zip into a throw-away QGIS profile, start the real QGIS desktop under Xvfb and
+# check (from a startup script) that the plugin loaded without Python errors, its menu, toolbar and provider
+# exist; then check that qgis_process enables it and lists its algorithms.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d)
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
+ZIP=$(DIST_DIR="$WORK/dist" bash "$ROOT/scripts/package.sh")
+export XDG_DATA_HOME="$WORK/data"   # QGIS profiles live under $XDG_DATA_HOME/QGIS/QGIS3/profiles
+export SUBSIDENCE_PLUGIN_DEPS
+SUBSIDENCE_PLUGIN_DEPS=$(HOME="$HOME" XDG_DATA_HOME="" /usr/bin/python3 "$ROOT/subsidence_plugin/dependencies.py")
+PROFILE="$XDG_DATA_HOME/QGIS/QGIS3/profiles/default"
+mkdir -p "$PROFILE/python/plugins" "$PROFILE/QGIS"
+(cd "$PROFILE/python/plugins" && python3 -m zipfile -e "$ZIP" .)
+cat > "$PROFILE/QGIS/QGIS3.ini" <<'INI'
+[PythonPlugins]
+subsidence_plugin=true
+[qgis]
+checkVersion=false
+showTips=false
+INI
+export SUBSIDENCE_CI_RESULT="$WORK/desktop.json" SUBSIDENCE_CI_ERRORS="$WORK/python_errors.txt"
+export PYQGIS_STARTUP="$ROOT/.ci/qgis_startup_hooks.py"
+echo "[desktop] starting QGIS under Xvfb"
+timeout 300 xvfb-run -a -s "-screen 0 1280x1024x24" qgis --nologo --noversioncheck --noplugins=false \
+  --code "$ROOT/.ci/qgis_desktop_probe.py" >"$WORK/qgis.log" 2>&1 || true
+if [ -s "$SUBSIDENCE_CI_ERRORS" ]; then
+  echo "[desktop] FAILED: Python errors while QGIS loaded the plugin:"; cat "$SUBSIDENCE_CI_ERRORS"; exit 1
+fi
+if [ ! -f "$SUBSIDENCE_CI_RESULT" ]; then
+  echo "[desktop] QGIS did not report; its output:"; tail -50 "$WORK/qgis.log"; exit 1
+fi
+cat "$SUBSIDENCE_CI_RESULT"; echo
+/usr/bin/python3 - "$SUBSIDENCE_CI_RESULT" "$SUBSIDENCE_CI_ERRORS" <<'PY'
+import json, os, sys
+result = json.load(open(sys.argv[1]))
+errors = open(sys.argv[2]).read() if os.path.exists(sys.argv[2]) else ""
+problems = [k for k in ("plugin_loaded", "provider", "menu", "toolbar") if not result.get(k)]
+if errors.strip():
+    problems.append("python errors:\n" + errors)
+if result.get("algorithms", 0) < 1:
+    problems.append("no algorithms")
+if problems:
+    sys.exit("[desktop] FAILED: " + "; ".join(problems))
+print(f"[desktop] OK: plugin loaded in QGIS {result['qgis']}, {result['algorithms']} algorithm(s), no Python errors")
+PY
+echo "[qgis_process] plugins enable + list (fresh profile, plugin installed but not enabled)"
+export QT_QPA_PLATFORM=offscreen XDG_DATA_HOME="$WORK/data_qp"
+mkdir -p "$XDG_DATA_HOME/QGIS/QGIS3/profiles/default/python/plugins"
+(cd "$XDG_DATA_HOME/QGIS/QGIS3/profiles/default/python/plugins" && python3 -m zipfile -e "$ZIP" .)
+qgis_process.bin plugins enable subsidence_plugin >"$WORK/qp.log" 2>&1 || { cat "$WORK/qp.log"; exit 1; }
+qgis_process.bin list 2>/dev/null | tee "$WORK/list.txt" | grep -A20 "^Land subsidence" | grep "subsidence:" 
+grep -q "subsidence:createsamplearea" "$WORK/list.txt"
+echo "[qgis_process] OK"

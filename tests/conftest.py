@@ -1,0 +1,37 @@
+"""Shared fixtures: the sample area (written once per session) and the registered Processing provider."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+SAMPLE_SIZE = 96
+
+
+@pytest.fixture(scope="session")
+def sample_area(tmp_path_factory):
+    """A small sample area written once for the session (its files must not be modified by tests)."""
+    from subsidence_plugin.core.sample_area import create_sample_area
+
+    return create_sample_area(str(tmp_path_factory.mktemp("sample_area")), size=SAMPLE_SIZE, seed=7)
+
+
+@pytest.fixture(scope="session")
+def provider(qgis_processing):
+    """The plugin's provider, registered in the Processing registry for the session."""
+    from qgis.core import QgsApplication
+
+    from subsidence_plugin.processing.provider import SubsidenceProvider
+
+    registry = QgsApplication.processingRegistry()
+    existing = registry.providerById("subsidence")
+    if existing is not None:
+        yield existing
+        return
+    instance = SubsidenceProvider()
+    assert registry.addProvider(instance)
+    yield instance
+    registry.removeProvider(instance)
