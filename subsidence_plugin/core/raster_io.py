@@ -100,10 +100,12 @@ def band_names_of(ds: gdal.Dataset) -> List[str]:
     return [ds.GetRasterBand(i + 1).GetDescription() or f"band_{i + 1}" for i in range(ds.RasterCount)]
 
 
-def read_grid(path: str, require_crs: bool = True) -> RasterGrid:
-    """The grid of a raster file without reading its pixels."""
+def read_grid(path: str, require_crs: bool = True, band: int = 1) -> RasterGrid:
+    """The grid of a raster file (nodata of ``band``) without reading its pixels."""
     ds = open_raster(path, require_crs)
-    return grid_of(ds)
+    if not 1 <= band <= ds.RasterCount:
+        raise RasterReadError(f"{path} has {ds.RasterCount} band(s); band {band} does not exist")
+    return grid_of(ds, band)
 
 
 def read_raster(path: str, bands: Optional[Sequence[int]] = None, require_crs: bool = True) -> Raster:

@@ -74,3 +74,25 @@ def load_on_completion(context: QgsProcessingContext, source: str, name: str, ou
 def user_error(error: Exception) -> QgsProcessingException:
     """A core ValueError (bad input) as a Processing error with the same message."""
     return QgsProcessingException(str(error))
+
+
+def gdal_raster_path(layer, parameter: str) -> str:
+    """The file GDAL reads for a raster layer parameter, or a clear error for non-file layers."""
+    if layer is None:
+        raise QgsProcessingException(f"{parameter}: no raster layer was given")
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(f"{parameter}: {layer.name()} is not a file GDAL can read "
+                                     f"(provider {layer.providerType()}); save it as a GeoTIFF first")
+    return layer.source().split("|")[0]
+
+
+def finish_raster_output(context: QgsProcessingContext, path: str, name: str, output_name: str, styler) -> None:
+    """Style a written raster, save the style as its default (.qml) and load it when the algorithm ends."""
+    from qgis.core import QgsRasterLayer
+
+    from .styles import save_default_style
+
+    layer = QgsRasterLayer(path, name)
+    styler(layer)
+    save_default_style(layer)
+    load_on_completion(context, path, name, output_name)

@@ -5,9 +5,12 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..resources import plugin_version, resource_path
+from .aspect import Aspect
 from .create_sample_area import CreateSampleArea
+from .curvature import Curvature
+from .slope import Slope
 
-ALGORITHMS = (CreateSampleArea,)
+ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature)
 
 
 class SubsidenceProvider(QgsProcessingProvider):

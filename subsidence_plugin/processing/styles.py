@@ -137,3 +137,21 @@ def save_default_style(layer: QgsMapLayer) -> None:
         return
     path = source.split("|")[0]
     layer.saveNamedStyle(os.path.splitext(path)[0] + ".qml")
+
+
+ASPECT = ("#ff0000", "#ffa500", "#ffff00", "#00ff00", "#00ffff", "#0000ff", "#8a2be2", "#ff00ff", "#ff0000")
+
+
+def style_aspect(layer: QgsRasterLayer, band: int = 1) -> None:
+    """Cyclic colours for 0-360 degrees clockwise from north (north red at both ends); flat (-1) grey."""
+    ramp = QgsColorRampShader(-1.0, 360.0)
+    ramp.setColorRampType(QgsColorRampShader.Interpolated)
+    items = [QgsColorRampShader.ColorRampItem(-1.0, QColor("#bdbdbd"), "flat"),
+             QgsColorRampShader.ColorRampItem(-0.001, QColor("#bdbdbd"), "")]
+    labels = ("N", "NE", "E", "SE", "S", "SW", "W", "NW", "N")
+    items += [QgsColorRampShader.ColorRampItem(45.0 * i, QColor(c), f"{labels[i]} ({45 * i}°)")
+              for i, c in enumerate(ASPECT)]
+    ramp.setColorRampItemList(items)
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(ramp)
+    layer.setRenderer(QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader))

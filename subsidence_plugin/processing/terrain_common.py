@@ -1,0 +1,48 @@
+"""Shared parameters and run logic of the terrain algorithms (slope, aspect, curvature)."""
+from __future__ import annotations
+
+from qgis.core import (QgsProcessingException, QgsProcessingParameterBand, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterDefinition)
+
+from ..core.progress import Cancelled
+from ..core.raster_io import RasterReadError
+from ..core.terrain import write_terrain
+from .base import finish_raster_output, gdal_raster_path, progress_adapter
+
+CELL_SIZE_NOTE = (
+    "<p>Cell sizes are true metres: for a projected CRS from the geotransform and the CRS's unit; for a "
+    "geographic CRS (degrees) each row gets its own east-west and north-south size from the ellipsoid at its "
+    "latitude. A DEM without CRS is refused. Nodata stays nodata; missing neighbours at edges and holes are "
+    "extrapolated linearly from the opposite neighbour (exact on planes). Streamed in row blocks, so DEMs "
+    "larger than memory work.</p>")
+
+
+def add_dem_parameters(algorithm) -> None:
+    algorithm.addParameter(QgsProcessingParameterRasterLayer("INPUT", "DEM"))
+    algorithm.addParameter(QgsProcessingParameterBand("BAND", "Band", 1, "INPUT", optional=True))
+    rows = QgsProcessingParameterNumber("BLOCK_ROWS", "Rows per block (memory)", QgsProcessingParameterNumber.Integer,
+                                        512, minValue=16)
+    rows.setFlags(rows.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    algorithm.addParameter(rows)
+
+
+def run_terrain(algorithm, parameters, context, feedback, products) -> dict:
+    """``products``: {core product: (output parameter, layer name, styler)} for the requested outputs."""
+    layer = algorithm.parameterAsRasterLayer(parameters, "INPUT", context)
+    path = gdal_raster_path(layer, "DEM")
+    band = algorithm.parameterAsInt(parameters, "BAND", context) or 1
+    outputs = {product: algorithm.parameterAsOutputLayer(parameters, key, context)
+               for product, (key, _, _) in products.items()}
+    try:
+        write_terrain(path, outputs, band=band,
+                      block_rows=algorithm.parameterAsInt(parameters, "BLOCK_ROWS", context),
+                      progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
+    except Cancelled:
+        raise QgsProcessingException("Cancelled: no output was written") from None
+    except (ValueError, RasterReadError) as error:
+        raise QgsProcessingException(f"{layer.name()}: {error}") from error
+    results = {}
+    for product, (key, name, styler) in products.items():
+        finish_raster_output(context, outputs[product], name, key, styler)
+        results[key] = outputs[product]
+    return results
