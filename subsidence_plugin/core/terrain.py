@@ -75,6 +75,8 @@ def pad_window(values: np.ndarray, top: bool, bottom: bool) -> np.ndarray:
 def _fill_missing_neighbours(window: np.ndarray) -> Dict[str, np.ndarray]:
     """Neighbours with NaN replaced by 2 e - opposite, else by the centre."""
     n = _neighbours(window)
+    if not np.isnan(window).any():
+        return n
     e = n["e"]
     opposite = {"a": "i", "b": "h", "c": "g", "d": "f", "f": "d", "g": "c", "h": "b", "i": "a"}
     out = {"e": e}

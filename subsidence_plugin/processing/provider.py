@@ -6,11 +6,12 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..resources import plugin_version, resource_path
 from .aspect import Aspect
+from .build_factor_stack import BuildFactorStack
 from .create_sample_area import CreateSampleArea
 from .curvature import Curvature
 from .slope import Slope
 
-ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature)
+ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, BuildFactorStack)
 
 
 class SubsidenceProvider(QgsProcessingProvider):
