@@ -96,3 +96,28 @@ def finish_raster_output(context: QgsProcessingContext, path: str, name: str, ou
     styler(layer)
     save_default_style(layer)
     load_on_completion(context, path, name, output_name)
+
+
+def feature_wkbs(source, target_crs, context, feedback, parameter: str):
+    """WKB of every feature geometry of a feature source, transformed to ``target_crs``.
+
+    Raises a clear error for an empty layer or a layer without any geometry.
+    """
+    from qgis.core import QgsFeatureRequest
+
+    if source is None:
+        raise QgsProcessingException(f"{parameter}: no vector layer was given")
+    if source.featureCount() == 0:
+        raise QgsProcessingException(f"{parameter}: the layer is empty")
+    request = QgsFeatureRequest().setNoAttributes()
+    request.setDestinationCrs(target_crs, context.transformContext())
+    wkbs = []
+    for feature in source.getFeatures(request):
+        if feedback.isCanceled():
+            raise QgsProcessingException("Cancelled: no output was written")
+        geometry = feature.geometry()
+        if not geometry.isNull() and not geometry.isEmpty():
+            wkbs.append(bytes(geometry.asWkb()))
+    if not wkbs:
+        raise QgsProcessingException(f"{parameter}: no feature has a geometry")
+    return wkbs

@@ -9,9 +9,13 @@ from .aspect import Aspect
 from .build_factor_stack import BuildFactorStack
 from .create_sample_area import CreateSampleArea
 from .curvature import Curvature
+from .distance_to_features import DistanceToFeatures
+from .drainage_density import DrainageDensity
 from .slope import Slope
+from .spectral_index import SpectralIndex
 
-ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, BuildFactorStack)
+ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, DistanceToFeatures, DrainageDensity, SpectralIndex,
+              BuildFactorStack)
 
 
 class SubsidenceProvider(QgsProcessingProvider):
