@@ -121,3 +121,79 @@ def feature_wkbs(source, target_crs, context, feedback, parameter: str):
     if not wkbs:
         raise QgsProcessingException(f"{parameter}: no feature has a geometry")
     return wkbs
+
+
+def points_with_values(source, field: str, target_crs, context, feedback, parameter: str = "Points"):
+    """x, y (in ``target_crs``) and float values of a point source's numeric field; multipoints are
+    exploded, features with a null value or no geometry are skipped and counted.
+
+    Returns (x, y, values, skipped). Raises a clear error for a missing or non-numeric field or an empty layer.
+    """
+    import numpy as np
+    from qgis.core import QgsFeatureRequest
+
+    if source is None:
+        raise QgsProcessingException(f"{parameter}: no layer was given")
+    index = source.fields().lookupField(field)
+    if index < 0:
+        raise QgsProcessingException(f"{parameter}: there is no field {field!r}")
+    if not source.fields().at(index).isNumeric():
+        raise QgsProcessingException(f"{parameter}: field {field!r} is not numeric")
+    if source.featureCount() == 0:
+        raise QgsProcessingException(f"{parameter}: the layer is empty")
+    request = QgsFeatureRequest().setSubsetOfAttributes([index])
+    request.setDestinationCrs(target_crs, context.transformContext())
+    xs, ys, values, skipped = [], [], [], 0
+    for feature in source.getFeatures(request):
+        if feedback.isCanceled():
+            raise QgsProcessingException("Cancelled: no output was written")
+        value = feature.attribute(index)
+        geometry = feature.geometry()
+        if value is None or geometry.isNull() or geometry.isEmpty() or (hasattr(value, "isNull") and value.isNull()):
+            skipped += 1
+            continue
+        for part in geometry.constParts():
+            for vertex in part.vertices():
+                xs.append(vertex.x())
+                ys.append(vertex.y())
+                values.append(float(value))
+    if not values:
+        raise QgsProcessingException(f"{parameter}: no feature has both a geometry and a value in {field!r}")
+    return np.array(xs), np.array(ys), np.array(values), skipped
+
+
+def point_series(source, target_crs, context, feedback, parameter: str = "Points"):
+    """x, y (in ``target_crs``), dates and the (points x dates) matrix of a point source's time-series fields
+    (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD; NULL = NaN). Multipoints are exploded."""
+    import numpy as np
+    from qgis.core import QgsFeatureRequest
+
+    from ..core.points_io import date_of_field
+
+    if source is None or source.featureCount() == 0:
+        raise QgsProcessingException(f"{parameter}: the layer is missing or empty")
+    fields = [(i, f.name(), date_of_field(f.name())) for i, f in enumerate(source.fields())]
+    dated = sorted((d, i, name) for i, name, d in fields if d is not None)
+    if not dated:
+        raise QgsProcessingException(f"{parameter}: no time-series fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
+    bad = [name for _, i, name in dated if not source.fields().at(i).isNumeric()]
+    if bad:
+        raise QgsProcessingException(f"{parameter}: date field(s) {', '.join(bad[:5])} are not numeric")
+    request = QgsFeatureRequest().setSubsetOfAttributes([i for _, i, _ in dated])
+    request.setDestinationCrs(target_crs, context.transformContext())
+    xs, ys, rows = [], [], []
+    for feature in source.getFeatures(request):
+        if feedback.isCanceled():
+            raise QgsProcessingException("Cancelled: no output was written")
+        geometry = feature.geometry()
+        if geometry.isNull() or geometry.isEmpty():
+            continue
+        values = [feature.attribute(i) for _, i, _ in dated]
+        row = [np.nan if v is None or (hasattr(v, "isNull") and v.isNull()) else float(v) for v in values]
+        for part in geometry.constParts():
+            for vertex in part.vertices():
+                xs.append(vertex.x())
+                ys.append(vertex.y())
+                rows.append(row)
+    dates = np.array([d for d, _, _ in dated], dtype="datetime64[D]")
+    return np.array(xs), np.array(ys), dates, np.array(rows, dtype=np.float64).reshape(len(rows), len(dates))

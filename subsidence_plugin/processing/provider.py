@@ -11,11 +11,13 @@ from .create_sample_area import CreateSampleArea
 from .curvature import Curvature
 from .distance_to_features import DistanceToFeatures
 from .drainage_density import DrainageDensity
+from .groundwater_change import GroundwaterChange
+from .interpolate_points import InterpolatePoints
 from .slope import Slope
 from .spectral_index import SpectralIndex
 
 ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, DistanceToFeatures, DrainageDensity, SpectralIndex,
-              BuildFactorStack)
+              InterpolatePoints, GroundwaterChange, BuildFactorStack)
 
 
 class SubsidenceProvider(QgsProcessingProvider):
