@@ -143,6 +143,68 @@ def sample_area_section(report, result, layers):
     return summary
 
 
+FACTOR_STEPS = [  # (algorithm, parameters (paths filled in by run_factors), output file, layer name, unit)
+    ("subsidence:slope", {}, "slope.tif", "Slope", "degrees"),
+    ("subsidence:aspect", {}, "aspect.tif", "Aspect", "degrees from north, -1 flat"),
+    ("subsidence:curvature", {}, "curvature.tif", "Total curvature", "1/100 m"),
+    ("subsidence:spectralindex", {"INDEX": 0, "SCALE": 0.0001}, "ndvi.tif", "NDVI", "-"),
+    ("subsidence:spectralindex", {"INDEX": 1, "SCALE": 0.0001}, "ndwi.tif", "NDWI (McFeeters)", "-"),
+    ("subsidence:distancetofeatures", {"INPUT": "RIVERS"}, "distance_to_rivers.tif", "Distance to rivers", "m"),
+    ("subsidence:distancetofeatures", {"INPUT": "FAULTS"}, "distance_to_faults.tif", "Distance to faults", "m"),
+    ("subsidence:distancetofeatures", {"INPUT": "WELLS"}, "distance_to_wells.tif", "Distance to wells", "m"),
+    ("subsidence:drainagedensity", {"INPUT": "RIVERS", "RADIUS": 1000}, "drainage_density.tif",
+     "Drainage density", "km/km2"),
+    ("subsidence:groundwaterchange", {"PIEZOMETERS": "PIEZOMETERS", "START": "2016-01-15", "END": "2020-12-15",
+                                      "METHOD": 1}, "groundwater_change.tif", "Groundwater-level change", "m"),
+]
+
+
+def run_factors(result, folder, feedback):
+    """Every driving force of seeds 000 / 002 from the sample area, then the aligned factor stack."""
+    import processing
+
+    os.makedirs(folder, exist_ok=True)
+    dem, image = result["DEM"], result["IMAGE"]
+    outputs = []
+    for algorithm, extra, filename, name, unit in FACTOR_STEPS:
+        params = {"OUTPUT": os.path.join(folder, filename)}
+        if algorithm in ("subsidence:slope", "subsidence:aspect", "subsidence:curvature"):
+            params["INPUT"] = dem
+        elif algorithm == "subsidence:spectralindex":
+            params["INPUT"] = [image]
+        else:
+            params["REFERENCE"] = dem
+        params.update({k: result.get(v, v) if isinstance(v, str) else v for k, v in extra.items()})
+        print(f"[main job] {algorithm} -> {filename}", flush=True)
+        outputs.append((processing.run(algorithm, params, feedback=feedback)["OUTPUT"], name, unit))
+    continuous = [dem] + [path for path, _, _ in outputs] + [result["THICKNESS"]]
+    print("[main job] subsidence:buildfactorstack", flush=True)
+    stack = processing.run("subsidence:buildfactorstack", {
+        "REFERENCE": dem, "CONTINUOUS": continuous, "CATEGORICAL": [result["LANDUSE"]],
+        "OUTPUT": os.path.join(folder, "factor_stack.tif")}, feedback=feedback)["OUTPUT"]
+    return outputs, stack
+
+
+def factor_section(report, outputs, stack_path):
+    """Report: one row per factor band of the stack with its statistics, and a map of each factor."""
+    from subsidence_plugin.core.raster_io import read_raster
+    from subsidence_plugin.processing.map_images import render_png
+
+    stack = read_raster(stack_path)
+    report.heading("Driving-force factors")
+    report.paragraph(f"{len(stack.band_names)} factors aligned on the DEM grid in {os.path.basename(stack_path)} "
+                     f"({stack.grid.width} x {stack.grid.height} cells, {stack.valid[0].mean():.1%} valid: the "
+                     "image's cloud is nodata in every band).")
+    rows = []
+    for i, name in enumerate(stack.band_names):
+        values = stack.band(i)
+        rows.append((name, float(np.nanmin(values)), float(np.nanmean(values)), float(np.nanmax(values))))
+    report.table(rows, header=("band", "min", "mean", "max"), caption="Factor stack bands")
+    for path, name, unit in outputs:
+        layer = QgsRasterLayer(path, name)
+        report.image(render_png([layer], 260), f"{name} ({unit})", 260)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", default=os.path.join(ROOT, "demo_output"))
@@ -184,9 +246,19 @@ def main(argv=None):
     add_group(project, "Inputs", [layers[k] for k in ("THICKNESS", "GROUNDWATER_DECLINE", "LANDUSE", "IMAGE",
                                                      "DEM")])
 
+    factor_outputs, stack_path = run_factors(result, os.path.join(output, "factors"), feedback)
+    factor_layers = [QgsRasterLayer(path, name) for path, name, _ in factor_outputs]
+    add_group(project, "Factors", [QgsRasterLayer(stack_path, "Factor stack")] + factor_layers)
+    for group in project.layerTreeRoot().findGroups():
+        group.setExpanded(group.name() != "Factors")
+        if group.name() == "Factors":
+            for child in group.children():
+                child.setItemVisibilityChecked(False)
+
     report = HtmlReport("Land subsidence - main job on the sample study area",
                         f"Land subsidence plugin {plugin_version()}, QGIS {QgsApplication.instance().applicationVersion() or ''}")
     summary = sample_area_section(report, result, layers)
+    factor_section(report, factor_outputs, stack_path)
     report_path = report.write(os.path.join(output, "report.html"))
     project_path = os.path.join(output, "sample_area.qgz")
     if not project.write(project_path):
@@ -198,6 +270,7 @@ def main(argv=None):
           f"({summary['first_date']} .. {summary['last_date']})")
     print(f"  subsidence  : up to {summary['max_subsidence_mm']:.0f} mm "
           f"({summary['max_subsidence_rate_mm_yr']:.1f} mm/yr), negative = subsidence")
+    print(f"  factors     : {len(factor_outputs)} computed, stack {stack_path}")
     print(f"  project     : {project_path} ({len(project.mapLayers())} layers)")
     print(f"  report      : {report_path}")
     print(f"  time        : {elapsed:.1f} s")
