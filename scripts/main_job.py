@@ -147,6 +147,8 @@ FACTOR_STEPS = [  # (algorithm, parameters (paths filled in by run_factors), out
     ("subsidence:slope", {}, "slope.tif", "Slope", "degrees"),
     ("subsidence:aspect", {}, "aspect.tif", "Aspect", "degrees from north, -1 flat"),
     ("subsidence:curvature", {}, "curvature.tif", "Total curvature", "1/100 m"),
+    ("subsidence:topographicwetnessindex", {}, "twi.tif", "TWI", "-"),
+    ("subsidence:streampowerindex", {}, "spi.tif", "SPI", "m2/m"),
     ("subsidence:spectralindex", {"INDEX": 0, "SCALE": 0.0001}, "ndvi.tif", "NDVI", "-"),
     ("subsidence:spectralindex", {"INDEX": 1, "SCALE": 0.0001}, "ndwi.tif", "NDWI (McFeeters)", "-"),
     ("subsidence:distancetofeatures", {"INPUT": "RIVERS"}, "distance_to_rivers.tif", "Distance to rivers", "m"),
@@ -168,7 +170,8 @@ def run_factors(result, folder, feedback):
     outputs = []
     for algorithm, extra, filename, name, unit in FACTOR_STEPS:
         params = {"OUTPUT": os.path.join(folder, filename)}
-        if algorithm in ("subsidence:slope", "subsidence:aspect", "subsidence:curvature"):
+        if algorithm in ("subsidence:slope", "subsidence:aspect", "subsidence:curvature",
+                         "subsidence:topographicwetnessindex", "subsidence:streampowerindex"):
             params["INPUT"] = dem
         elif algorithm == "subsidence:spectralindex":
             params["INPUT"] = [image]

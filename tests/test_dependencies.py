@@ -4,7 +4,6 @@ import subprocess
 import sys
 import zipfile
 
-import pytest
 
 from subsidence_plugin import dependencies
 

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .grid import RasterGrid, crs_wkt_from_epsg

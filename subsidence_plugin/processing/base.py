@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
+                       QgsProcessingParameterDefinition)
 from qgis.PyQt.QtGui import QIcon
 
 from ..dependencies import missing_message, missing_packages
@@ -197,3 +198,23 @@ def point_series(source, target_crs, context, feedback, parameter: str = "Points
                 rows.append(row)
     dates = np.array([d for d, _, _ in dated], dtype="datetime64[D]")
     return np.array(xs), np.array(ys), dates, np.array(rows, dtype=np.float64).reshape(len(rows), len(dates))
+
+
+def add_advanced(algorithm, parameter) -> None:
+    """Add a parameter folded under *Advanced parameters*."""
+    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    algorithm.addParameter(parameter)
+
+
+def add_dem_input(algorithm) -> None:
+    """The DEM raster (INPUT) and its band (BAND, default 1)."""
+    from qgis.core import QgsProcessingParameterBand, QgsProcessingParameterRasterLayer
+
+    algorithm.addParameter(QgsProcessingParameterRasterLayer("INPUT", "DEM"))
+    algorithm.addParameter(QgsProcessingParameterBand("BAND", "Band", 1, "INPUT", optional=True))
+
+
+def dem_input(algorithm, parameters, context):
+    """(layer, GDAL path, band) of the DEM parameters added by `add_dem_input`."""
+    layer = algorithm.parameterAsRasterLayer(parameters, "INPUT", context)
+    return layer, gdal_raster_path(layer, "DEM"), algorithm.parameterAsInt(parameters, "BAND", context) or 1

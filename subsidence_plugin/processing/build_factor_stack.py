@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+                       QgsProcessingParameterEnum,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
 from ..core.progress import Cancelled
 from ..core.raster_io import RasterReadError
 from ..core.stack import build_factor_stack, factors_of_raster, reference_grid
-from .base import SubsidenceAlgorithm, finish_raster_output, gdal_raster_path, progress_adapter
+from .base import SubsidenceAlgorithm, add_advanced, finish_raster_output, gdal_raster_path, progress_adapter
 
 CATEGORICAL_METHODS = ["nearest", "mode"]
 
@@ -49,8 +49,7 @@ class BuildFactorStack(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean("ONE_HOT", "One-hot encode categorical factors", False))
         rows = QgsProcessingParameterNumber("BLOCK_ROWS", "Rows per block (memory)",
                                             QgsProcessingParameterNumber.Integer, 512, minValue=16)
-        rows.setFlags(rows.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(rows)
+        add_advanced(self, rows)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Factor stack"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

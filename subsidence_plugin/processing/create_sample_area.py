@@ -5,13 +5,13 @@ import json
 
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputRasterLayer,
                        QgsProcessingOutputString, QgsProcessingOutputVectorLayer,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterFolderDestination,
+                       QgsProcessingParameterFolderDestination,
                        QgsProcessingParameterNumber, QgsRasterLayer, QgsVectorLayer)
 
 from ..core.progress import Cancelled
 from ..core.sample_area import LAND_USE_CLASSES, create_sample_area
 from . import styles
-from .base import SubsidenceAlgorithm, load_on_completion, progress_adapter
+from .base import SubsidenceAlgorithm, add_advanced, load_on_completion, progress_adapter
 
 RASTERS = {  # output key -> (file key, layer name)
     "DEM": ("dem", "DEM (m)"),
@@ -99,8 +99,7 @@ class CreateSampleArea(SubsidenceAlgorithm):
                                          QgsProcessingParameterNumber.Double, 2.5, minValue=0.0),
         ]
         for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(parameter)
+            add_advanced(self, parameter)
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         for key, (_, name) in RASTERS.items():
             self.addOutput(QgsProcessingOutputRasterLayer(key, name))

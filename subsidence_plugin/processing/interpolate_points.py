@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingOutputString, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+                       QgsProcessingOutputString, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
@@ -13,7 +13,7 @@ from ..core.raster_io import RasterReadError
 from ..core.stack import reference_grid
 from ..core.variogram import MODELS
 from . import styles
-from .base import (SubsidenceAlgorithm, finish_raster_output, gdal_raster_path, points_with_values,
+from .base import (SubsidenceAlgorithm, add_advanced, finish_raster_output, gdal_raster_path, points_with_values,
                    progress_adapter)
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging"]
@@ -52,8 +52,7 @@ class InterpolatePoints(SubsidenceAlgorithm):
             QgsProcessingParameterEnum("VARIOGRAM", "Variogram model (kriging)", VARIOGRAMS, defaultValue=0),
         ]
         for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(parameter)
+            add_advanced(self, parameter)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Interpolated raster"))
         self.addOutput(QgsProcessingOutputNumber("CV_RMSE", "Leave-one-out RMSE"))
         self.addOutput(QgsProcessingOutputNumber("CV_R2", "Leave-one-out R²"))

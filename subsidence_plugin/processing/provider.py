@@ -11,12 +11,17 @@ from .create_sample_area import CreateSampleArea
 from .curvature import Curvature
 from .distance_to_features import DistanceToFeatures
 from .drainage_density import DrainageDensity
+from .fill_depressions import FillDepressions
+from .flow_accumulation import FlowAccumulation
 from .groundwater_change import GroundwaterChange
 from .interpolate_points import InterpolatePoints
 from .slope import Slope
 from .spectral_index import SpectralIndex
+from .stream_power_index import StreamPowerIndex
+from .topographic_wetness_index import TopographicWetnessIndex
 
-ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, DistanceToFeatures, DrainageDensity, SpectralIndex,
+ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowAccumulation,
+              TopographicWetnessIndex, StreamPowerIndex, DistanceToFeatures, DrainageDensity, SpectralIndex,
               InterpolatePoints, GroundwaterChange, BuildFactorStack)
 
 

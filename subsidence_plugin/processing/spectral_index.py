@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterDefinition,
+from qgis.core import (QgsProcessing, QgsProcessingException,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
@@ -10,7 +10,7 @@ from ..core.progress import Cancelled
 from ..core.raster_io import RasterReadError
 from ..core.spectral import date_from_name, spectral_index
 from . import styles
-from .base import SubsidenceAlgorithm, finish_raster_output, gdal_raster_path, progress_adapter
+from .base import SubsidenceAlgorithm, add_advanced, finish_raster_output, gdal_raster_path, progress_adapter
 
 INDICES = [("ndvi", "NDVI (NIR, red)"), ("ndwi_mcfeeters", "NDWI, McFeeters 1996 (green, NIR): open water"),
            ("ndwi_gao", "NDWI, Gao 1996 (NIR, SWIR): vegetation water content"),
@@ -46,8 +46,7 @@ class SpectralIndex(SubsidenceAlgorithm):
                     QgsProcessingParameterString("DATES", "Dates (YYYY-MM-DD, comma-separated, in layer order)",
                                                  optional=True)]
         for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(parameter)
+            add_advanced(self, parameter)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Index"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

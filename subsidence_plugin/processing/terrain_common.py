@@ -1,13 +1,12 @@
 """Shared parameters and run logic of the terrain algorithms (slope, aspect, curvature)."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingException, QgsProcessingParameterBand, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterDefinition)
+from qgis.core import QgsProcessingException, QgsProcessingParameterNumber
 
 from ..core.progress import Cancelled
 from ..core.raster_io import RasterReadError
 from ..core.terrain import write_terrain
-from .base import finish_raster_output, gdal_raster_path, progress_adapter
+from .base import add_advanced, add_dem_input, dem_input, finish_raster_output, progress_adapter
 
 CELL_SIZE_NOTE = (
     "<p>Cell sizes are true metres: for a projected CRS from the geotransform and the CRS's unit; for a "
@@ -18,19 +17,14 @@ CELL_SIZE_NOTE = (
 
 
 def add_dem_parameters(algorithm) -> None:
-    algorithm.addParameter(QgsProcessingParameterRasterLayer("INPUT", "DEM"))
-    algorithm.addParameter(QgsProcessingParameterBand("BAND", "Band", 1, "INPUT", optional=True))
-    rows = QgsProcessingParameterNumber("BLOCK_ROWS", "Rows per block (memory)", QgsProcessingParameterNumber.Integer,
-                                        512, minValue=16)
-    rows.setFlags(rows.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-    algorithm.addParameter(rows)
+    add_dem_input(algorithm)
+    add_advanced(algorithm, QgsProcessingParameterNumber("BLOCK_ROWS", "Rows per block (memory)",
+                                                         QgsProcessingParameterNumber.Integer, 512, minValue=16))
 
 
 def run_terrain(algorithm, parameters, context, feedback, products) -> dict:
     """``products``: {core product: (output parameter, layer name, styler)} for the requested outputs."""
-    layer = algorithm.parameterAsRasterLayer(parameters, "INPUT", context)
-    path = gdal_raster_path(layer, "DEM")
-    band = algorithm.parameterAsInt(parameters, "BAND", context) or 1
+    layer, path, band = dem_input(algorithm, parameters, context)
     outputs = {product: algorithm.parameterAsOutputLayer(parameters, key, context)
                for product, (key, _, _) in products.items()}
     try:

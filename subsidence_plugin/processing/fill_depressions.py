@@ -1,0 +1,47 @@
+"""subsidence:filldepressions - priority-flood depression filling (Barnes et al. 2014)."""
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination)
+
+from ..core.hydrology import fill_depressions
+from ..core.progress import Cancelled
+from ..core.raster_io import RasterReadError, read_raster, write_raster
+from . import styles
+from .base import SubsidenceAlgorithm, dem_input, finish_raster_output, progress_adapter
+from .hydrology_common import NOTE, add_dem_parameters
+
+
+class FillDepressions(SubsidenceAlgorithm):
+    NAME = "filldepressions"
+    DISPLAY_NAME = "Fill depressions"
+    GROUP = "Hydrology"
+    HELP = ("<p>Fills closed depressions (pits, sinks) of a DEM so every cell can drain to the raster edge or to "
+            "nodata: each cell is raised to the lowest elevation at which water could spill out of it "
+            "(priority-flood semantics, Barnes, Lehman & Mulla 2014; identical to RichDEM's FillDepressions). "
+            "With <b>epsilon gradient</b>, filled flats also get the smallest possible increments (one "
+            "floating-point step per cell away from the outlet) so that every cell drains along strictly "
+            "decreasing elevations.</p><p>Units: the DEM's (m).</p>" + NOTE)
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_dem_parameters(self, flow_method=False)
+        self.addParameter(QgsProcessingParameterBoolean("EPSILON", "Epsilon gradient so every cell drains", False))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Filled DEM"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        layer, path, band = dem_input(self, parameters, context)
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        try:
+            raster = read_raster(path, bands=[band])
+            dem = raster.band(0)
+            filled = fill_depressions(dem, epsilon=self.parameterAsBoolean(parameters, "EPSILON", context),
+                                      progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
+        except Cancelled:
+            raise QgsProcessingException("Cancelled: no output was written") from None
+        except (ValueError, RasterReadError) as error:
+            raise QgsProcessingException(f"{layer.name()}: {error}") from error
+        raised = np.nansum(filled > dem)
+        feedback.pushInfo(f"{raised} cells raised, by up to {np.nanmax(filled - dem):.3f}")
+        write_raster(output, filled, raster.grid.with_nodata(-9999.0), ["filled_dem"], dtype=np.float64)
+        finish_raster_output(context, output, "Filled DEM", "OUTPUT", styles.style_terrain)
+        return {"OUTPUT": output}

@@ -1,0 +1,55 @@
+"""Shared parameters and run logic of the flow-routing algorithms (fill, accumulation, TWI, SPI)."""
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterNumber
+
+from ..core.hydrology import hydrology_from_dem
+from ..core.progress import Cancelled
+from ..core.raster_io import RasterReadError, read_raster, write_raster
+from .base import add_advanced, add_dem_input, dem_input, finish_raster_output, progress_adapter
+
+FLOW_METHODS = [("mfd", "Multiple flow directions (Freeman 1991, exponent 1.1)"),
+                ("d8", "D8 (single steepest direction)")]
+NOTE = ("<p>The whole DEM is processed in memory (about ten arrays of its size). Nodata stays nodata; water "
+        "leaves through the raster edge and through cells next to nodata. Cell sizes are true metres, also for "
+        "a geographic CRS; a DEM without CRS is refused.</p>")
+
+
+def add_dem_parameters(algorithm, flow_method: bool = True, min_slope: bool = False) -> None:
+    add_dem_input(algorithm)
+    if flow_method:
+        algorithm.addParameter(QgsProcessingParameterEnum("METHOD", "Flow routing",
+                                                          [label for _, label in FLOW_METHODS], defaultValue=0))
+    if min_slope:
+        add_advanced(algorithm, QgsProcessingParameterNumber(
+            "MIN_SLOPE", "Minimum slope (degrees) where the land is flat", QgsProcessingParameterNumber.Double, 0.1,
+            minValue=1e-6, maxValue=10.0))
+
+
+def run_hydrology(algorithm, parameters, context, feedback, products) -> dict:
+    """``products``: {hydrology_from_dem key: (output parameter, layer name, band name, styler)}."""
+    layer, path, band = dem_input(algorithm, parameters, context)
+    method = FLOW_METHODS[algorithm.parameterAsEnum(parameters, "METHOD", context)][0]
+    min_slope = (algorithm.parameterAsDouble(parameters, "MIN_SLOPE", context)
+                 if algorithm.parameterDefinition("MIN_SLOPE") is not None else 0.1)
+    outputs = {key: algorithm.parameterAsOutputLayer(parameters, out, context)
+               for key, (out, _, _, _) in products.items()}
+    outputs = {k: v for k, v in outputs.items() if v}
+    try:
+        raster = read_raster(path, bands=[band])
+        feedback.pushInfo(f"Flow routing: {method.upper()}, {raster.grid.width} x {raster.grid.height} cells")
+        result = hydrology_from_dem(raster.array[0], raster.grid, method=method, min_slope_degrees=min_slope,
+                                    progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
+    except Cancelled:
+        raise QgsProcessingException("Cancelled: no output was written") from None
+    except (ValueError, RasterReadError) as error:
+        raise QgsProcessingException(f"{layer.name()}: {error}") from error
+    grid = raster.grid.with_nodata(-9999.0)
+    results = {}
+    for key, target in outputs.items():
+        out, name, band_name, styler = products[key]
+        write_raster(target, result[key], grid, [band_name], dtype=np.float32)
+        finish_raster_output(context, target, name, out, styler)
+        results[out] = target
+    return results
