@@ -106,12 +106,13 @@ def test_subsidence_largest_where_drawdown_and_thickness_largest(sample_area):
 
 
 def test_groundwater_observations_follow_the_drawdown(sample_area):
-    piezo = read_points(sample_area.vector_path, "piezometers")
-    assert piezo.date_fields[0].startswith("D_") and piezo.series.shape == (8, 84)
-    t = years_since(piezo.dates, sample_area.pumping_start)
-    slopes = np.polyfit(t, piezo.series.T, 1)[0]
-    rates = sample_area.model.drawdown_rate(piezo.x, piezo.y)
-    np.testing.assert_allclose(-slopes, rates, rtol=0.05, atol=0.02)
+    for layer, count in (("piezometers", 8), ("wells", 12)):
+        piezo = read_points(sample_area.vector_path, layer)
+        assert piezo.date_fields[0].startswith("D_") and piezo.series.shape == (count, 84)
+        t = years_since(piezo.dates, sample_area.pumping_start)
+        slopes = np.polyfit(t, piezo.series.T, 1)[0]
+        rates = sample_area.model.drawdown_rate(piezo.x, piezo.y)
+        np.testing.assert_allclose(-slopes, rates, rtol=0.05, atol=0.02)
     gps = read_table(sample_area.vector_path, "gps_daily")
     stations = read_points(sample_area.vector_path, "gps_stations")
     assert len(gps["date"]) == len(stations) * len(np.unique(gps["date"]))

@@ -302,12 +302,16 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
     ps = _ps_points(rng, model, grid, landuse, gx, gy, t_insar, insar_dates, ps_noise_mm)
     steps.advance("wells and piezometers")
 
-    wells = VectorLayer("wells", {
+    well_columns = {
         "well_id": np.array([f"W{i + 1:02d}" for i in range(len(wells_xy))], dtype=object),
         "decline_rate_m_yr": np.round(wells_rate, 4),
         "depth_m": np.round(rng.uniform(150, 350, len(wells_xy)), 1),
         "start_date": np.full(len(wells_xy), pumping_start),
-    }, points=wells_xy, description="Pumping wells; decline_rate_m_yr scales each well's drawdown cone")
+    }
+    well_columns.update(_monthly_levels(rng, model, wells_xy, gw_dates, pumping_start))
+    wells = VectorLayer("wells", well_columns, points=wells_xy,
+                        description="Pumping wells; decline_rate_m_yr scales each well's drawdown cone; monthly "
+                                    "groundwater level in m a.s.l. (D_YYYYMMDD fields)")
     piezometers = _piezometers(rng, model, n_piezometers, gw_dates, pumping_start)
     gps_layers = _gps(rng, model, landuse, grid, gps_dates, pumping_start, gps_noise_mm)
     steps.advance("writing")
@@ -414,20 +418,24 @@ def _ps_points(rng, model: BasinModel, grid: RasterGrid, landuse, gx, gy, t, dat
                                    "vertical, negative = subsidence, relative to the first date")
 
 
+def _monthly_levels(rng, model: BasinModel, xy: np.ndarray, dates, origin) -> Dict[str, np.ndarray]:
+    """Groundwater level (m a.s.l., noise 0.1 m) at points and dates, as ``D_YYYYMMDD`` columns."""
+    head0 = 1490.0 - 30.0 * (xy[:, 0] - model.x0) / model.length
+    t = years_since(dates, origin)
+    levels = head0[:, None] - model.drawdown_rate(xy[:, 0], xy[:, 1])[:, None] * model.forcing(t)[None, :]
+    levels += rng.normal(0.0, 0.1, levels.shape)
+    return {date_field_name(date, "D_"): np.round(levels[:, j], 3) for j, date in enumerate(dates)}
+
+
 def _piezometers(rng, model: BasinModel, n: int, dates, origin) -> VectorLayer:
     """Observation wells with monthly groundwater levels (m a.s.l.) in ``D_YYYYMMDD`` fields."""
     L = model.length
     u = rng.uniform(0.2, 0.8, size=(8 * n, 2))
     xy = np.column_stack([model.x0 + u[:, 0] * L, model.y0 + u[:, 1] * L])
     xy = xy[model.basin_radius(xy[:, 0], xy[:, 1]) < 0.85][:n]
-    head0 = 1490.0 - 30.0 * (xy[:, 0] - model.x0) / L
-    t = years_since(dates, origin)
-    levels = head0[:, None] - model.drawdown_rate(xy[:, 0], xy[:, 1])[:, None] * model.forcing(t)[None, :]
-    levels += rng.normal(0.0, 0.1, levels.shape)
     columns = {"piezo_id": np.array([f"P{i + 1:02d}" for i in range(len(xy))], dtype=object),
                "screen_depth_m": np.round(rng.uniform(60, 200, len(xy)), 1)}
-    for j, date in enumerate(dates):
-        columns[date_field_name(date, "D_")] = np.round(levels[:, j], 3)
+    columns.update(_monthly_levels(rng, model, xy, dates, origin))
     return VectorLayer("piezometers", columns, points=xy,
                        description="Piezometers: monthly groundwater level in m a.s.l. (D_YYYYMMDD fields)")
 
