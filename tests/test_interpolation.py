@@ -17,15 +17,20 @@ def _field(n=400, seed=0):
     return x, y, np.sin(x / 900) + np.cos(y / 700) + rng.normal(0, 0.05, n), rng
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("model", MODELS)
-def test_ordinary_kriging_equals_pykrige_moving_window(model):
+def test_ordinary_kriging_equals_pykrige_moving_window(model, backend):
     x, y, z, rng = _field()
     v = Variogram(model, 0.0004, 0.0, 0.01) if model == "linear" else Variogram(model, 0.9, 2000.0, 0.01)
     tx, ty = rng.uniform(-200, 5200, (2, 500))
     tx[:5], ty[:5] = x[:5], y[:5]  # targets on data points
     ok = OrdinaryKriging(x, y, z, variogram_model=model, variogram_parameters=v.pykrige_parameters())
     expected, variance = ok.execute("points", tx, ty, n_closest_points=24, backend="loop")
-    ours = LocalKriging(x, y, z, v, k=24, chunk=97).predict(tx, ty)
+    device = None
+    if backend == "torch":
+        from subsidence_plugin.core.devices import choose_device
+        device = choose_device("cpu")
+    ours = LocalKriging(x, y, z, v, k=24, chunk=97, device=device).predict(tx, ty)
     np.testing.assert_allclose(ours.values, expected, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ours.variance, variance, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ours.values[:5], z[:5], atol=1e-10)  # exact at the data
@@ -55,6 +60,10 @@ def test_duplicates_and_collinear_neighbourhoods_do_not_break_systems():
     assert ok.values[0] == pytest.approx(2.0) and np.all(np.isfinite(ok.values))
     uk = LocalKriging(x, y, z, v, k=5, drift=True).predict(np.array([150.0]), np.array([0.0]))
     assert np.isfinite(uk.values).all() and 2.0 <= uk.values[0] <= 3.0
+    from subsidence_plugin.core.devices import choose_device
+    on_torch = LocalKriging(x, y, z, v, k=5, drift=True, device=choose_device("cpu")).predict(
+        np.array([150.0]), np.array([0.0]))
+    np.testing.assert_allclose(on_torch.values, uk.values, atol=1e-9)
 
 
 def test_idw_by_hand():

@@ -85,15 +85,21 @@ class KrigingResult:
 
 
 class LocalKriging:
-    """Ordinary (``drift=False``) or universal kriging with a linear drift over k nearest neighbours."""
+    """Ordinary (``drift=False``) or universal kriging with a linear drift over k nearest neighbours.
 
-    def __init__(self, x, y, z, variogram: Variogram, k: int = 32, drift: bool = False, chunk: int = 8192):
+    ``device``: a ``torch.device`` to build and solve the systems with torch (CUDA, MPS or CPU threads), or
+    None for numpy. Both use float64 and give the same predictions.
+    """
+
+    def __init__(self, x, y, z, variogram: Variogram, k: int = 32, drift: bool = False, chunk: int = 8192,
+                 device=None):
         x, y, z, self.merged = merge_duplicates(*_check_points(x, y, z, 3 if drift else 2))
         self.x, self.y, self.z = x, y, z
         self.variogram = variogram
         self.k = min(k, len(z))
         self.drift = drift
         self.chunk = chunk
+        self.device = device
         self.tree = cKDTree(np.column_stack([x, y]))
 
     def predict(self, tx: np.ndarray, ty: np.ndarray, exclude_self: bool = False) -> KrigingResult:
@@ -108,37 +114,57 @@ class LocalKriging:
             values[sl], variance[sl] = self._solve(tx[sl], ty[sl], exclude_self)
         return KrigingResult(values, variance)
 
-    def _solve(self, tx, ty, exclude_self):
-        k = self.k
+    def _neighbours(self, tx, ty, exclude_self):
         extra = 1 if exclude_self else 0
-        kq = min(k + extra, len(self.z))
+        kq = min(self.k + extra, len(self.z))
         d0, idx = self.tree.query(np.column_stack([tx, ty]), k=kq, workers=-1)
-        d0 = d0.reshape(tx.size, kq)[:, extra:]
-        idx = idx.reshape(tx.size, kq)[:, extra:]
-        n = idx.shape[1]
-        px, py = self.x[idx], self.y[idx]
-        dij = np.hypot(px[:, :, None] - px[:, None, :], py[:, :, None] - py[:, None, :])
-        m = n + (3 if self.drift else 1)
-        a = np.zeros((tx.size, m, m))
-        a[:, :n, :n] = -self.variogram(dij)
-        a[:, np.arange(n), np.arange(n)] = 0.0
-        a[:, :n, n] = 1.0
-        a[:, n, :n] = 1.0
-        b = np.zeros((tx.size, m))
-        b[:, :n] = np.where(d0 <= EPS, 0.0, -self.variogram(d0))
-        b[:, n] = 1.0
-        if self.drift:
-            # drift columns centred on the target keep the system well scaled
-            dx, dy = px - tx[:, None], py - ty[:, None]
-            a[:, :n, n + 1], a[:, n + 1, :n] = dx, dx
-            a[:, :n, n + 2], a[:, n + 2, :n] = dy, dy
-        try:
-            sol = np.linalg.solve(a, b[:, :, None])[:, :, 0]
-        except np.linalg.LinAlgError:
-            sol = np.einsum("bij,bj->bi", np.linalg.pinv(a), b)
-        values = np.einsum("bi,bi->b", sol[:, :n], self.z[idx])
-        variance = -np.einsum("bi,bi->b", sol, b)
-        return values, variance
+        return d0.reshape(tx.size, kq)[:, extra:], idx.reshape(tx.size, kq)[:, extra:]
+
+    def _solve(self, tx, ty, exclude_self):
+        d0, idx = self._neighbours(tx, ty, exclude_self)
+        arrays = (self.x[idx] - tx[:, None], self.y[idx] - ty[:, None], d0, self.z[idx])
+        if self.device is None:
+            return _kriging_systems(np, *arrays, self.variogram, self.drift)
+        import torch
+
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for a in arrays]
+        values, variance = _kriging_systems(torch, *tensors, self.variogram, self.drift)
+        return values.cpu().numpy(), variance.cpu().numpy()
+
+
+def _kriging_systems(xp, px, py, d0, zn, variogram: Variogram, drift: bool):
+    """Build and solve B kriging systems at once with numpy or torch (``xp``).
+
+    px, py: neighbour coordinates relative to each target (B, n); d0: their distances; zn: their values.
+    PyKrige's formulation: [-G 1 (drift); 1' 0; ...] with G the semivariances, zero on the diagonal and at
+    zero distance. Returns (values, variances).
+    """
+    b_count, n = px.shape
+    m = n + (3 if drift else 1)
+    dij = xp.hypot(px[:, :, None] - px[:, None, :], py[:, :, None] - py[:, None, :])
+    a = xp.zeros((b_count, m, m), dtype=px.dtype) if xp is np else \
+        xp.zeros((b_count, m, m), dtype=px.dtype, device=px.device)
+    a[:, :n, :n] = -variogram(dij, xp)
+    a[:, range(n), range(n)] = 0.0
+    a[:, :n, n] = 1.0
+    a[:, n, :n] = 1.0
+    b = xp.zeros((b_count, m), dtype=px.dtype) if xp is np else xp.zeros((b_count, m), dtype=px.dtype,
+                                                                           device=px.device)
+    b[:, :n] = xp.where(d0 <= EPS, 0.0 * d0, -variogram(d0, xp))
+    b[:, n] = 1.0
+    if drift:
+        # drift columns centred on the target keep the system well scaled
+        a[:, :n, n + 1] = px
+        a[:, n + 1, :n] = px
+        a[:, :n, n + 2] = py
+        a[:, n + 2, :n] = py
+    try:
+        sol = xp.linalg.solve(a, b[:, :, None])[:, :, 0]
+    except (np.linalg.LinAlgError, RuntimeError):
+        sol = xp.einsum("bij,bj->bi", xp.linalg.pinv(a), b)
+    values = xp.einsum("bi,bi->b", sol[:, :n], zn)
+    variance = -xp.einsum("bi,bi->b", sol, b)
+    return values, variance
 
 
 def cross_validate(method) -> dict:
@@ -177,7 +203,7 @@ def interpolate_to_grid(predict, grid: RasterGrid, path: str, band_names, block_
 
 
 def select_variogram(x, y, z, models, k: int = 16, cv_points: int = 1000, n_lags: int = 20, max_lag: float = 0.0,
-                     seed: int = 0):
+                     seed: int = 0, drift: bool = False, device=None):
     """Fit every model and pick the one with the lowest leave-one-out RMSE of local kriging.
 
     Returns (best Variogram, experimental variogram (lags, gamma, counts), {model: (Variogram, cv stats)}).
@@ -192,7 +218,7 @@ def select_variogram(x, y, z, models, k: int = 16, cv_points: int = 1000, n_lags
     targets = rng.choice(x.size, min(cv_points, x.size), replace=False)
     table = {}
     for name, variogram in fitted.items():
-        kriging = LocalKriging(x, y, z, variogram, k=k)
+        kriging = LocalKriging(x, y, z, variogram, k=k, drift=drift, device=device)
         predicted = kriging.predict(x[targets], y[targets], exclude_self=True).values
         table[name] = (variogram, error_statistics(z[targets], predicted))
     best = min(table, key=lambda m: table[m][1]["rmse"])

@@ -31,16 +31,18 @@ class Variogram:
         if self.model not in MODELS:
             raise ValueError(f"Unknown variogram model {self.model!r}; use one of {', '.join(MODELS)}")
 
-    def __call__(self, h: np.ndarray) -> np.ndarray:
-        h = np.asarray(h, dtype=np.float64)
+    def __call__(self, h, xp=np):
+        """Semivariance at distances ``h``: a numpy array, or a torch tensor with ``xp=torch``."""
+        if xp is np:
+            h = np.asarray(h, dtype=np.float64)
         p, r, n = self.psill, self.range, self.nugget
         if self.model == "linear":
             return p * h + n
         if self.model == "exponential":
-            return p * (1.0 - np.exp(-h / (r / 3.0))) + n
+            return p * (1.0 - xp.exp(-h / (r / 3.0))) + n
         if self.model == "gaussian":
-            return p * (1.0 - np.exp(-(h ** 2) / (r * 4.0 / 7.0) ** 2)) + n
-        x = np.minimum(h / r, 1.0)
+            return p * (1.0 - xp.exp(-(h ** 2) / (r * 4.0 / 7.0) ** 2)) + n
+        x = xp.clip(h / r, None, 1.0)
         return p * (1.5 * x - 0.5 * x ** 3) + n
 
     @property

@@ -14,7 +14,9 @@ from .drainage_density import DrainageDensity
 from .fill_depressions import FillDepressions
 from .flow_accumulation import FlowAccumulation
 from .groundwater_change import GroundwaterChange
+from .idw import InverseDistanceWeighting
 from .interpolate_points import InterpolatePoints
+from .kriging import Kriging
 from .slope import Slope
 from .spectral_index import SpectralIndex
 from .stream_power_index import StreamPowerIndex
@@ -22,7 +24,7 @@ from .topographic_wetness_index import TopographicWetnessIndex
 
 ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowAccumulation,
               TopographicWetnessIndex, StreamPowerIndex, DistanceToFeatures, DrainageDensity, SpectralIndex,
-              InterpolatePoints, GroundwaterChange, BuildFactorStack)
+              InterpolatePoints, GroundwaterChange, BuildFactorStack, Kriging, InverseDistanceWeighting)
 
 
 class SubsidenceProvider(QgsProcessingProvider):

@@ -1,0 +1,110 @@
+"""Shared run logic of the point-interpolation algorithms (interpolatepoints, idw, kriging)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from qgis.core import QgsProcessingException
+
+from ..core.devices import choose_device, describe, torch_available
+from ..core.interpolation import InverseDistance, LocalKriging, cross_validate, interpolate_to_grid, select_variogram
+from ..core.plots import scatter_figure, variogram_figure
+from ..core.progress import Cancelled
+from ..core.raster_io import RasterReadError
+from ..core.report import HtmlReport
+from ..core.stack import reference_grid
+from . import styles
+from .base import finish_raster_output, gdal_raster_path, points_with_values, progress_adapter
+
+
+@dataclass
+class InterpolationSettings:
+    method: str  # "idw" or "kriging"
+    k: int
+    power: float = 2.0
+    radius: float = 0.0
+    models: Sequence[str] = ()
+    drift: bool = False
+    n_lags: int = 20
+    max_lag: float = 0.0
+    cv_points: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    notes: list = field(default_factory=list)
+
+
+def run_interpolation(source, field_name: str, reference, output: str, settings: InterpolationSettings, context,
+                      feedback, report_path: Optional[str] = None, unit: str = "") -> dict:
+    """Interpolate a numeric field of points to the reference grid; returns the algorithm's results."""
+    try:
+        grid = reference_grid(gdal_raster_path(reference, "Reference raster"))
+        if grid.is_geographic:
+            raise ValueError("The reference raster is in a geographic CRS (degrees); interpolation needs a "
+                             "projected CRS in metres: reproject it first")
+        x, y, values, skipped = points_with_values(source, field_name, reference.crs(), context, feedback)
+        if skipped:
+            feedback.pushWarning(f"{skipped} feature(s) without geometry or value were skipped")
+        feedback.pushInfo(f"{len(values)} points, {field_name} from {values.min():.4g} to {values.max():.4g}")
+        variogram_json, table, experimental = "", {}, None
+        if settings.method == "kriging":
+            device = choose_device(settings.device) if torch_available() else None
+            feedback.pushInfo(f"Kriging systems solved with {describe(device) if device is not None else 'numpy'}")
+            variogram, experimental, table = select_variogram(
+                x, y, values, settings.models, k=settings.k, cv_points=settings.cv_points, n_lags=settings.n_lags,
+                max_lag=settings.max_lag, seed=settings.seed, drift=settings.drift, device=device)
+            for name, (fitted, stats) in table.items():
+                feedback.pushInfo(f"{name}: psill {fitted.psill:.4g}, range {fitted.range:.4g} m, nugget "
+                                  f"{fitted.nugget:.4g}; leave-one-out RMSE {stats['rmse']:.4g}")
+            feedback.pushInfo(f"Variogram used: {variogram.model}")
+            method = LocalKriging(x, y, values, variogram, k=settings.k, drift=settings.drift, device=device)
+            variogram_json = json.dumps(variogram.as_dict())
+
+            def predict(px, py):
+                result = method.predict(px, py)
+                return result.values, result.variance
+
+            names = [f"{field_name}_kriged", f"{field_name}_kriging_variance"]
+        else:
+            method = InverseDistance(x, y, values, settings.power, settings.k, settings.radius)
+            predict = method.predict
+            names = [f"{field_name}_idw"]
+        if method.merged:
+            feedback.pushWarning(f"{method.merged} point(s) at duplicate positions were averaged")
+        stats = cross_validate(method)
+        feedback.pushInfo(f"Leave-one-out over {stats['n']} points: RMSE {stats['rmse']:.4g}, "
+                          f"MAE {stats['mae']:.4g}, R² {stats['r2']:.3f}")
+        interpolate_to_grid(predict, grid, output, names, progress=progress_adapter(feedback),
+                            is_cancelled=feedback.isCanceled)
+    except Cancelled:
+        raise QgsProcessingException("Cancelled: no output was written") from None
+    except (ValueError, RasterReadError) as error:
+        raise QgsProcessingException(str(error)) from error
+    label = "kriging" if settings.method == "kriging" else "IDW"
+    finish_raster_output(context, output, f"{field_name} ({label})", "OUTPUT",
+                         lambda lyr: styles.style_sequential(lyr, unit))
+    if report_path:
+        _write_report(report_path, field_name, label, settings, stats, table, experimental, method, unit)
+    return {"OUTPUT": output, "CV_RMSE": stats["rmse"], "CV_MAE": stats["mae"], "CV_R2": stats["r2"],
+            "VARIOGRAM_MODEL": variogram_json, "REPORT": report_path or ""}
+
+
+def _write_report(path, field_name, label, settings, stats, table, experimental, method, unit) -> None:
+    report = HtmlReport(f"Interpolation of {field_name} ({label})", "Land subsidence plugin")
+    report.heading("Leave-one-out cross-validation")
+    report.table([(k, v) for k, v in stats.items()], header=("statistic", "value"))
+    if table:
+        report.heading("Variogram")
+        report.table([(name, v.psill, v.range, v.nugget, s["rmse"], s["mae"], s["r2"])
+                      for name, (v, s) in table.items()],
+                     header=("model", "partial sill", "range (m)", "nugget", "LOO RMSE", "LOO MAE", "LOO R²"),
+                     caption=f"Models fitted; leave-one-out on up to {settings.cv_points} points")
+        lags, gamma, counts = experimental
+        chosen = method.variogram.model
+        report.figure(variogram_figure(lags, gamma, counts, {k: v for k, (v, _) in table.items()}, chosen, unit),
+                      "Experimental variogram (marker size: pair count) and fitted models")
+    result = method.predict(method.x, method.y, exclude_self=True)
+    predicted = getattr(result, "values", result)
+    report.figure(scatter_figure(method.z, predicted, f"Leave-one-out, {label}", unit),
+                  "Leave-one-out prediction at every point against its value")
+    report.write(path)
