@@ -19,6 +19,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .grid import RasterGrid
+from .metrics import error_statistics
 from .progress import CancelCheck, ProgressCallback, Steps
 from .raster_io import RasterWriter
 from .variogram import Variogram
@@ -171,16 +172,6 @@ def cross_validate(method) -> dict:
     """Leave-one-out errors of an interpolator at its own (merged) points: RMSE, MSE, MAE, ME, R^2."""
     result = method.predict(method.x, method.y, exclude_self=True)
     return error_statistics(method.z, getattr(result, "values", result))
-
-
-def error_statistics(observed: np.ndarray, predicted: np.ndarray) -> dict:
-    """RMSE, MSE, MAE, mean error (bias) and R^2 of predictions."""
-    err = predicted - observed
-    ss_res = float((err ** 2).sum())
-    ss_tot = float(((observed - observed.mean()) ** 2).sum())
-    return {"rmse": float(np.sqrt((err ** 2).mean())), "mse": float((err ** 2).mean()),
-            "mae": float(np.abs(err).mean()), "me": float(err.mean()),
-            "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"), "n": int(err.size)}
 
 
 def interpolate_to_grid(predict, grid: RasterGrid, path: str, band_names, block_rows: int = 128,

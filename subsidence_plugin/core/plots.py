@@ -1,7 +1,7 @@
 """Figures for the HTML reports (matplotlib without pyplot, safe in worker threads)."""
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -37,4 +37,32 @@ def scatter_figure(observed: np.ndarray, predicted: np.ndarray, title: str, unit
     ax.set_ylabel(f"predicted{f' ({unit})' if unit else ''}")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
+    return fig
+
+
+def loss_figure(train: Sequence[float], validation: Sequence[float], title: str = "Loss"):
+    """Training and validation loss per epoch (log scale)."""
+    fig, ax = new_figure(5.0, 3.4)
+    epochs = np.arange(1, len(train) + 1)
+    ax.plot(epochs, train, label="training")
+    if len(validation) and np.isfinite(validation).any():
+        ax.plot(epochs, validation, label="validation")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (standardised MSE)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def residual_map_figure(x: np.ndarray, y: np.ndarray, residual: np.ndarray, title: str, unit: str = ""):
+    """Points coloured by residual (predicted - observed) on a diverging scale centred on 0."""
+    fig, ax = new_figure(5.0, 4.4)
+    vmax = float(np.nanpercentile(np.abs(residual), 98)) or 1.0
+    dots = ax.scatter(x, y, c=residual, s=6, cmap="RdBu", vmin=-vmax, vmax=vmax)
+    fig.colorbar(dots, ax=ax, label=f"predicted - observed{f' ({unit})' if unit else ''}")
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=7)
     return fig

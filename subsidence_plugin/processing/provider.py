@@ -5,6 +5,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..resources import plugin_version, resource_path
+from .apply_model import ApplyModel
 from .aspect import Aspect
 from .build_factor_stack import BuildFactorStack
 from .create_sample_area import CreateSampleArea
@@ -21,10 +22,12 @@ from .slope import Slope
 from .spectral_index import SpectralIndex
 from .stream_power_index import StreamPowerIndex
 from .topographic_wetness_index import TopographicWetnessIndex
+from .train_patch_cnn import TrainPatchCnn
 
 ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowAccumulation,
               TopographicWetnessIndex, StreamPowerIndex, DistanceToFeatures, DrainageDensity, SpectralIndex,
-              InterpolatePoints, GroundwaterChange, BuildFactorStack, Kriging, InverseDistanceWeighting)
+              InterpolatePoints, GroundwaterChange, BuildFactorStack, Kriging, InverseDistanceWeighting,
+              TrainPatchCnn, ApplyModel)
 
 
 class SubsidenceProvider(QgsProcessingProvider):
