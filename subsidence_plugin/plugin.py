@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QMenu, QMessageBox, QToolButton
 
@@ -22,6 +23,7 @@ class SubsidencePlugin:
         self.toolbar = None
         self.actions = []
         self.tasks = []
+        self.surface_dock = None
 
     def initProcessing(self):  # noqa: N802
         from .processing.provider import SubsidenceProvider
@@ -37,7 +39,13 @@ class SubsidencePlugin:
         self.menu = QMenu(MENU_TITLE, window)
         self.menu.setObjectName("landSubsidenceMenu")
         self.menu.setIcon(icon)
+        from .gui.surface_dock import SurfaceDock
+
+        self.surface_dock = SurfaceDock(window)
+        self.surface_dock.hide()
+        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.surface_dock)
         entries = [
+            ("Subsidence surface…", icon, self.show_surface_dock),
             ("Create sample study area…", icon, lambda: self._open_algorithm("subsidence:createsamplearea")),
             ("Install dependencies…", QgsApplication.getThemeIcon("/mActionAddLayer.svg"), self.install_dependencies),
             ("About Land subsidence…", icon, self.show_about),
@@ -77,6 +85,14 @@ class SubsidencePlugin:
         for action in self.actions:
             action.deleteLater()
         self.actions = []
+        if self.surface_dock is not None:
+            self.iface.removeDockWidget(self.surface_dock)
+            self.surface_dock.deleteLater()
+            self.surface_dock = None
+
+    def show_surface_dock(self) -> None:
+        self.surface_dock.show()
+        self.surface_dock.raise_()
 
     def _open_algorithm(self, algorithm_id: str) -> None:
         import processing

@@ -32,18 +32,6 @@ DIRECTION_COLS = np.array([1, 1, 0, -1, -1, -1, 0, 1])
 CARDINALS_FIRST = (0, 2, 4, 6, 1, 3, 5, 7)
 
 
-def _offsets(columns: int) -> np.ndarray:
-    """Flat-index steps to the eight neighbours in a raster padded by one cell on every side."""
-    return DIRECTION_ROWS * (columns + 2) + DIRECTION_COLS
-
-
-def _pad(values: np.ndarray, fill) -> np.ndarray:
-    """``values`` surrounded by one row / column of ``fill``."""
-    out = np.full((values.shape[0] + 2, values.shape[1] + 2), fill, dtype=values.dtype)
-    out[1:-1, 1:-1] = values
-    return out
-
-
 def _shifted(padded: np.ndarray, k: int) -> np.ndarray:
     """View of the padded array aligned so that element (r, c) is the k-th neighbour of cell (r, c)."""
     r, c = padded.shape[0] - 2, padded.shape[1] - 2
@@ -69,56 +57,69 @@ def _as_float(dem: np.ndarray) -> np.ndarray:
     return dem if np.issubdtype(dem.dtype, np.floating) else dem.astype(np.float64)
 
 
-def _outlet_cells(valid: np.ndarray) -> np.ndarray:
-    """Valid cells on the raster edge or next to nodata (8-connectivity)."""
-    invalid = _pad(~valid, True)
-    out = np.zeros_like(valid)
-    for k in range(8):
-        out |= _shifted(invalid, k)
-    return out & valid
+_BLOCK_CELLS = 1 << 18
+
+
+def _row_blocks(rows: int, cols: int):
+    """(start, stop) row ranges of about `_BLOCK_CELLS` cells, for cache-sized work on large rasters."""
+    step = max(1, _BLOCK_CELLS // max(cols, 1))
+    for start in range(0, rows, step):
+        yield start, min(rows, start + step)
+
+
+def _padded_rows(values: np.ndarray, start: int, stop: int, fill) -> np.ndarray:
+    """Rows start..stop-1 of ``values`` with one row / column of neighbours (``fill`` beyond the raster) on
+    every side, so that `_shifted` of the result lines up with those rows."""
+    rows, cols = values.shape
+    out = np.full((stop - start + 2, cols + 2), fill, dtype=values.dtype)
+    low, high = max(start - 1, 0), min(stop + 1, rows)
+    out[low - start + 1:high - start + 1, 1:-1] = values[low:high]
+    return out
 
 
 def _pointer_roots(parent: np.ndarray) -> np.ndarray:
-    """Root of every node of a forest given by parent pointers (roots point to themselves), by pointer
-    jumping on the nodes not yet at their root."""
-    root = parent.copy()
-    active = np.flatnonzero(root[root] != root)
+    """Root of every node of a forest given by parent pointers (roots point to themselves), in place: whole-
+    array pointer jumping (reading already-updated pointers only shortens the chains), then jumping on the
+    nodes not yet at their root."""
+    for _ in range(3):
+        np.take(parent, parent, out=parent, mode="clip")
+    active = np.flatnonzero(parent[parent] != parent)
     while active.size:
-        root[active] = root[root[active]]
-        active = active[root[root[active]] != root[active]]
-    return root
+        parent[active] = parent[parent[active]]
+        active = active[parent[parent[active]] != parent[active]]
+    return parent
 
 
-def _basins(z: np.ndarray, valid: np.ndarray) -> Tuple[np.ndarray, int]:
+def _basins(z: np.ndarray) -> Tuple[np.ndarray, int]:
     """Label each valid cell with the local minimum it reaches by always stepping to its lowest neighbour
-    (ties broken by position, so a flat plateau mostly joins one basin); -1 elsewhere. Works on the raster
-    padded by one cell; returns (labels of the padded raster, number of basins)."""
-    cols = z.shape[1]
-    zp = _pad(np.where(valid, z, np.nan), np.nan)
-    best = np.full(z.shape, np.inf)
-    best_step = np.zeros(z.shape, dtype=np.int32)
-    steps = _offsets(cols)
-    candidates = [(steps[k], _shifted(zp, k)) for k in range(8)] + [(0, z)]
-    for step, neighbour in sorted(candidates, key=lambda item: item[0]):
-        lower = neighbour < best
-        best[lower] = neighbour[lower]
-        best_step[lower] = step
-    del best
-    index = np.arange(zp.size, dtype=np.int64 if zp.size >= 2 ** 31 else np.int32).reshape(zp.shape)
-    parent = index.copy()
-    parent[1:-1, 1:-1] += best_step.astype(parent.dtype)
-    del best_step
-    root = _pointer_roots(parent.ravel())
-    del parent
-    valid_padded = _pad(valid, False).ravel()
-    is_root = valid_padded & (root == index.ravel())
-    del index
-    number = np.full(root.size, -1, dtype=np.int32)
-    count = int(is_root.sum())
-    number[is_root] = np.arange(count, dtype=np.int32)
-    labels = number[root]
-    labels[~valid_padded] = -1
-    return labels.reshape(zp.shape), count
+    (ties broken by position, so a flat plateau mostly joins one basin); -1 at nodata. Returns (int32 labels,
+    number of basins)."""
+    rows, cols = z.shape
+    index_type = np.int64 if z.size >= 2 ** 31 else np.int32
+    offsets = DIRECTION_ROWS * cols + DIRECTION_COLS
+    candidates = sorted([(int(offsets[k]), k) for k in range(8)] + [(0, -1)])
+    parent = np.empty(z.size, dtype=index_type)
+    for start, stop in _row_blocks(rows, cols):
+        block = _padded_rows(z, start, stop, np.nan)
+        best = np.full((stop - start, cols), np.inf, dtype=z.dtype)
+        best_step = np.zeros(best.shape, dtype=index_type)
+        lower = np.empty(best.shape, dtype=bool)
+        for step, k in candidates:
+            neighbour = z[start:stop] if k < 0 else _shifted(block, k)
+            np.less(neighbour, best, out=lower)
+            np.copyto(best, neighbour, where=lower)
+            np.copyto(best_step, step, where=lower)
+        best_step += np.arange(start * cols, stop * cols, dtype=index_type).reshape(best.shape)
+        parent[start * cols:stop * cols] = best_step.ravel()
+    root = _pointer_roots(parent)
+    valid = ~np.isnan(z).ravel()
+    roots = np.flatnonzero(valid & (root == np.arange(root.size, dtype=index_type)))
+    number = np.full(root.size, -1, dtype=index_type)
+    number[roots] = np.arange(roots.size, dtype=index_type)
+    labels = np.take(number, root, out=root)
+    del number
+    labels[~valid] = -1
+    return labels.astype(np.int32, copy=False).reshape(z.shape), roots.size
 
 
 def _ranks(values: np.ndarray):
@@ -142,38 +143,68 @@ def _ranks(values: np.ndarray):
     return lambda weights: unique[weights.astype(np.int64) - 1], (inverse + 1).astype(np.float64)
 
 
-def _spill_elevations(z: np.ndarray, valid: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+def _lowest_per_key(keys: np.ndarray, levels: np.ndarray, presorted: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Distinct ``keys`` (sorted unless ``presorted`` only merges runs of equal neighbours) with the lowest
+    of their ``levels``."""
+    if not presorted:
+        order = np.argsort(keys, kind="stable")
+        keys, levels = keys[order], levels[order]
+    first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[first], np.minimum.reduceat(levels, first) if first.size else levels[:0]
+
+
+def _passes(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Lowest pass between each pair of touching basins: (keys a * (count + 1) + b with a < b, sorted, and
+    their levels max(z_u, z_v), minimised over neighbouring cells u in a, v in b). b = count is the outside,
+    reached from cells on the raster edge or next to nodata at their own elevation."""
+    rows, cols = z.shape
+    nodes = count + 1
+    keys, levels = [], []
+    for start, stop in _row_blocks(rows, cols):
+        label_block = _padded_rows(labels, start, stop, -1).astype(np.int64)
+        z_block = _padded_rows(z, start, stop, np.nan)
+        inner, height = label_block[1:-1, 1:-1], z_block[1:-1, 1:-1]
+        key = np.full(inner.shape + (5,), -1, dtype=np.int64)
+        level = np.empty(inner.shape + (5,), dtype=z.dtype)
+        outlet = np.zeros(inner.shape, dtype=bool)
+        for k in range(4, 8):
+            outlet |= _shifted(label_block, k) < 0
+        for slot, k in enumerate((3, 2, 1, 0), start=1):
+            other = _shifted(label_block, k)
+            outlet |= other < 0
+            low, high = np.minimum(inner, other), np.maximum(inner, other)
+            np.copyto(key[..., slot], low * nodes + high, where=(low >= 0) & (low != high))
+            np.maximum(height, _shifted(z_block, k), out=level[..., slot])
+        np.copyto(key[..., 0], inner * nodes + count, where=outlet & (inner >= 0))
+        level[..., 0] = height
+        key, level = key.ravel(), level.ravel()
+        border = key >= 0
+        block_keys, block_levels = _lowest_per_key(key[border], level[border], presorted=True)
+        block_keys, block_levels = _lowest_per_key(block_keys, block_levels, presorted=False)
+        keys.append(block_keys)
+        levels.append(block_levels)
+    return _lowest_per_key(np.concatenate(keys), np.concatenate(levels), presorted=False)
+
+
+def _spill_elevations(z: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     """Lowest level (m) at which water from each basin can leave the raster (minimax path to the outside).
 
     Basins are nodes of a graph whose edges carry the lowest pass between two basins, max(z_u, z_v) minimised
-    over neighbouring cells u, v; an extra node is the outside, joined to each basin by its lowest edge or
-    nodata-adjacent cell. The minimax path runs along the minimum spanning tree, so the spill level of a basin
-    is the highest edge on its tree path to the outside.
+    over neighbouring cells u, v; an extra node is the outside, joined to each basin by its lowest cell on the
+    raster edge or next to nodata. The minimax path runs along the minimum spanning tree, so the spill level
+    of a basin is the highest edge on its tree path to the outside.
     """
-    zp = _pad(np.where(valid, z, np.nan), np.nan)
-    inner = labels[1:-1, 1:-1]
-    first, second, level = [], [], []
-    for k in (0, 1, 2, 3):
-        other = _shifted(labels, k)
-        border = (inner != other) & (inner >= 0) & (other >= 0)
-        first.append(inner[border])
-        second.append(other[border])
-        level.append(np.fmax(z[border], _shifted(zp, k)[border]))
-    outlets = _outlet_cells(valid)
-    first.append(inner[outlets])
-    second.append(np.full(int(outlets.sum()), count, dtype=np.int32))
-    level.append(z[outlets])
-    first, second, level = np.concatenate(first), np.concatenate(second), np.concatenate(level)
-    level_of, rank = _ranks(level)
-    del level
-    edges = first.size
-    grouped = sparse.coo_matrix((np.arange(1, edges + 1, dtype=np.float64), (first, np.arange(edges))),
-                                shape=(count + 1, edges)).tocsr()
-    del first
-    order = grouped.data.astype(np.int64) - 1
-    graph = sparse.csr_matrix((rank[order], second[order], grouped.indptr), shape=(count + 1, count + 1))
-    del grouped, second, rank, order
-    tree = minimum_spanning_tree(graph).tocoo()
+    keys, levels = _passes(z, labels, count)
+    level_of, rank = _ranks(levels)
+    del levels
+    first = (keys // (count + 1)).astype(np.int32)
+    second = (keys % (count + 1)).astype(np.int32)
+    del keys
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(first, minlength=count + 1))])
+    graph = sparse.csr_matrix((rank, second, indptr), shape=(count + 1, count + 1))
+    del first, second, rank
+    tree = minimum_spanning_tree(graph, overwrite=True).tocoo()
+    del graph
     _, predecessor = breadth_first_order(tree, count, directed=False, return_predecessors=True)
     child = np.where(predecessor[tree.col] == tree.row, tree.col, tree.row)
     highest = np.zeros(count + 1)
@@ -188,26 +219,32 @@ def _spill_elevations(z: np.ndarray, valid: np.ndarray, labels: np.ndarray, coun
 
 def _exact_fill(z: np.ndarray, steps: Steps) -> np.ndarray:
     """Priority-flood fill without gradient: max(z, spill level of the cell's basin)."""
-    valid = ~np.isnan(z)
-    labels, count = _basins(z, valid)
+    labels, count = _basins(z)
     steps.advance("Found the basins")
-    spill = _spill_elevations(z, valid, labels, count)
+    if not count:
+        steps.advance("Found the spill levels")
+        return z.copy()
+    spill = np.append(_spill_elevations(z, labels, count).astype(z.dtype), -np.inf)
     steps.advance("Found the spill levels")
-    basin = labels[1:-1, 1:-1]
-    del labels
-    filled = z.copy()
-    raised = valid & (z < spill.astype(z.dtype)[np.maximum(basin, 0)])
-    filled[raised] = spill.astype(z.dtype)[basin[raised]]
+    filled = np.empty_like(z)
+    for start, stop in _row_blocks(*z.shape):
+        np.maximum(z[start:stop], spill[labels[start:stop]], out=filled[start:stop])
     return filled
 
 
-def _has_lower_neighbour(z: np.ndarray) -> np.ndarray:
-    """Cells with a strictly lower valid neighbour."""
-    zp = _pad(z, np.nan)
+def _lower_and_outlets(z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Cells with a strictly lower valid neighbour, and valid cells on the raster edge or next to nodata."""
     lower = np.zeros(z.shape, dtype=bool)
-    for k in range(8):
-        lower |= _shifted(zp, k) < z
-    return lower
+    outlet = np.zeros(z.shape, dtype=bool)
+    for start, stop in _row_blocks(*z.shape):
+        block = _padded_rows(z, start, stop, np.nan)
+        centre, block_lower, block_outlet = block[1:-1, 1:-1], lower[start:stop], outlet[start:stop]
+        for k in range(8):
+            neighbour = _shifted(block, k)
+            block_lower |= neighbour < centre
+            block_outlet |= np.isnan(neighbour)
+        block_outlet &= ~np.isnan(centre)
+    return lower, outlet
 
 
 def _flat_distances(z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -215,40 +252,44 @@ def _flat_distances(z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
     A flat cell is an interior valid cell, not next to nodata, without a lower neighbour. Breadth-first
     search over cells of equal elevation, starting from the cells that drain (lower neighbour) or leave the
-    raster (outlets); cardinal steps are preferred at equal distance. Returns (distance, direction), both
-    padded by one cell; distance 0 for draining cells and outlets, -1 for nodata and unreached cells (pits
-    of an unfilled DEM); direction -1 where there is no flat step. Method: Garbrecht & Martz (1997) gradient
-    towards lower terrain, as a breadth-first distance (Barnes et al. 2014).
+    raster (outlets); cardinal steps are preferred at equal distance. Returns (distance, direction): distance
+    0 for draining cells and outlets, -1 for nodata and unreached cells (pits of an unfilled DEM); direction
+    -1 where there is no flat step. Method: Garbrecht & Martz (1997) gradient towards lower terrain, as a
+    breadth-first distance (Barnes et al. 2014).
     """
-    rows, cols = z.shape
-    valid = ~np.isnan(z)
-    drains = valid & (_has_lower_neighbour(z) | _outlet_cells(valid))
-    pending = valid & ~drains
-    near_pending = np.zeros_like(pending)
-    padded_pending = _pad(pending, False)
-    for k in range(8):
-        near_pending |= _shifted(padded_pending, k)
-    frontier = np.flatnonzero(_pad(drains & near_pending, False))
-    del near_pending, padded_pending
-    zp = _pad(z, np.nan).ravel()
-    distance = np.where(_pad(drains, False), 0, -1).astype(np.int32).ravel()
-    direction = np.full(zp.size, -1, dtype=np.int8)
-    pending = _pad(pending, False).ravel()
-    steps = _offsets(cols)
+    lower, outlet = _lower_and_outlets(z)
+    drains = lower | outlet
+    del lower, outlet
+    pending = ~drains & ~np.isnan(z)
+    distance = np.where(drains, 0, -1).astype(np.int32)
+    direction = np.full(z.shape, -1, dtype=np.int8)
+    near_pending = np.zeros(z.shape, dtype=bool)
+    for start, stop in _row_blocks(*z.shape):
+        block = _padded_rows(pending, start, stop, False)
+        for k in range(8):
+            near_pending[start:stop] |= _shifted(block, k)
+    frontier = np.flatnonzero(near_pending & drains)
+    del near_pending, drains
+    height, pending = z.ravel(), pending.ravel()
+    flat_distance, flat_direction = distance.ravel(), direction.ravel()
+    # Targets outside the raster are clipped to a corner, and those wrapping round a row land on an edge
+    # cell: neither is ever pending.
+    steps = DIRECTION_ROWS * z.shape[1] + DIRECTION_COLS
     level = 0
     while frontier.size:
         level += 1
         reached = []
         for k in CARDINALS_FIRST:
             target = frontier + steps[k]
-            take = pending[target] & (zp[target] == zp[frontier])
-            target = target[take]
+            take = pending.take(target, mode="clip")
+            source, target = frontier[take], target[take]
+            target = target[height[target] == height[source]]
             pending[target] = False
-            distance[target] = level
-            direction[target] = (k + 4) % 8
+            flat_distance[target] = level
+            flat_direction[target] = (k + 4) % 8
             reached.append(target)
         frontier = np.concatenate(reached)
-    return distance.reshape(rows + 2, cols + 2), direction.reshape(rows + 2, cols + 2)
+    return distance, direction
 
 
 def _add_ulps(values: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -260,8 +301,8 @@ def _add_ulps(values: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def _undrained(filled: np.ndarray) -> np.ndarray:
     """Valid cells that neither leave the raster nor have a strictly lower neighbour."""
-    valid = ~np.isnan(filled)
-    return valid & ~_has_lower_neighbour(filled) & ~_outlet_cells(valid)
+    lower, outlet = _lower_and_outlets(filled)
+    return ~np.isnan(filled) & ~lower & ~outlet
 
 
 def fill_depressions(dem: np.ndarray, epsilon: bool = False, progress: Optional[ProgressCallback] = None,
@@ -286,10 +327,13 @@ def fill_depressions(dem: np.ndarray, epsilon: bool = False, progress: Optional[
     if not epsilon:
         return filled
     surface = filled.astype(np.float64)
+    del filled
     while True:
         distance, _ = _flat_distances(surface)
-        rise = np.maximum(distance[1:-1, 1:-1], 0).astype(np.int64)
-        surface = _add_ulps(surface, rise)
+        raised = np.flatnonzero(distance > 0)
+        flat = surface.reshape(-1)
+        flat[raised] = _add_ulps(flat[raised], distance.reshape(-1)[raised])
+        del distance, raised
         if not _undrained(surface).any():
             break
         steps.check()
@@ -311,55 +355,67 @@ def flow_directions_d8(filled: np.ndarray, lx, ly, progress: Optional[ProgressCa
     z = _as_float(filled)
     steps = Steps(2, progress, is_cancelled)
     steps.check()
-    rows = z.shape[0]
-    length = _step_lengths(lx, ly, rows)
-    zp = _pad(z, np.nan)
-    steepest = np.zeros(z.shape)
+    length = _step_lengths(lx, ly, z.shape[0])
     direction = np.full(z.shape, -1, dtype=np.int8)
-    for k in range(8):
-        slope = (z - _shifted(zp, k)) / length[k]
-        steeper = slope > steepest
-        steepest[steeper] = slope[steeper]
-        direction[steeper] = k
-    del steepest, zp
+    for start, stop in _row_blocks(*z.shape):
+        block = _padded_rows(z, start, stop, np.nan)
+        centre, block_direction = block[1:-1, 1:-1], direction[start:stop]
+        steepest = np.zeros(centre.shape)
+        slope = np.empty(centre.shape)
+        steeper = np.empty(centre.shape, dtype=bool)
+        for k in range(8):
+            np.divide(centre - _shifted(block, k), length[k, start:stop], out=slope)
+            np.greater(slope, steepest, out=steeper)
+            np.copyto(steepest, slope, where=steeper)
+            np.copyto(block_direction, k, where=steeper)
     direction[0, :] = direction[-1, :] = -1
     direction[:, 0] = direction[:, -1] = -1
     steps.advance("Found the steepest descents")
     _, flat_direction = _flat_distances(z)
-    flat = flat_direction[1:-1, 1:-1] >= 0
-    direction[flat] = flat_direction[1:-1, 1:-1][flat]
+    np.copyto(direction, flat_direction, where=flat_direction >= 0)
     steps.advance("Resolved the flats")
     return direction
 
 
-def _wave_accumulate(receivers, start: np.ndarray, indegree: np.ndarray, steps: Steps, message: str):
-    """Accumulate ``start`` (padded, flat) downstream in waves: a cell is passed on once all the cells that
+def _wave_accumulate(total: np.ndarray, indegree: np.ndarray, receivers, steps: Steps, message: str):
+    """Accumulate ``total`` (flat, in place) downstream in waves: a cell is passed on once all the cells that
     drain into it are done (Kahn's topological order, vectorised per wave).
 
-    ``receivers(cells, totals)`` returns (receiving cells, amounts) for the cells of a wave and their
-    accumulated totals. ``indegree`` (padded, flat) counts the cells draining into each cell.
+    ``receivers(cells, totals)`` yields (receiving cells, amounts, number of inflows) for the cells of a wave
+    and their accumulated totals, each receiving cell at most once per yield; ``indegree`` (flat) counts the
+    cells draining into each cell. A cell joins the next wave when its last inflow arrives.
     """
-    total = start
     wave = np.flatnonzero(indegree == 0)
     wave = wave[~np.isnan(total[wave])]
     rounds = 0
     while wave.size:
-        target, amount = receivers(wave, total[wave])
-        if not target.size:
-            break
-        order = np.argsort(target, kind="stable")
-        target, amount = target[order], amount[order]
-        first = np.flatnonzero(np.concatenate([[True], target[1:] != target[:-1]]))
-        cells = target[first]
-        total[cells] += np.add.reduceat(amount, first)
-        indegree[cells] -= np.diff(np.concatenate([first, [target.size]])).astype(indegree.dtype)
-        wave = cells[indegree[cells] == 0]
+        ready = []
+        for target, amount, inflows in receivers(wave, total[wave]):
+            total[target] += amount
+            indegree[target] -= inflows
+            ready.append(target[indegree[target] == 0])
+        wave = np.concatenate(ready) if ready else wave[:0]
         rounds += 1
         if rounds % 256 == 0:
             steps.check()
             if steps.progress is not None:
                 steps.progress(min(99.0, 100.0 * steps.done / steps.total), message)
     return total
+
+
+def _inflows(down: np.ndarray, z: Optional[np.ndarray] = None, spreads: Optional[np.ndarray] = None) -> np.ndarray:
+    """Number of cells passing flow into each cell (int8, flat): neighbours whose direction in ``down`` (D8
+    index, never out of the raster) points to the cell, and, with ``z``, higher neighbours in ``spreads``."""
+    count = np.zeros(down.shape, dtype=np.int8)
+    for start, stop in _row_blocks(*down.shape):
+        block_down, block_count = _padded_rows(down, start, stop, -1), count[start:stop]
+        if z is not None:
+            block_z, block_spreads = _padded_rows(z, start, stop, np.nan), _padded_rows(spreads, start, stop, False)
+        for k in range(8):
+            block_count += _shifted(block_down, k) == (k + 4) % 8
+            if z is not None:
+                block_count += _shifted(block_spreads, k) & (_shifted(block_z, k) > block_z[1:-1, 1:-1])
+    return count.ravel()
 
 
 def d8_accumulation(directions: np.ndarray, weights: Optional[np.ndarray] = None,
@@ -369,30 +425,37 @@ def d8_accumulation(directions: np.ndarray, weights: Optional[np.ndarray] = None
     included (float64; O'Callaghan & Mark 1984), computed in topological waves.
 
     Directions alone cannot tell nodata from outlets (both -1): give ``weights`` NaN at nodata (e.g. 1.0
-    where the DEM is valid, NaN elsewhere) to get NaN there; without weights every cell counts as 1.
+    where the DEM is valid, NaN elsewhere) to get NaN there; without weights every cell counts as 1. A
+    direction pointing out of the raster passes nothing on.
     """
-    directions = np.asarray(directions)
-    rows, cols = directions.shape
+    down = np.array(directions, dtype=np.int8)
+    rows, cols = down.shape
     steps = Steps(2, progress, is_cancelled)
     steps.check()
-    if weights is None:
-        weights = np.ones(directions.shape)
-    start = _pad(np.asarray(weights, dtype=np.float64), np.nan).ravel()
-    offsets = _offsets(cols)
-    indegree = np.zeros((rows + 2, cols + 2), dtype=np.int8)
+    total = np.ones(down.size) if weights is None else np.array(weights, dtype=np.float64).reshape(-1)
     for k in range(8):
-        _shifted(indegree, k)[...] += directions == k
-    flat_directions = _pad(directions.astype(np.int8), -1).ravel()
+        rows_out = [down[0 if DIRECTION_ROWS[k] < 0 else -1, :]] if DIRECTION_ROWS[k] else []
+        for edge in rows_out + ([down[:, 0 if DIRECTION_COLS[k] < 0 else -1]] if DIRECTION_COLS[k] else []):
+            edge[edge == k] = -1
+    indegree = _inflows(down)
     steps.advance("Counted the inflows")
+    offsets = DIRECTION_ROWS * cols + DIRECTION_COLS
+    down = down.ravel()
 
     def receivers(cells, totals):
-        down = flat_directions[cells]
-        out = down >= 0
-        return cells[out] + offsets[down[out]], totals[out]
+        step = down[cells]
+        out = step >= 0
+        target, amount = cells[out] + offsets[step[out]], totals[out]
+        if not target.size:
+            return
+        order = np.argsort(target, kind="stable")
+        target, amount = target[order], amount[order]
+        first = np.flatnonzero(np.concatenate([[True], target[1:] != target[:-1]]))
+        yield target[first], np.add.reduceat(amount, first), np.diff(np.append(first, target.size))
 
-    total = _wave_accumulate(receivers, start, indegree.ravel(), steps, "Accumulating the flow")
+    total = _wave_accumulate(total, indegree, receivers, steps, "Accumulating the flow")
     steps.advance("Accumulated the flow")
-    return total.reshape(rows + 2, cols + 2)[1:-1, 1:-1].copy()
+    return total.reshape(rows, cols)
 
 
 def mfd_accumulation(filled: np.ndarray, lx, ly, exponent: float = 1.1,
@@ -410,52 +473,40 @@ def mfd_accumulation(filled: np.ndarray, lx, ly, exponent: float = 1.1,
     rows, cols = z.shape
     steps = Steps(3, progress, is_cancelled)
     steps.check()
-    valid = ~np.isnan(z)
-    interior = np.zeros(z.shape, dtype=bool)
-    interior[1:-1, 1:-1] = True
-    zp = _pad(z, np.nan)
-    spreads = valid & interior & _has_lower_neighbour(z)
-    indegree = np.zeros((rows + 2, cols + 2), dtype=np.int8)
-    for k in range(8):
-        _shifted(indegree, k)[...] += spreads & (_shifted(zp, k) < z)
-    steps.advance("Counted the inflows")
+    spreads, _ = _lower_and_outlets(z)
+    spreads[[0, -1], :] = False
+    spreads[:, [0, -1]] = False
+    steps.advance("Found the lower neighbours")
     _, flat_direction = _flat_distances(z)
-    for k in range(8):
-        _shifted(indegree, k)[...] += flat_direction[1:-1, 1:-1] == k
-    steps.advance("Resolved the flats")
-    offsets = _offsets(cols)
+    indegree = _inflows(flat_direction, z, spreads)
+    steps.advance("Counted the inflows")
+    offsets = (DIRECTION_ROWS * cols + DIRECTION_COLS)[:, None]
     length = _step_lengths(lx, ly, rows)[:, :, 0]
-    elevation = zp.ravel()
-    spreads = _pad(spreads, False).ravel()
+    uniform = bool(np.all(length == length[:, :1]))
+    elevation = z.ravel()
+    spreads = spreads.ravel()
     flat_direction = flat_direction.ravel()
 
     def receivers(cells, totals):
-        parts, amounts = [], []
-        down = spreads[cells]
-        source, total = cells[down], totals[down]
-        row = source // (cols + 2) - 1
-        height = elevation[source]
-        share = np.zeros((8, source.size))
-        with np.errstate(invalid="ignore"):
-            for k in range(8):
-                drop = height - elevation[source + offsets[k]]
-                lower = drop > 0
-                share[k, lower] = (drop[lower] / length[k, row[lower]]) ** exponent
-        share /= share.sum(axis=0)
+        spread = np.flatnonzero(spreads[cells])
+        source = cells[spread]
+        drop = np.fmax(elevation[source] - elevation[source + offsets], 0.0)
+        drop /= length[:, :1] if uniform else length[:, source // cols]
+        np.power(drop, exponent, out=drop, where=drop > 0)
+        share = np.zeros((8, cells.size))
+        share[:, spread] = drop
+        flat = np.flatnonzero(flat_direction[cells] >= 0)
+        share[flat_direction[cells[flat]], flat] = 1.0
+        total = share.sum(axis=0)
+        share /= np.where(total > 0, total, 1.0)
         for k in range(8):
-            take = share[k] > 0
-            parts.append(source[take] + offsets[k])
-            amounts.append(total[take] * share[k, take])
-        step = flat_direction[cells]
-        flat = step >= 0
-        parts.append(cells[flat] + offsets[step[flat]])
-        amounts.append(totals[flat])
-        return np.concatenate(parts), np.concatenate(amounts)
+            take = np.flatnonzero(share[k])
+            yield cells[take] + offsets[k], totals[take] * share[k, take], 1
 
-    start = _pad(np.where(valid, 1.0, np.nan), np.nan).ravel()
-    total = _wave_accumulate(receivers, start, indegree.ravel(), steps, "Accumulating the flow")
+    total = np.where(np.isnan(z), np.nan, 1.0).ravel()
+    total = _wave_accumulate(total, indegree, receivers, steps, "Accumulating the flow")
     steps.advance("Accumulated the flow")
-    return total.reshape(rows + 2, cols + 2)[1:-1, 1:-1].copy()
+    return total.reshape(rows, cols)
 
 
 def specific_catchment_area(accumulation_cells: np.ndarray, lx, ly) -> np.ndarray:

@@ -6,6 +6,7 @@ from typing import Sequence
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
                        QgsProcessingParameterDefinition)
+from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QIcon
 
 from ..dependencies import missing_message, missing_packages
@@ -218,3 +219,17 @@ def dem_input(algorithm, parameters, context):
     """(layer, GDAL path, band) of the DEM parameters added by `add_dem_input`."""
     layer = algorithm.parameterAsRasterLayer(parameters, "INPUT", context)
     return layer, gdal_raster_path(layer, "DEM"), algorithm.parameterAsInt(parameters, "BAND", context) or 1
+
+
+class TrainingFeedback(QgsProcessingFeedback):
+    """Processing feedback that also signals each finished training epoch (epoch, training loss, validation
+    loss), for live loss curves; the signal may be emitted from a worker thread (queued to the widgets)."""
+
+    epochFinished = pyqtSignal(int, float, float)
+
+
+def report_epoch(feedback: QgsProcessingFeedback, epoch: int, train_loss: float, val_loss: float) -> None:
+    """Log an epoch and, with a `TrainingFeedback`, signal it."""
+    feedback.pushInfo(f"epoch {epoch}: training loss {train_loss:.4g}, validation loss {val_loss:.4g}")
+    if isinstance(feedback, TrainingFeedback):
+        feedback.epochFinished.emit(epoch, float(train_loss), float(val_loss))

@@ -13,7 +13,7 @@ from ..core.patches import NORMALISATIONS
 from ..core.progress import Cancelled
 from ..core.raster_io import RasterReadError
 from ..resources import plugin_version
-from .base import SubsidenceAlgorithm, add_advanced, gdal_raster_path, points_with_values
+from .base import SubsidenceAlgorithm, add_advanced, gdal_raster_path, points_with_values, report_epoch
 from .surface_common import load_stack, predict_to_raster, write_training_report
 
 
@@ -112,7 +112,7 @@ class TrainPatchCnn(SubsidenceAlgorithm):
             if skipped:
                 feedback.pushWarning(f"{skipped} point(s) without geometry or value were skipped")
             def on_epoch(epoch, train_loss, val_loss):
-                feedback.pushInfo(f"epoch {epoch}: training loss {train_loss:.4g}, validation loss {val_loss:.4g}")
+                report_epoch(feedback, epoch, train_loss, val_loss)
 
             trained = train_surface_cnn(stack.values, stack.grid, x, y, values, settings,
                                         progress=lambda p, m: feedback.setProgress(0.9 * p),

@@ -1,0 +1,58 @@
+"""A small live plot of training and validation loss per epoch (log scale), drawn with QPainter."""
+from __future__ import annotations
+
+import math
+from typing import List
+
+from qgis.PyQt.QtCore import QPointF, Qt
+from qgis.PyQt.QtGui import QColor, QPainter, QPen
+from qgis.PyQt.QtWidgets import QSizePolicy, QWidget
+
+COLOURS = {"training": QColor("#2166ac"), "validation": QColor("#b2182b")}
+
+
+class LossCurve(QWidget):
+    """Call `add(epoch, training, validation)` per epoch; `clear()` before a new run."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.training: List[float] = []
+        self.validation: List[float] = []
+        self.setMinimumHeight(140)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setToolTip("Loss per epoch (log scale): blue training, red validation")
+
+    def clear(self) -> None:
+        self.training, self.validation = [], []
+        self.update()
+
+    def add(self, epoch: int, training: float, validation: float) -> None:
+        self.training.append(training)
+        self.validation.append(validation)
+        self.update()
+
+    def paintEvent(self, event):  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.fillRect(self.rect(), QColor("white"))
+        margin = 28
+        width, height = self.width() - 2 * margin, self.height() - 2 * margin
+        painter.setPen(QPen(QColor("#808080")))
+        painter.drawRect(margin, margin, width, height)
+        values = [v for v in self.training + self.validation if v > 0 and math.isfinite(v)]
+        if len(self.training) < 1 or not values:
+            painter.drawText(self.rect(), Qt.AlignCenter, "loss curve: waiting for the first epoch")
+            return
+        low, high = math.log10(min(values)), math.log10(max(values))
+        span = (high - low) or 1.0
+        epochs = max(len(self.training), 2)
+        for name, series in (("training", self.training), ("validation", self.validation)):
+            points = [QPointF(margin + width * i / (epochs - 1),
+                              margin + height * (1 - (math.log10(v) - low) / span))
+                      for i, v in enumerate(series) if v > 0 and math.isfinite(v)]
+            painter.setPen(QPen(COLOURS[name], 2))
+            for a, b in zip(points, points[1:]):
+                painter.drawLine(a, b)
+        painter.setPen(QPen(QColor("#404040")))
+        painter.drawText(margin, margin - 8, f"loss {10 ** high:.3g}")
+        painter.drawText(margin, self.height() - 8, f"{10 ** low:.3g}   epoch {len(self.training)}")
