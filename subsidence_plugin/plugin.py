@@ -38,7 +38,6 @@ class SubsidencePlugin:
         window = self.iface.mainWindow()
         self.menu = QMenu(MENU_TITLE, window)
         self.menu.setObjectName("landSubsidenceMenu")
-        self.menu.setIcon(icon)
         from .gui.surface_dock import SurfaceDock
 
         self.surface_dock = SurfaceDock(window)
