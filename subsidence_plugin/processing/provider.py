@@ -8,6 +8,7 @@ from ..resources import plugin_version, resource_path
 from .apply_model import ApplyModel
 from .aspect import Aspect
 from .build_factor_stack import BuildFactorStack
+from .compare_surface_methods import CompareSurfaceMethods
 from .create_sample_area import CreateSampleArea
 from .curvature import Curvature
 from .distance_to_features import DistanceToFeatures
@@ -27,7 +28,7 @@ from .train_patch_cnn import TrainPatchCnn
 ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowAccumulation,
               TopographicWetnessIndex, StreamPowerIndex, DistanceToFeatures, DrainageDensity, SpectralIndex,
               InterpolatePoints, GroundwaterChange, BuildFactorStack, Kriging, InverseDistanceWeighting,
-              TrainPatchCnn, ApplyModel)
+              TrainPatchCnn, ApplyModel, CompareSurfaceMethods)
 
 
 class SubsidenceProvider(QgsProcessingProvider):

@@ -1,0 +1,103 @@
+"""Honest comparison of surface methods on the same held-out points.
+
+Three protocols, each giving every method the same training and test points:
+
+* **paper**: the random 80 / 10 / 10 split of seed 000 (train / validation / test); scores on the test part.
+  Neighbouring points are nearly identical, so this rewards interpolation and flatters every method.
+* **spatial**: spatially blocked k-fold cross-validation: square blocks (larger than the CNN patch and the
+  variogram range, so no test point has a training neighbour within that distance inside its block) are dealt
+  to k folds at random; each fold is tested once with a model trained on the others.
+* **gap**: whole low-density areas held out: the blocks with the fewest points are removed (until ``share``
+  of the points) and predicted from the rest, as InSAR gaps over fields and vegetation must be.
+
+Methods are callables ``fit_predict(train_idx, validation_idx, test_idx) -> predictions at test_idx``.
+Scores: RMSE, MSE, MAE, mean error, error standard deviation and R^2 (`metrics.error_statistics`), pooled over
+folds.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from .metrics import error_statistics
+from .patches import random_split
+from .progress import CancelCheck, ProgressCallback, Steps
+
+FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def block_ids(x: np.ndarray, y: np.ndarray, block_size: float) -> np.ndarray:
+    """Index of the square block (side ``block_size``, from the points' lower-left corner) of each point."""
+    if block_size <= 0:
+        raise ValueError("The block size must be positive")
+    bx = np.floor((x - x.min()) / block_size).astype(np.int64)
+    by = np.floor((y - y.min()) / block_size).astype(np.int64)
+    return by * (bx.max() + 1) + bx
+
+
+def spatial_folds(x: np.ndarray, y: np.ndarray, block_size: float, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Fold number (0..folds-1) of every point: whole blocks are dealt to folds at random."""
+    blocks = block_ids(x, y, block_size)
+    unique, inverse = np.unique(blocks, return_inverse=True)
+    if len(unique) < folds:
+        raise ValueError(f"Only {len(unique)} blocks of {block_size:g} m hold points; use smaller blocks or fewer "
+                         f"folds than {folds}")
+    fold_of_block = np.random.default_rng(seed).permutation(len(unique)) % folds
+    return fold_of_block[inverse]
+
+
+def low_density_holdout(x: np.ndarray, y: np.ndarray, block_size: float, share: float = 0.1) -> np.ndarray:
+    """Points of the sparsest blocks (fewest points first) until at least ``share`` of all points: True = held out."""
+    blocks = block_ids(x, y, block_size)
+    unique, inverse, counts = np.unique(blocks, return_inverse=True, return_counts=True)
+    order = np.argsort(counts, kind="stable")
+    taken = np.cumsum(counts[order]) <= max(share * len(x), counts[order][0])
+    held_blocks = np.zeros(len(unique), dtype=bool)
+    held_blocks[order[taken]] = True
+    return held_blocks[inverse]
+
+
+def _validation_from(train: np.ndarray, share: float, seed: int):
+    """Split a validation part off the training indices (for the CNN's monitoring)."""
+    if share <= 0 or len(train) < 10:
+        return train, np.array([], dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(train)
+    n_val = max(1, int(round(share * len(train))))
+    return order[n_val:], order[:n_val]
+
+
+def compare_methods(values: np.ndarray, x: np.ndarray, y: np.ndarray, methods: Dict[str, FitPredict],
+                    block_size: float, folds: int = 5, gap_share: float = 0.1, seed: int = 0,
+                    protocols=("paper", "spatial", "gap"), progress: Optional[ProgressCallback] = None,
+                    is_cancelled: Optional[CancelCheck] = None) -> List[dict]:
+    """Scores of every method under every protocol: rows of {protocol, method, rmse, ..., n}."""
+    values = np.asarray(values, dtype=np.float64)
+    plans = []
+    if "paper" in protocols:
+        train, val, test = random_split(len(values), (0.8, 0.1, 0.1), seed)
+        plans.append(("paper", [(train, val, test)]))
+    if "spatial" in protocols:
+        fold = spatial_folds(x, y, block_size, folds, seed)
+        runs = []
+        for k in range(folds):
+            train, val = _validation_from(np.flatnonzero(fold != k), 0.1, seed + k)
+            runs.append((train, val, np.flatnonzero(fold == k)))
+        plans.append(("spatial", runs))
+    if "gap" in protocols:
+        held = low_density_holdout(x, y, block_size, gap_share)
+        train, val = _validation_from(np.flatnonzero(~held), 0.1, seed)
+        plans.append(("gap", [(train, val, np.flatnonzero(held))]))
+    steps = Steps(sum(len(runs) for _, runs in plans) * len(methods), progress, is_cancelled)
+    rows = []
+    for protocol, runs in plans:
+        for name, fit_predict in methods.items():
+            observed, predicted = [], []
+            for train, val, test in runs:
+                steps.check()
+                predicted.append(np.asarray(fit_predict(train, val, test), dtype=np.float64))
+                observed.append(values[test])
+                steps.advance(f"{protocol}: {name}")
+            stats = error_statistics(np.concatenate(observed), np.concatenate(predicted))
+            rows.append({"protocol": protocol, "method": name, **stats})
+    return rows
