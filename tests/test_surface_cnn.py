@@ -147,3 +147,13 @@ def test_train_and_apply_through_processing(provider, sample_area, tmp_path):
         processing.run("subsidence:applymodel", {"MODEL": result["OUTPUT_MODEL"], "STACK": other,
                                                  "OUTPUT": str(tmp_path / "bad.tif")})
     assert not (tmp_path / "bad.tif").exists()
+
+
+def test_padded_patches_by_summed_area_equal_a_direct_check():
+    rng = np.random.default_rng(5)
+    stack = rng.standard_normal((2, 40, 50)).astype(np.float32)
+    stack[1, 10:12, 30:33] = np.nan
+    sampler = PatchSampler(stack, 22)
+    rows, cols = rng.integers(-3, 43, 300), rng.integers(-3, 53, 300)
+    direct = np.isnan(sampler.raw(rows, cols)).any(axis=(1, 2, 3))
+    np.testing.assert_array_equal(sampler.padded(rows, cols), direct)

@@ -81,13 +81,19 @@ class PatchSampler:
             raise ValueError("Fit or set the normalisation first")
         return self.normalisation.apply(self.raw(rows, cols), axis=1)
 
-    def patch_nodata_share(self, rows: np.ndarray, cols: np.ndarray, batch: int = 4096) -> np.ndarray:
-        """Share of each point's patch cells that are outside the stack or nodata in some band."""
-        out = np.empty(len(rows))
-        for start in range(0, len(rows), batch):
-            sl = slice(start, start + batch)
-            out[sl] = np.isnan(self.raw(rows[sl], cols[sl])).any(axis=1).mean(axis=(1, 2))
-        return out
+    def padded(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """True where a point's patch reaches outside the stack or onto nodata (a summed-area table of the
+        invalid cells: O(stack + points), not O(points x patch))."""
+        _, height, width = self.stack.shape
+        p, before = self.patch_size, self.before
+        invalid = np.ones((height + 2 * p, width + 2 * p), dtype=np.int32)
+        invalid[p:p + height, p:p + width] = np.isnan(self.stack).any(axis=0)
+        table = np.zeros((invalid.shape[0] + 1, invalid.shape[1] + 1), dtype=np.int64)
+        table[1:, 1:] = invalid.cumsum(axis=0).cumsum(axis=1)
+        r0 = np.asarray(rows) - before + p
+        c0 = np.asarray(cols) - before + p
+        total = table[r0 + p, c0 + p] - table[r0, c0 + p] - table[r0 + p, c0] + table[r0, c0]
+        return total > 0
 
 
 def fit_normalisation(sampler: PatchSampler, rows: np.ndarray, cols: np.ndarray, method: str = "zscore",

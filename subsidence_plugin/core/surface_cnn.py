@@ -103,7 +103,7 @@ def train_surface_cnn(stack: np.ndarray, grid: RasterGrid, x: np.ndarray, y: np.
         splits = {"train": train, "validation": val, "test": test}
     train = splits["train"]
     sampler.normalisation = fit_normalisation(sampler, rows[train], cols[train], settings.normalisation)
-    padded = int((sampler.patch_nodata_share(rows, cols) > 0).sum())
+    padded = int(sampler.padded(rows, cols).sum())
     mean, std = float(target[train].mean()), float(target[train].std()) or 1.0
     scaled = ((target - mean) / std).astype(np.float32)
 
@@ -117,9 +117,8 @@ def train_surface_cnn(stack: np.ndarray, grid: RasterGrid, x: np.ndarray, y: np.
                                  progress, is_cancelled, on_epoch, report)
     trained = TrainedSurface(model, sampler.normalisation, mean, std, history, splits, {}, used, outside, nodata,
                              padded)
-    predicted = trained.predict_values(sampler, rows, cols)
-    trained.metrics = {name: error_statistics(target[idx], predicted[idx]) for name, idx in splits.items()
-                       if len(idx)}
+    trained.metrics = {name: error_statistics(target[idx], trained.predict_values(sampler, rows[idx], cols[idx]))
+                       for name, idx in splits.items() if len(idx)}
     return trained
 
 

@@ -1,0 +1,193 @@
+"""Benchmark of the surface methods: local kriging against PyKrige, and the dense patch-CNN evaluation.
+
+    .venv/bin/python scripts/benchmark_surface.py [--json out.json] [--quick]
+
+Every measurement runs in its own subprocess, so its peak memory (max RSS) is its own. Kriging: random points
+(N = 10^3 ... 10^6) of a smooth field with noise, a spherical variogram, k = 32 neighbours, predicted on a
+1000 x 1000 grid (10^6 cells) by this plugin (numpy and torch backends); PyKrige's moving window (C backend)
+on 20,000 of the cells where it can run, its cells/s extrapolated to 10^6. PyKrige's `execute` builds the
+full N x N kriging matrix, so it is not run beyond N = 10^4 (10^5 points would need 80 GB). The plugin's
+predictions are compared with PyKrige's on the same cells. Patch CNN: the default network of seed 000 on a
+random 12-band stack, dense "a trous" evaluation of every pixel against per-patch batching of a sample of
+pixels (extrapolated), with the largest difference; training throughput on 10^5 points.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _field(n, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(0, 100000, (2, n))
+    return x, y, np.sin(x / 7000) + np.cos(y / 5000) + rng.normal(0, 0.05, n)
+
+
+def task_ours(n, backend, cells):
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    from subsidence_plugin.core.devices import choose_device
+    from subsidence_plugin.core.interpolation import LocalKriging
+    from subsidence_plugin.core.variogram import Variogram
+
+    x, y, z = _field(n)
+    side = int(round(np.sqrt(cells)))
+    gx, gy = np.meshgrid(np.linspace(0, 100000, side), np.linspace(0, 100000, side))
+    device = choose_device("cpu") if backend == "torch" else None
+    started = time.perf_counter()
+    kriging = LocalKriging(x, y, z, Variogram("spherical", 1.0, 20000.0, 0.01), k=32, device=device)
+    result = kriging.predict(gx.ravel(), gy.ravel())
+    seconds = time.perf_counter() - started
+    np.save(f"/tmp/bench_ours_{n}.npy", result.values[:20000])
+    return {"seconds": seconds, "cells": side * side}
+
+
+def task_pykrige(n, cells):
+    import numpy as np
+    from pykrige.ok import OrdinaryKriging
+
+    x, y, z = _field(n)
+    side = int(round(np.sqrt(cells)))
+    gx, gy = np.meshgrid(np.linspace(0, 100000, side), np.linspace(0, 100000, side))
+    tx, ty = gx.ravel()[:20000], gy.ravel()[:20000]
+    ok = OrdinaryKriging(x, y, z, variogram_model="spherical", variogram_parameters=[1.01, 20000.0, 0.01])
+    started = time.perf_counter()
+    values, _ = ok.execute("points", tx, ty, n_closest_points=32, backend="C")
+    seconds = time.perf_counter() - started
+    ours = f"/tmp/bench_ours_{n}.npy"
+    diff = float(np.abs(np.load(ours) - values).max()) if os.path.exists(ours) else float("nan")
+    return {"seconds": seconds, "cells": len(tx), "max_diff_vs_plugin": diff}
+
+
+def task_variogram(n):
+    sys.path.insert(0, ROOT)
+    from subsidence_plugin.core.variogram import fit_models
+
+    x, y, z = _field(n)
+    started = time.perf_counter()
+    fit_models(x, y, z, ["spherical", "exponential", "gaussian", "linear"])
+    return {"seconds": time.perf_counter() - started, "cells": n}
+
+
+def task_cnn_dense(size, sample):
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, ROOT)
+    from subsidence_plugin.core.patch_cnn import PatchCNN
+
+    torch.manual_seed(0)
+    model = PatchCNN(12, 30).eval()
+    stack = torch.randn(1, 12, size + 29, size + 29)
+    started = time.perf_counter()
+    with torch.no_grad():
+        dense = torch.cat([model.dense_forward(stack[:, :, r:r + 128 + 29, :]) for r in range(0, size, 128)], dim=1)
+    dense_s = time.perf_counter() - started
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, size, (2, sample))
+    started = time.perf_counter()
+    out = []
+    with torch.no_grad():
+        for start in range(0, sample, 512):
+            r, c = rows[start:start + 512], cols[start:start + 512]
+            patches = torch.stack([stack[0, :, i:i + 30, j:j + 30] for i, j in zip(r, c)])
+            out.append(model(patches))
+    per_patch_s = (time.perf_counter() - started) * size * size / sample
+    diff = float((torch.cat(out) - dense[0, rows, cols]).abs().max())
+    return {"seconds": dense_s, "cells": size * size, "per_patch_seconds_extrapolated": per_patch_s,
+            "speed_up": per_patch_s / dense_s, "max_diff": diff}
+
+
+def task_cnn_training(points, batches):
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    from subsidence_plugin.core.grid import RasterGrid
+    from subsidence_plugin.core.surface_cnn import CnnSettings, train_surface_cnn
+    from subsidence_plugin.core.training import TrainingSettings
+
+    rng = np.random.default_rng(0)
+    size = 1000
+    stack = rng.standard_normal((12, size, size)).astype(np.float32)
+    grid = RasterGrid.from_origin(0, size * 10.0, 10.0, size, size, "EPSG:32633")
+    x, y = rng.uniform(0, size * 10.0, (2, points))
+    values = rng.standard_normal(points)
+    settings = CnnSettings(split=(1.0, 0.0, 0.0), training=TrainingSettings(epochs=1, batch_size=128, device="cpu"))
+    subset = rng.choice(points, batches * 128, replace=False)
+    trained = train_surface_cnn(stack, grid, x, y, values, settings,
+                                splits={"train": subset, "validation": np.array([], int), "test": np.array([], int)})
+    return {"seconds": trained.history.seconds, "cells": len(subset)}
+
+
+TASKS = {"ours": task_ours, "pykrige": task_pykrige, "variogram": task_variogram, "cnn_dense": task_cnn_dense,
+         "cnn_training": task_cnn_training}
+
+
+def run(name, *args):
+    """Run a task in a subprocess; returns its result with peak memory (MB), or an error."""
+    code = (f"import sys, json, resource; sys.path.insert(0, {ROOT!r}); "
+            f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import benchmark_surface as b; "
+            f"r = b.TASKS[{name!r}](*{list(args)!r}); "
+            "r['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0; print(json.dumps(r))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", default="")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    args = parser.parse_args(argv)
+    cells = 10 ** 4 if args.quick else 10 ** 6
+    counts = [10 ** 3, 10 ** 4] if args.quick else [10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6]
+    rows = []
+    for n in counts:
+        for backend in ("numpy", "torch"):
+            r = run("ours", n, backend, cells)
+            rows.append({"task": "kriging k=32", "points": n, "tool": f"plugin ({backend})", **r})
+        if n <= 10 ** 4:
+            r = run("pykrige", n, cells)
+            rows.append({"task": "kriging k=32", "points": n, "tool": "PyKrige C moving window", **r})
+        else:
+            rows.append({"task": "kriging k=32", "points": n, "tool": "PyKrige C moving window",
+                         "error": f"not run: builds an N x N matrix ({n * n * 8 / 1e9:.0f} GB)"})
+    rows.append({"task": "variogram fit (4 models)", "points": counts[-1], "tool": "plugin",
+                 **run("variogram", counts[-1])})
+    size = 200 if args.quick else 1000
+    rows.append({"task": f"patch CNN dense, {size}x{size}x12", "points": size * size, "tool": "plugin (cpu)",
+                 **run("cnn_dense", size, 2000 if args.quick else 20000)})
+    rows.append({"task": "patch CNN training (patches/s), 10^5 points", "points": 10 ** 5, "tool": "plugin (cpu)",
+                 **run("cnn_training", 10 ** 5, 5 if args.quick else 40)})
+    print("| task | points | tool | seconds | cells/s | to 10^6 cells (s) | peak MB | notes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['task']} | {r['points']:,} | {r['tool']} | - | - | - | - | {r['error']} |")
+            continue
+        rate = r["cells"] / r["seconds"]
+        notes = []
+        if "max_diff_vs_plugin" in r:
+            notes.append(f"max diff vs plugin {r['max_diff_vs_plugin']:.1e}")
+        if "speed_up" in r:
+            notes.append(f"per-patch {r['per_patch_seconds_extrapolated']:.0f} s, {r['speed_up']:.1f}x, "
+                         f"max diff {r['max_diff']:.1e}")
+        print(f"| {r['task']} | {r['points']:,} | {r['tool']} | {r['seconds']:.2f} | {rate:,.0f} | "
+              f"{1e6 / rate:.1f} | {r['peak_mb']:.0f} | {'; '.join(notes)} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
