@@ -148,11 +148,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", default="")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    parser.add_argument("--tasks", nargs="+", default=["kriging", "variogram", "cnn"],
+                        choices=["kriging", "variogram", "cnn"])
     args = parser.parse_args(argv)
     cells = 10 ** 4 if args.quick else 10 ** 6
     counts = [10 ** 3, 10 ** 4] if args.quick else [10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6]
     rows = []
-    for n in counts:
+    for n in counts if "kriging" in args.tasks else []:
         for backend in ("numpy", "torch"):
             r = run("ours", n, backend, cells)
             rows.append({"task": "kriging k=32", "points": n, "tool": f"plugin ({backend})", **r})
@@ -162,13 +164,15 @@ def main(argv=None):
         else:
             rows.append({"task": "kriging k=32", "points": n, "tool": "PyKrige C moving window",
                          "error": f"not run: builds an N x N matrix ({n * n * 8 / 1e9:.0f} GB)"})
-    rows.append({"task": "variogram fit (4 models)", "points": counts[-1], "tool": "plugin",
-                 **run("variogram", counts[-1])})
-    size = 200 if args.quick else 1000
-    rows.append({"task": f"patch CNN dense, {size}x{size}x12", "points": size * size, "tool": "plugin (cpu)",
-                 **run("cnn_dense", size, 2000 if args.quick else 20000)})
-    rows.append({"task": "patch CNN training (patches/s), 10^5 points", "points": 10 ** 5, "tool": "plugin (cpu)",
-                 **run("cnn_training", 10 ** 5, 5 if args.quick else 40)})
+    if "variogram" in args.tasks:
+        rows.append({"task": "variogram fit (4 models)", "points": counts[-1], "tool": "plugin",
+                     **run("variogram", counts[-1])})
+    if "cnn" in args.tasks:
+        size = 200 if args.quick else 1000
+        rows.append({"task": f"patch CNN dense, {size}x{size}x12", "points": size * size, "tool": "plugin (cpu)",
+                     **run("cnn_dense", size, 2000 if args.quick else 20000)})
+        rows.append({"task": "patch CNN training (patches/s), 10^5 points", "points": 10 ** 5,
+                     "tool": "plugin (cpu)", **run("cnn_training", 10 ** 5, 5 if args.quick else 40)})
     print("| task | points | tool | seconds | cells/s | to 10^6 cells (s) | peak MB | notes |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

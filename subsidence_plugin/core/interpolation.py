@@ -145,7 +145,9 @@ def _kriging_systems(xp, px, py, d0, zn, variogram: Variogram, drift: bool):
     dij = xp.hypot(px[:, :, None] - px[:, None, :], py[:, :, None] - py[:, None, :])
     a = xp.zeros((b_count, m, m), dtype=px.dtype) if xp is np else \
         xp.zeros((b_count, m, m), dtype=px.dtype, device=px.device)
-    a[:, :n, :n] = -variogram(dij, xp)
+    gamma = variogram(dij, xp)
+    a[:, :n, :n] = -gamma if variogram.model == "linear" else (np.negative(gamma, out=gamma) if xp is np
+                                                               else gamma.neg_())
     a[:, range(n), range(n)] = 0.0
     a[:, :n, n] = 1.0
     a[:, n, :n] = 1.0

@@ -32,18 +32,27 @@ class Variogram:
             raise ValueError(f"Unknown variogram model {self.model!r}; use one of {', '.join(MODELS)}")
 
     def __call__(self, h, xp=np):
-        """Semivariance at distances ``h``: a numpy array, or a torch tensor with ``xp=torch``."""
+        """Semivariance at distances ``h``: a numpy array, or a torch tensor with ``xp=torch``.
+
+        Works on a new array in place (no temporaries beyond one), as it runs on millions of distances.
+        """
         if xp is np:
             h = np.asarray(h, dtype=np.float64)
         p, r, n = self.psill, self.range, self.nugget
         if self.model == "linear":
             return p * h + n
         if self.model == "exponential":
-            return p * (1.0 - xp.exp(-h / (r / 3.0))) + n
+            out = h * (-3.0 / r)
+            out = _inplace(xp, out, "exp")
+            return _affine(xp, out, -p, p + n)
         if self.model == "gaussian":
-            return p * (1.0 - xp.exp(-(h ** 2) / (r * 4.0 / 7.0) ** 2)) + n
-        x = xp.clip(h / r, None, 1.0)
-        return p * (1.5 * x - 0.5 * x ** 3) + n
+            out = h * h * (-1.0 / (r * 4.0 / 7.0) ** 2)
+            out = _inplace(xp, out, "exp")
+            return _affine(xp, out, -p, p + n)
+        x = h * (1.0 / r)
+        x = _inplace(xp, x, "clip_one")
+        square = x * x
+        return _affine(xp, x * _affine(xp, square, -0.5 * p, 1.5 * p), 1.0, n)
 
     @property
     def sill(self) -> float:
@@ -55,6 +64,24 @@ class Variogram:
 
     def as_dict(self) -> Dict[str, float]:
         return asdict(self)
+
+
+def _inplace(xp, values, operation: str):
+    """exp or clip-to-1 of a freshly made array, in place."""
+    if xp is np:
+        if operation == "exp":
+            return np.exp(values, out=values)
+        return np.minimum(values, 1.0, out=values)
+    return values.exp_() if operation == "exp" else values.clamp_(max=1.0)
+
+
+def _affine(xp, values, scale: float, offset: float):
+    """values * scale + offset, in place."""
+    if xp is np:
+        values *= scale
+        values += offset
+        return values
+    return values.mul_(scale).add_(offset)
 
 
 def experimental_variogram(x: np.ndarray, y: np.ndarray, z: np.ndarray, n_lags: int = 20,

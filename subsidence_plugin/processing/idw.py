@@ -1,13 +1,11 @@
 """subsidence:idw - inverse-distance weighting of a point field to a raster (the baseline of seed 000)."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
 from .base import SubsidenceAlgorithm
-from .interpolation_common import InterpolationSettings, run_interpolation
+from .interpolation_common import (InterpolationSettings, add_points_parameters, add_report_and_cv_outputs,
+                                   run_interpolation)
 
 
 class InverseDistanceWeighting(SubsidenceAlgorithm):
@@ -25,11 +23,7 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         "averaged.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Points", [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Value field (e.g. velocity, mm/yr)",
-                                                      parentLayerParameterName="INPUT",
-                                                      type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (grid)"))
+        add_points_parameters(self)
         self.addParameter(QgsProcessingParameterNumber("POWER", "Power", QgsProcessingParameterNumber.Double, 2.0,
                                                        minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber("NEIGHBOURS", "Nearest points per cell (k)",
@@ -37,11 +31,7 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterNumber("RADIUS", "Search radius (m, 0 = unlimited)",
                                                        QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "IDW surface"))
-        self.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)",
-                                                                optional=True, createByDefault=False))
-        for key, name in (("CV_RMSE", "Leave-one-out RMSE"), ("CV_MAE", "Leave-one-out MAE"),
-                          ("CV_R2", "Leave-one-out R²")):
-            self.addOutput(QgsProcessingOutputNumber(key, name))
+        add_report_and_cv_outputs(self)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         settings = InterpolationSettings(method="idw", k=self.parameterAsInt(parameters, "NEIGHBOURS", context),

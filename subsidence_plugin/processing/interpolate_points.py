@@ -1,14 +1,12 @@
 """subsidence:interpolatepoints - station values to a raster: IDW or ordinary kriging with a fitted variogram."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterEnum,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
 from ..core.variogram import MODELS
 from .base import SubsidenceAlgorithm, add_advanced
-from .interpolation_common import InterpolationSettings, run_interpolation
+from .interpolation_common import InterpolationSettings, add_points_parameters, run_interpolation
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging"]
 VARIOGRAMS = ["Automatic (best leave-one-out RMSE)"] + [m.title() for m in MODELS]
@@ -33,10 +31,7 @@ class InterpolatePoints(SubsidenceAlgorithm):
         "are reported.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Points", [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Value field", parentLayerParameterName="INPUT",
-                                                      type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (grid)"))
+        add_points_parameters(self, "Value field")
         self.addParameter(QgsProcessingParameterEnum("METHOD", "Method", METHODS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber("NEIGHBOURS", "Nearest points used (k)",
                                                        QgsProcessingParameterNumber.Integer, 12, minValue=1))

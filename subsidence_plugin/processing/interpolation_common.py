@@ -5,7 +5,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from qgis.core import QgsProcessingException
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer)
 
 from ..core.devices import choose_device, describe, torch_available
 from ..core.interpolation import InverseDistance, LocalKriging, cross_validate, interpolate_to_grid, select_variogram
@@ -16,6 +18,23 @@ from ..core.report import HtmlReport
 from ..core.stack import reference_grid
 from . import styles
 from .base import finish_raster_output, gdal_raster_path, points_with_values, progress_adapter
+
+
+def add_points_parameters(algorithm, field_label: str = "Value field (e.g. velocity, mm/yr)") -> None:
+    """INPUT (points), FIELD (numeric) and REFERENCE (grid raster)."""
+    algorithm.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Points", [QgsProcessing.TypeVectorPoint]))
+    algorithm.addParameter(QgsProcessingParameterField("FIELD", field_label, parentLayerParameterName="INPUT",
+                                                       type=QgsProcessingParameterField.Numeric))
+    algorithm.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (grid)"))
+
+
+def add_report_and_cv_outputs(algorithm) -> None:
+    """REPORT (optional HTML) and the leave-one-out statistics as outputs."""
+    algorithm.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)",
+                                                                 optional=True, createByDefault=False))
+    for key, name in (("CV_RMSE", "Leave-one-out RMSE"), ("CV_MAE", "Leave-one-out MAE"),
+                      ("CV_R2", "Leave-one-out R²")):
+        algorithm.addOutput(QgsProcessingOutputNumber(key, name))
 
 
 @dataclass

@@ -1,15 +1,14 @@
 """subsidence:kriging - ordinary / universal kriging of a point field to a raster, with variance and a report."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination)
 
 from ..core.devices import DEVICE_CHOICES
 from ..core.variogram import MODELS
 from .base import SubsidenceAlgorithm, add_advanced
-from .interpolation_common import InterpolationSettings, run_interpolation
+from .interpolation_common import (InterpolationSettings, add_points_parameters, add_report_and_cv_outputs,
+                                   run_interpolation)
 
 DRIFTS = ["Ordinary (constant unknown mean)", "Universal (linear drift in x and y)"]
 VARIOGRAMS = ["Automatic (best leave-one-out RMSE)"] + [m.title() for m in MODELS]
@@ -35,11 +34,7 @@ class Kriging(SubsidenceAlgorithm):
         "projected (metres).</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Points", [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Value field (e.g. velocity, mm/yr)",
-                                                      parentLayerParameterName="INPUT",
-                                                      type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (grid)"))
+        add_points_parameters(self)
         self.addParameter(QgsProcessingParameterEnum("DRIFT", "Kriging type", DRIFTS, defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum("VARIOGRAM", "Variogram model", VARIOGRAMS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber("NEIGHBOURS", "Nearest points per cell (k)",
@@ -54,11 +49,7 @@ class Kriging(SubsidenceAlgorithm):
                                                         0, minValue=0))
         add_advanced(self, QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Kriged surface and variance"))
-        self.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)",
-                                                                optional=True, createByDefault=False))
-        for key, name in (("CV_RMSE", "Leave-one-out RMSE"), ("CV_MAE", "Leave-one-out MAE"),
-                          ("CV_R2", "Leave-one-out R²")):
-            self.addOutput(QgsProcessingOutputNumber(key, name))
+        add_report_and_cv_outputs(self)
         self.addOutput(QgsProcessingOutputString("VARIOGRAM_MODEL", "Variogram (JSON)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
