@@ -66,7 +66,10 @@ def invert_velocity(folder: str):
     rate[valid.sum(axis=0) < 10] = np.nan  # at least 10 of the 30 interferograms
     velocity = -WAVELENGTH_MM / (4 * np.pi) * rate
     grid = read_raster(unw[0], require_crs=False).grid
-    return velocity, np.nanmean(np.stack(coherences), axis=0), grid
+    stacked = np.stack(coherences)
+    counted = (~np.isnan(stacked)).sum(axis=0)
+    mean = np.where(counted > 0, np.nansum(stacked, axis=0) / np.maximum(counted, 1), np.nan)
+    return velocity, mean, grid
 
 
 def warp(path: str, out: str, resolution: float, like: RasterGrid = None) -> str:
