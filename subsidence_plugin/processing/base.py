@@ -73,11 +73,6 @@ def load_on_completion(context: QgsProcessingContext, source: str, name: str, ou
     context.addLayerToLoadOnCompletion(source, details)
 
 
-def user_error(error: Exception) -> QgsProcessingException:
-    """A core ValueError (bad input) as a Processing error with the same message."""
-    return QgsProcessingException(str(error))
-
-
 def gdal_raster_path(layer, parameter: str) -> str:
     """The file GDAL reads for a raster layer parameter, or a clear error for non-file layers."""
     if layer is None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
@@ -50,7 +50,6 @@ class InterpolationSettings:
     cv_points: int = 1000
     seed: int = 0
     device: str = "auto"
-    notes: list = field(default_factory=list)
 
 
 def run_interpolation(source, field_name: str, reference, output: str, settings: InterpolationSettings, context,
