@@ -41,6 +41,8 @@ if errors.strip():
     problems.append("python errors:\n" + errors)
 if result.get("algorithms", 0) < 1:
     problems.append("no algorithms")
+if result.get("missing_packages") or not result.get("dependencies", "").startswith("torch"):
+    problems.append(f"dependencies inside QGIS: missing {result.get('missing_packages')}, {result.get('dependencies')}")
 if problems:
     sys.exit("[desktop] FAILED: " + "; ".join(problems))
 print(f"[desktop] OK: plugin loaded in QGIS {result['qgis']}, {result['algorithms']} algorithm(s), no Python errors")
@@ -52,4 +54,11 @@ mkdir -p "$XDG_DATA_HOME/QGIS/QGIS3/profiles/default/python/plugins"
 qgis_process.bin plugins enable subsidence_plugin >"$WORK/qp.log" 2>&1 || { cat "$WORK/qp.log"; exit 1; }
 qgis_process.bin list 2>/dev/null | tee "$WORK/list.txt" | grep -A20 "^Land subsidence" | grep "subsidence:" 
 grep -q "subsidence:createsamplearea" "$WORK/list.txt"
+echo "[qgis_process] a torch algorithm end to end"
+qgis_process.bin run subsidence:createsamplearea -- SIZE=48 OUTPUT_FOLDER="$WORK/area" >"$WORK/qp_area.log" 2>&1 \
+  || { tail -20 "$WORK/qp_area.log"; exit 1; }
+qgis_process.bin run subsidence:trainpatchcnn -- "INPUT=$WORK/area/sample_area.gpkg|layername=ps_points" \
+  FIELD=velocity "STACK=$WORK/area/dem.tif" EPOCHS=1 "OUTPUT_MODEL=$WORK/cnn.pt" "OUTPUT=$WORK/cnn.tif" \
+  "REPORT=$WORK/cnn.html" >"$WORK/qp_cnn.log" 2>&1 || { tail -20 "$WORK/qp_cnn.log"; exit 1; }
+test -s "$WORK/cnn.tif" && test -s "$WORK/cnn.pt"
 echo "[qgis_process] OK"

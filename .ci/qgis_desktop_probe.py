@@ -7,7 +7,16 @@ from qgis.core import Qgis, QgsApplication
 from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QToolBar
 
+from subsidence_plugin.dependencies import missing_packages
+
 window = qgis.utils.iface.mainWindow()
+try:
+    import pykrige  # noqa: F401
+    import torch
+
+    dependencies = f"torch {torch.__version__}: {float(torch.ones(3).sum())}"
+except Exception as error:  # report any import failure inside QGIS
+    dependencies = f"failed: {error!r}"
 provider = QgsApplication.processingRegistry().providerById("subsidence")
 result = {
     "qgis": Qgis.QGIS_VERSION,
@@ -16,6 +25,8 @@ result = {
     "algorithms": len(provider.algorithms()) if provider is not None else 0,
     "menu": any(a.text() == "&Land subsidence" for a in window.menuBar().actions()),
     "toolbar": any(t.windowTitle() == "Land subsidence" for t in window.findChildren(QToolBar)),
+    "missing_packages": missing_packages(),
+    "dependencies": dependencies,
 }
 with open(os.environ["SUBSIDENCE_CI_RESULT"], "w", encoding="utf-8") as fh:
     json.dump(result, fh)

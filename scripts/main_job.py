@@ -348,6 +348,9 @@ def main(argv=None):
     print(f"  time        : {elapsed:.1f} s")
     project.clear()
     QgsApplication.processingRegistry().removeProvider(provider)
+    import gc
+
+    gc.collect()  # Python wrappers of QGIS objects must go while QGIS still runs
     app.exitQgis()
     return 0
 

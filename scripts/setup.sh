@@ -45,7 +45,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   $SYS_PY -m venv --system-site-packages "$VENV"
 fi
 SITE=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-echo "$DEPS" > "$SITE/subsidence_plugin_deps.pth"
+# the dependency folder goes first, as the plugin puts it inside QGIS (see subsidence_plugin/dependencies.py)
+echo "import sys; sys.path.insert(0, '$DEPS')" > "$SITE/subsidence_plugin_deps.pth"
 CONSTRAINTS="$VENV/system-constraints.txt"
 $SYS_PY -c "import numpy, scipy; print(f'numpy=={numpy.__version__}\nscipy=={scipy.__version__}')" > "$CONSTRAINTS"
 TEST_STAMP="$VENV/.installed-$(stamp "$ROOT/requirements/test.txt")"

@@ -9,10 +9,12 @@ dependencies in one folder of its own, per Python version:
   macOS ``~/Library/Application Support/subsidence_plugin/python3.X``,
   Windows ``%APPDATA%\\subsidence_plugin\\python3.X``.
 
-The folder is *appended* to ``sys.path`` when the plugin loads, so it can never shadow numpy, scipy or GDAL
-from QGIS itself. It is filled by ``scripts/setup.sh`` or by *Install dependencies* in the plugin menu, both
-running ``pip install --target <folder> --no-deps`` on the pinned list ``requirements/runtime.txt``
-(no numpy or scipy in it). This module imports neither QGIS nor Qt.
+The folder is put *first* on ``sys.path`` when the plugin loads, so torch finds the pinned versions of its own
+dependencies (sympy, networkx, jinja2 ...) rather than older ones from the system (Debian's sympy breaks torch's
+import). It can never shadow numpy, scipy or GDAL because it holds only the pinned closure of
+``requirements/runtime.txt``, which contains neither numpy nor scipy: it is filled by ``scripts/setup.sh`` or by
+*Install dependencies* in the plugin menu, both running ``pip install --target <folder> --no-deps`` on that list.
+This module imports neither QGIS nor Qt.
 """
 from __future__ import annotations
 
@@ -42,12 +44,12 @@ def dependency_folder() -> str:
 
 
 def add_dependency_folder() -> Optional[str]:
-    """Append the dependency folder to ``sys.path`` (after QGIS's own packages); returns it if it exists."""
+    """Put the dependency folder first on ``sys.path``; returns it if it exists."""
     folder = dependency_folder()
     if not os.path.isdir(folder):
         return None
     if folder not in sys.path:
-        sys.path.append(folder)
+        sys.path.insert(0, folder)
         if sys.platform.startswith("win"):
             torch_lib = os.path.join(folder, "torch", "lib")
             if os.path.isdir(torch_lib) and hasattr(os, "add_dll_directory"):

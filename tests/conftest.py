@@ -32,3 +32,13 @@ def provider(qgis_processing):
     assert registry.addProvider(instance)
     yield instance
     registry.removeProvider("subsidence")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def collect_garbage_before_qgis_exits(qgis_app):
+    """Collect Python wrappers of QGIS objects while QGIS still runs: left to the interpreter's final
+    collection (after exitQgis) they crash it."""
+    yield
+    import gc
+
+    gc.collect()

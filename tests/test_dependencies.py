@@ -19,7 +19,7 @@ def test_folder_override_and_platform_default(monkeypatch, tmp_path):
     assert dependencies.dependency_folder() == str(tmp_path / "xdg" / "subsidence_plugin" / version)
 
 
-def test_folder_is_appended_after_qgis_packages(monkeypatch, tmp_path):
+def test_folder_goes_first_and_only_once(monkeypatch, tmp_path):
     folder = tmp_path / "deps"
     monkeypatch.setenv("SUBSIDENCE_PLUGIN_DEPS", str(folder))
     monkeypatch.setattr(sys, "path", list(sys.path))
@@ -27,7 +27,7 @@ def test_folder_is_appended_after_qgis_packages(monkeypatch, tmp_path):
     folder.mkdir()
     (folder / "fake_dependency_module.py").write_text("VALUE = 42\n")
     assert dependencies.add_dependency_folder() == str(folder)
-    assert sys.path[-1] == str(folder) and sys.path.count(str(folder)) == 1
+    assert sys.path[0] == str(folder) and sys.path.count(str(folder)) == 1
     dependencies.add_dependency_folder()
     assert sys.path.count(str(folder)) == 1
     assert dependencies.missing_packages(["fake_dependency_module", "surely_not_installed_pkg"]) == [
