@@ -6,6 +6,7 @@
 * Cell sizes are true metres: for a projected CRS the geotransform times the CRS's linear unit; for a
   geographic CRS every row gets its own east-west and north-south size from the ellipsoid's radii of curvature
   at that row's latitude, so degrees are never treated as metres.
+* Arithmetic in float32 for float32 and 8/16-bit DEMs (as gdaldem), float64 for float64 DEMs.
 * Edges and nodata: a missing neighbour (outside the raster or nodata) is extrapolated linearly from the
   opposite neighbour (2 e - opposite; exact for planes), or replaced by the centre when that is missing too.
   Nodata cells stay nodata.
@@ -56,13 +57,18 @@ def _neighbours(window: np.ndarray) -> Dict[str, np.ndarray]:
     return {names[3 * i + j]: window[i:i + r, j:j + c] for i in range(3) for j in range(3)}
 
 
+def compute_dtype(dtype) -> np.dtype:
+    """float32 for float32 and 8/16-bit DEMs (as gdaldem computes), float64 for float64 and 32-bit integers."""
+    return np.result_type(dtype, np.float32)
+
+
 def pad_window(values: np.ndarray, top: bool, bottom: bool) -> np.ndarray:
     """Pad a block with one extrapolated row/column where the raster ends, and fill NaN neighbours.
 
     ``values`` holds the block plus its halo; ``top`` / ``bottom`` say whether a padding row is needed there
-    (the block touches the raster's edge). Returns float64 with NaN only where the centre itself is NaN.
+    (the block touches the raster's edge). Returns floats (`compute_dtype`), NaN only where the centre is NaN.
     """
-    z = values.astype(np.float64)
+    z = values.astype(compute_dtype(values.dtype), copy=False)
     if top:
         z = np.vstack([2 * z[:1] - z[1:2] if z.shape[0] > 1 else z[:1], z])
     if bottom:
@@ -94,8 +100,8 @@ def horn_gradient(window: np.ndarray, lx, ly) -> Tuple[np.ndarray, np.ndarray]:
     """dz/dx (east) and dz/dy (north) by Horn's method; ``window`` has a one-cell border, lx/ly in metres
     (scalars or one value per row)."""
     n = _fill_missing_neighbours(window)
-    lx = np.asarray(lx, dtype=np.float64).reshape(-1, 1) if np.ndim(lx) else lx
-    ly = np.asarray(ly, dtype=np.float64).reshape(-1, 1) if np.ndim(ly) else ly
+    lx = np.asarray(lx, dtype=window.dtype).reshape(-1, 1) if np.ndim(lx) else window.dtype.type(lx)
+    ly = np.asarray(ly, dtype=window.dtype).reshape(-1, 1) if np.ndim(ly) else window.dtype.type(ly)
     zx = ((n["c"] + 2 * n["f"] + n["i"]) - (n["a"] + 2 * n["d"] + n["g"])) / (8.0 * lx)
     zy = ((n["a"] + 2 * n["b"] + n["c"]) - (n["g"] + 2 * n["h"] + n["i"])) / (8.0 * ly)
     return zx, zy
@@ -119,8 +125,8 @@ def aspect_degrees(zx: np.ndarray, zy: np.ndarray) -> np.ndarray:
 def zevenbergen_thorne(window: np.ndarray, lx, ly) -> Dict[str, np.ndarray]:
     """Total, profile and plan curvature (1/100 m, ArcGIS convention) of the Zevenbergen-Thorne polynomial."""
     n = _fill_missing_neighbours(window)
-    lx = np.asarray(lx, dtype=np.float64).reshape(-1, 1) if np.ndim(lx) else lx
-    ly = np.asarray(ly, dtype=np.float64).reshape(-1, 1) if np.ndim(ly) else ly
+    lx = np.asarray(lx, dtype=window.dtype).reshape(-1, 1) if np.ndim(lx) else window.dtype.type(lx)
+    ly = np.asarray(ly, dtype=window.dtype).reshape(-1, 1) if np.ndim(ly) else window.dtype.type(ly)
     zxx = (n["d"] + n["f"] - 2 * n["e"]) / lx ** 2
     zyy = (n["b"] + n["h"] - 2 * n["e"]) / ly ** 2
     zxy = (-n["a"] + n["c"] + n["g"] - n["i"]) / (4 * lx * ly)
@@ -153,7 +159,7 @@ def terrain_products(window: np.ndarray, lx, ly, products) -> Dict[str, np.ndarr
 
 def terrain_array(dem: np.ndarray, grid: RasterGrid, products) -> Dict[str, np.ndarray]:
     """Terrain products of an in-memory DEM (NaN = nodata); outputs NaN where the DEM is nodata."""
-    values = np.where(valid_mask(dem, grid.nodata), dem, np.nan).astype(np.float64)
+    values = np.where(valid_mask(dem, grid.nodata), dem, np.nan).astype(compute_dtype(dem.dtype), copy=False)
     lx, ly = metric_cell_sizes(grid, np.arange(grid.height))
     out = terrain_products(pad_window(values, True, True), lx, ly, products)
     return {k: np.where(np.isnan(values), np.nan, v) for k, v in out.items()}
@@ -164,7 +170,8 @@ def iter_terrain_blocks(path: str, products, block_rows: int = 512,
     """Stream a DEM file in row blocks and yield (first row, {product: block}) with NaN at nodata."""
     grid = read_grid(path, band=band)
     for block in iter_blocks(path, block_rows=block_rows, halo=1, band=band):
-        values = np.where(valid_mask(block.data, grid.nodata), block.data, np.nan).astype(np.float64)
+        values = np.where(valid_mask(block.data, grid.nodata), block.data, np.nan).astype(
+            compute_dtype(block.data.dtype), copy=False)
         window = pad_window(values, block.halo_top == 0, block.halo_bottom == 0)
         rows = np.arange(block.row0, block.row0 + block.rows)
         lx, ly = metric_cell_sizes(grid, rows)
