@@ -1,14 +1,12 @@
 """subsidence:applymodel - apply a saved patch-CNN model to a factor stack."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
                        QgsProcessingParameterFile, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
 from ..core.devices import DEVICE_CHOICES
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError
-from .base import SubsidenceAlgorithm, add_advanced, gdal_raster_path
+from .base import SubsidenceAlgorithm, add_advanced, gdal_raster_path, processing_errors
 from .surface_common import load_stack, predict_to_raster
 
 
@@ -39,7 +37,7 @@ class ApplyModel(SubsidenceAlgorithm):
         from ..core.surface_cnn import compatibility_problems, load_model
 
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        try:
+        with processing_errors():
             model, description = load_model(self.parameterAsFile(parameters, "MODEL", context))
             stack = load_stack(gdal_raster_path(self.parameterAsRasterLayer(parameters, "STACK", context),
                                                 "Factor stack"))
@@ -56,8 +54,4 @@ class ApplyModel(SubsidenceAlgorithm):
                               stack, output, f"{target['field']}_cnn", mc,
                               DEVICE_CHOICES[self.parameterAsEnum(parameters, "DEVICE", context)], context,
                               feedback, target["units"])
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no output was written") from None
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(str(error)) from error
         return {"OUTPUT": output}

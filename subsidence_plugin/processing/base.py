@@ -2,6 +2,7 @@
 core progress/cancel adapters and loading styled outputs into the project."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Sequence
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
@@ -9,6 +10,7 @@ from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessi
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QIcon
 
+from ..core.progress import Cancelled
 from ..dependencies import missing_message, missing_packages
 from ..resources import resource_path
 
@@ -228,3 +230,15 @@ def report_epoch(feedback: QgsProcessingFeedback, epoch: int, train_loss: float,
     feedback.pushInfo(f"epoch {epoch}: training loss {train_loss:.4g}, validation loss {val_loss:.4g}")
     if isinstance(feedback, TrainingFeedback):
         feedback.epochFinished.emit(epoch, float(train_loss), float(val_loss))
+
+
+@contextmanager
+def processing_errors(cancelled: str = "no output was written", prefix: str = ""):
+    """Turn a core cancel or a core ValueError (bad input; RasterReadError and PointReadError are ValueErrors)
+    into a QgsProcessingException with the same message, optionally prefixed (e.g. with the layer's name)."""
+    try:
+        yield
+    except Cancelled:
+        raise QgsProcessingException(f"Cancelled: {cancelled}") from None
+    except ValueError as error:
+        raise QgsProcessingException(f"{prefix}: {error}" if prefix else str(error)) from error

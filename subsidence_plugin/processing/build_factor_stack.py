@@ -6,10 +6,9 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError
 from ..core.stack import build_factor_stack, factors_of_raster, reference_grid
-from .base import SubsidenceAlgorithm, add_advanced, finish_raster_output, gdal_raster_path, progress_adapter
+from .base import (SubsidenceAlgorithm, add_advanced, finish_raster_output, gdal_raster_path, processing_errors,
+                   progress_adapter)
 
 CATEGORICAL_METHODS = ["nearest", "mode"]
 
@@ -61,7 +60,7 @@ class BuildFactorStack(SubsidenceAlgorithm):
         method = CATEGORICAL_METHODS[self.parameterAsEnum(parameters, "CATEGORICAL_RESAMPLING", context)]
         one_hot = self.parameterAsBoolean(parameters, "ONE_HOT", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        try:
+        with processing_errors("no stack was written"):
             factors = []
             for layer in continuous:
                 factors += factors_of_raster(gdal_raster_path(layer, "Continuous factors"), layer.name())
@@ -72,10 +71,6 @@ class BuildFactorStack(SubsidenceAlgorithm):
             stack = build_factor_stack(factors, grid, output,
                                        block_rows=self.parameterAsInt(parameters, "BLOCK_ROWS", context),
                                        progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no stack was written") from None
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(str(error)) from error
         feedback.pushInfo(f"Factor stack: {len(stack.band_names)} bands ({', '.join(stack.band_names)}), "
                           f"{stack.grid.width} x {stack.grid.height} cells, {stack.valid_share:.1%} valid")
         finish_raster_output(context, output, "Factor stack", "OUTPUT", _style_stack)

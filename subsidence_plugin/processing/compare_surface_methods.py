@@ -9,9 +9,8 @@ from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProce
 from qgis.PyQt.QtCore import QVariant
 
 from ..core.devices import DEVICE_CHOICES
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError
-from .base import SubsidenceAlgorithm, add_advanced, gdal_raster_path, points_with_values, progress_adapter
+from .base import (SubsidenceAlgorithm, add_advanced, gdal_raster_path, points_with_values, processing_errors,
+                   progress_adapter)
 from .surface_common import load_stack
 
 METHODS = ["Patch CNN", "Kriging", "IDW"]
@@ -82,7 +81,7 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
         stack_layer = self.parameterAsRasterLayer(parameters, "STACK", context)
         field = self.parameterAsString(parameters, "FIELD", context)
         seed = self.parameterAsInt(parameters, "SEED", context)
-        try:
+        with processing_errors():
             stack = load_stack(gdal_raster_path(stack_layer, "Factor stack"))
             if stack.grid.is_geographic:
                 raise ValueError("The factor stack is in a geographic CRS; kriging and blocks need metres")
@@ -125,10 +124,6 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
                                       folds=self.parameterAsInt(parameters, "FOLDS", context),
                                       gap_share=self.parameterAsDouble(parameters, "GAP_SHARE", context), seed=seed,
                                       progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no output was written") from None
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(str(error)) from error
         fields = QgsFields()
         fields.append(QgsField("protocol", QVariant.String))
         fields.append(QgsField("method", QVariant.String))

@@ -8,10 +8,9 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
                        QgsProcessingParameterFolderDestination,
                        QgsProcessingParameterNumber, QgsRasterLayer, QgsVectorLayer)
 
-from ..core.progress import Cancelled
 from ..core.sample_area import LAND_USE_CLASSES, create_sample_area
 from . import styles
-from .base import SubsidenceAlgorithm, add_advanced, load_on_completion, progress_adapter
+from .base import SubsidenceAlgorithm, add_advanced, load_on_completion, processing_errors, progress_adapter
 
 RASTERS = {  # output key -> (file key, layer name)
     "DEM": ("dem", "DEM (m)"),
@@ -112,7 +111,7 @@ class CreateSampleArea(SubsidenceAlgorithm):
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         if not folder:
             raise QgsProcessingException("Choose an output folder")
-        try:
+        with processing_errors("no sample area was written"):
             area = create_sample_area(
                 folder, size=self.parameterAsInt(parameters, "SIZE", context),
                 cell_size=self.parameterAsDouble(parameters, "CELL_SIZE", context),
@@ -121,10 +120,6 @@ class CreateSampleArea(SubsidenceAlgorithm):
                 n_piezometers=self.parameterAsInt(parameters, "PIEZOMETERS", context),
                 ps_noise_mm=self.parameterAsDouble(parameters, "PS_NOISE", context),
                 progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no sample area was written") from None
-        except ValueError as error:
-            raise QgsProcessingException(str(error)) from error
         summary = area.summary
         feedback.pushInfo(f"Sample area: {summary['extent_km']:.1f} km x {summary['extent_km']:.1f} km, "
                           f"{summary['ps_points']} PS points over {summary['insar_dates']} dates, "

@@ -1,15 +1,15 @@
 """subsidence:distancetofeatures - exact Euclidean distance in metres to the features of a vector layer."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingException, QgsProcessingParameterFeatureSource,
+from qgis.core import (QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
-from ..core.progress import Cancelled
 from ..core.proximity import distance_to_features, features_from_wkb
-from ..core.raster_io import RasterReadError, write_raster
+from ..core.raster_io import write_raster
 from ..core.stack import reference_grid
 from . import styles
-from .base import SubsidenceAlgorithm, feature_wkbs, finish_raster_output, gdal_raster_path, progress_adapter
+from .base import (SubsidenceAlgorithm, feature_wkbs, finish_raster_output, gdal_raster_path, processing_errors,
+                   progress_adapter)
 
 
 class DistanceToFeatures(SubsidenceAlgorithm):
@@ -33,15 +33,11 @@ class DistanceToFeatures(SubsidenceAlgorithm):
         source = self.parameterAsSource(parameters, "INPUT", context)
         reference = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        try:
+        with processing_errors():
             grid = reference_grid(gdal_raster_path(reference, "Reference raster"))
             features = features_from_wkb(feature_wkbs(source, reference.crs(), context, feedback, "Features"))
             distance = distance_to_features(features, grid, progress=progress_adapter(feedback),
                                             is_cancelled=feedback.isCanceled)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no output was written") from None
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(str(error)) from error
         write_raster(output, distance, grid.with_nodata(-9999.0), ["distance_m"])
         feedback.pushInfo(f"Distance from 0 to {distance.max():.0f} m")
         finish_raster_output(context, output, "Distance (m)", "OUTPUT",

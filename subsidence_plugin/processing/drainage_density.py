@@ -1,15 +1,15 @@
 """subsidence:drainagedensity - line length (km/km^2) or point count (per km^2) within a radius."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
+from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
 from ..core.proximity import features_from_wkb, line_density, point_density
-from ..core.raster_io import RasterReadError, write_raster
+from ..core.raster_io import write_raster
 from ..core.stack import reference_grid
 from . import styles
-from .base import SubsidenceAlgorithm, feature_wkbs, finish_raster_output, gdal_raster_path
+from .base import SubsidenceAlgorithm, feature_wkbs, finish_raster_output, gdal_raster_path, processing_errors
 
 KINDS = ["Line length per area (km/km²), e.g. drainage density", "Points per area (per km²), e.g. well density"]
 
@@ -40,12 +40,10 @@ class DrainageDensity(SubsidenceAlgorithm):
         lines = self.parameterAsEnum(parameters, "KIND", context) == 0
         radius = self.parameterAsDouble(parameters, "RADIUS", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        try:
+        with processing_errors():
             grid = reference_grid(gdal_raster_path(reference, "Reference raster"))
             features = features_from_wkb(feature_wkbs(source, reference.crs(), context, feedback, "Features"))
             density = (line_density if lines else point_density)(features, grid, radius)
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(str(error)) from error
         unit = "km/km²" if lines else "per km²"
         write_raster(output, density, grid.with_nodata(-9999.0), ["drainage_density_km_km2" if lines else
                                                                   "point_density_per_km2"])

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination)
+from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination)
 
 from ..core.hydrology import fill_depressions
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError, read_raster, write_raster
+from ..core.raster_io import read_raster, write_raster
 from . import styles
-from .base import SubsidenceAlgorithm, dem_input, finish_raster_output, progress_adapter
+from .base import SubsidenceAlgorithm, dem_input, finish_raster_output, processing_errors, progress_adapter
 from .hydrology_common import NOTE, add_dem_parameters
 
 
@@ -31,15 +30,11 @@ class FillDepressions(SubsidenceAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         layer, path, band = dem_input(self, parameters, context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        try:
+        with processing_errors(prefix=layer.name()):
             raster = read_raster(path, bands=[band])
             dem = raster.band(0)
             filled = fill_depressions(dem, epsilon=self.parameterAsBoolean(parameters, "EPSILON", context),
                                       progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no output was written") from None
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(f"{layer.name()}: {error}") from error
         raised = np.nansum(filled > dem)
         feedback.pushInfo(f"{raised} cells raised, by up to {np.nanmax(filled - dem):.3f}")
         write_raster(output, filled, raster.grid.with_nodata(-9999.0), ["filled_dem"], dtype=np.float64)

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessing, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
 from ..core.groundwater import level_change
 from ..core.interpolation import InverseDistance, LocalKriging, cross_validate, interpolate_to_grid, select_variogram
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError, read_raster, write_raster
+from ..core.raster_io import read_raster, write_raster
 from ..core.stack import Factor, build_factor_stack, reference_grid
 from ..core.variogram import MODELS
 from . import styles
-from .base import (SubsidenceAlgorithm, finish_raster_output, gdal_raster_path, point_series, progress_adapter)
+from .base import (SubsidenceAlgorithm, finish_raster_output, gdal_raster_path, point_series, processing_errors,
+                   progress_adapter)
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging (automatic variogram)"]
 
@@ -52,16 +52,12 @@ class GroundwaterChange(SubsidenceAlgorithm):
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         start_surface = self.parameterAsRasterLayer(parameters, "SURFACE_START", context)
         end_surface = self.parameterAsRasterLayer(parameters, "SURFACE_END", context)
-        try:
+        with processing_errors():
             grid = reference_grid(gdal_raster_path(reference, "Reference raster"))
             if start_surface is not None or end_surface is not None:
                 self._from_surfaces(start_surface, end_surface, grid, output, feedback)
             else:
                 self._from_piezometers(parameters, context, feedback, reference, grid, output)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no output was written") from None
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(str(error)) from error
         finish_raster_output(context, output, "Groundwater-level change (m)", "OUTPUT",
                              lambda lyr: styles.style_diverging(lyr, "m"))
         return {"OUTPUT": output}

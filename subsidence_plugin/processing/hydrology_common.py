@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterNumber
+from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterNumber
 
 from ..core.hydrology import hydrology_from_dem
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError, read_raster, write_raster
-from .base import add_advanced, add_dem_input, dem_input, finish_raster_output, progress_adapter
+from ..core.raster_io import read_raster, write_raster
+from .base import add_advanced, add_dem_input, dem_input, finish_raster_output, processing_errors, progress_adapter
 
 FLOW_METHODS = [("mfd", "Multiple flow directions (Freeman 1991, exponent 1.1)"),
                 ("d8", "D8 (single steepest direction)")]
@@ -36,15 +35,11 @@ def run_hydrology(algorithm, parameters, context, feedback, products) -> dict:
     outputs = {key: algorithm.parameterAsOutputLayer(parameters, out, context)
                for key, (out, _, _, _) in products.items()}
     outputs = {k: v for k, v in outputs.items() if v}
-    try:
+    with processing_errors(prefix=layer.name()):
         raster = read_raster(path, bands=[band])
         feedback.pushInfo(f"Flow routing: {method.upper()}, {raster.grid.width} x {raster.grid.height} cells")
         result = hydrology_from_dem(raster.array[0], raster.grid, method=method, min_slope_degrees=min_slope,
                                     progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-    except Cancelled:
-        raise QgsProcessingException("Cancelled: no output was written") from None
-    except (ValueError, RasterReadError) as error:
-        raise QgsProcessingException(f"{layer.name()}: {error}") from error
     grid = raster.grid.with_nodata(-9999.0)
     results = {}
     for key, target in outputs.items():

@@ -5,19 +5,17 @@ import json
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer)
 
 from ..core.devices import choose_device, describe, torch_available
 from ..core.interpolation import InverseDistance, LocalKriging, cross_validate, interpolate_to_grid, select_variogram
 from ..core.plots import scatter_figure, variogram_figure
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError
 from ..core.report import HtmlReport
 from ..core.stack import reference_grid
 from . import styles
-from .base import finish_raster_output, gdal_raster_path, points_with_values, progress_adapter
+from .base import finish_raster_output, gdal_raster_path, points_with_values, processing_errors, progress_adapter
 
 
 def add_points_parameters(algorithm, field_label: str = "Value field (e.g. velocity, mm/yr)") -> None:
@@ -55,7 +53,7 @@ class InterpolationSettings:
 def run_interpolation(source, field_name: str, reference, output: str, settings: InterpolationSettings, context,
                       feedback, report_path: Optional[str] = None, unit: str = "") -> dict:
     """Interpolate a numeric field of points to the reference grid; returns the algorithm's results."""
-    try:
+    with processing_errors():
         grid = reference_grid(gdal_raster_path(reference, "Reference raster"))
         if grid.is_geographic:
             raise ValueError("The reference raster is in a geographic CRS (degrees); interpolation needs a "
@@ -94,10 +92,6 @@ def run_interpolation(source, field_name: str, reference, output: str, settings:
                           f"MAE {stats['mae']:.4g}, R² {stats['r2']:.3f}")
         interpolate_to_grid(predict, grid, output, names, progress=progress_adapter(feedback),
                             is_cancelled=feedback.isCanceled)
-    except Cancelled:
-        raise QgsProcessingException("Cancelled: no output was written") from None
-    except (ValueError, RasterReadError) as error:
-        raise QgsProcessingException(str(error)) from error
     label = "kriging" if settings.method == "kriging" else "IDW"
     finish_raster_output(context, output, f"{field_name} ({label})", "OUTPUT",
                          lambda lyr: styles.style_sequential(lyr, unit))

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsProcessing, QgsProcessingException,
-                       QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
+from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterString)
 
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError
 from ..core.spectral import date_from_name, spectral_index
 from . import styles
-from .base import SubsidenceAlgorithm, add_advanced, finish_raster_output, gdal_raster_path, progress_adapter
+from .base import (SubsidenceAlgorithm, add_advanced, finish_raster_output, gdal_raster_path, processing_errors,
+                   progress_adapter)
 
 INDICES = [("ndvi", "NDVI (NIR, red)"), ("ndwi_mcfeeters", "NDWI, McFeeters 1996 (green, NIR): open water"),
            ("ndwi_gao", "NDWI, Gao 1996 (NIR, SWIR): vegetation water content"),
@@ -55,7 +54,7 @@ class SpectralIndex(SubsidenceAlgorithm):
         bands = {role.lower(): self.parameterAsInt(parameters, f"{role}_BAND", context) for role in ROLES}
         text = self.parameterAsString(parameters, "DATES", context).strip()
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        try:
+        with processing_errors():
             paths = [gdal_raster_path(layer, "Image(s)") for layer in layers]
             dates = None
             if index == "ndvi_change":
@@ -66,10 +65,6 @@ class SpectralIndex(SubsidenceAlgorithm):
                            scale=self.parameterAsDouble(parameters, "SCALE", context),
                            offset=self.parameterAsDouble(parameters, "OFFSET", context), dates=dates,
                            progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no output was written") from None
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(str(error)) from error
         finish_raster_output(context, output, label.split(" (")[0].split(",")[0], "OUTPUT",
                              lambda lyr: styles.style_diverging(lyr, "/yr" if index == "ndvi_change" else ""))
         return {"OUTPUT": output}

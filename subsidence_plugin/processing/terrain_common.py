@@ -1,12 +1,10 @@
 """Shared parameters and run logic of the terrain algorithms (slope, aspect, curvature)."""
 from __future__ import annotations
 
-from qgis.core import QgsProcessingException, QgsProcessingParameterNumber
+from qgis.core import QgsProcessingParameterNumber
 
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError
 from ..core.terrain import write_terrain
-from .base import add_advanced, add_dem_input, dem_input, finish_raster_output, progress_adapter
+from .base import add_advanced, add_dem_input, dem_input, finish_raster_output, processing_errors, progress_adapter
 
 CELL_SIZE_NOTE = (
     "<p>Cell sizes are true metres: for a projected CRS from the geotransform and the CRS's unit; for a "
@@ -27,14 +25,10 @@ def run_terrain(algorithm, parameters, context, feedback, products) -> dict:
     layer, path, band = dem_input(algorithm, parameters, context)
     outputs = {product: algorithm.parameterAsOutputLayer(parameters, key, context)
                for product, (key, _, _) in products.items()}
-    try:
+    with processing_errors(prefix=layer.name()):
         write_terrain(path, outputs, band=band,
                       block_rows=algorithm.parameterAsInt(parameters, "BLOCK_ROWS", context),
                       progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-    except Cancelled:
-        raise QgsProcessingException("Cancelled: no output was written") from None
-    except (ValueError, RasterReadError) as error:
-        raise QgsProcessingException(f"{layer.name()}: {error}") from error
     results = {}
     for product, (key, name, styler) in products.items():
         finish_raster_output(context, outputs[product], name, key, styler)

@@ -10,10 +10,9 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
 
 from ..core.devices import DEVICE_CHOICES
 from ..core.patches import NORMALISATIONS
-from ..core.progress import Cancelled
-from ..core.raster_io import RasterReadError
 from ..resources import plugin_version
-from .base import SubsidenceAlgorithm, add_advanced, gdal_raster_path, points_with_values, report_epoch
+from .base import (SubsidenceAlgorithm, add_advanced, gdal_raster_path, points_with_values, processing_errors,
+                   report_epoch)
 from .surface_common import load_stack, predict_to_raster, write_training_report
 
 
@@ -105,7 +104,7 @@ class TrainPatchCnn(SubsidenceAlgorithm):
                                training=training)
         model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        try:
+        with processing_errors():
             stack = load_stack(gdal_raster_path(stack_layer, "Factor stack"))
             x, y, values, skipped = points_with_values(self.parameterAsSource(parameters, "INPUT", context), field,
                                                        stack_layer.crs(), context, feedback, "InSAR points")
@@ -130,10 +129,6 @@ class TrainPatchCnn(SubsidenceAlgorithm):
             description = model_description(trained, settings, stack.band_names, stack.grid, field, units,
                                              plugin_version())
             save_model(model_path, trained.model, description)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: no output was written") from None
-        except (ValueError, RasterReadError) as error:
-            raise QgsProcessingException(str(error)) from error
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
         if report:
             write_training_report(report, trained, stack, x, y, values, field, units)
