@@ -66,3 +66,71 @@ def residual_map_figure(x: np.ndarray, y: np.ndarray, residual: np.ndarray, titl
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=7)
     return fig
+
+
+def frequency_ratio_figure(labels: Sequence[str], ratios: np.ndarray, title: str):
+    """Frequency ratio per class as bars, with the FR = 1 line (above: the class favours subsidence)."""
+    fig, ax = new_figure(5.0, 2.8)
+    values = np.nan_to_num(np.asarray(ratios, dtype=float), nan=0.0)
+    ax.bar(np.arange(len(values)), values, color=["#d7191c" if v > 1 else "#2c7bb6" for v in values])
+    ax.axhline(1.0, color="#404040", lw=1, ls="--")
+    ax.set_xticks(np.arange(len(values)))
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("frequency ratio")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def correlation_figure(matrix: np.ndarray, names: Sequence[str]):
+    """Pearson correlation matrix as a heat map with the values written in the cells."""
+    size = 1.0 + 0.45 * len(names)
+    fig, ax = new_figure(size + 1.2, size)
+    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(np.arange(len(names)))
+    ax.set_yticks(np.arange(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticklabels(names, fontsize=7)
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6)
+    fig.colorbar(image, ax=ax, label="Pearson r")
+    return fig
+
+
+def roc_figure(curves: Dict[str, tuple], title: str = "ROC curves"):
+    """ROC curves {name: (false positive rate, true positive rate, AUC)} with the chance diagonal."""
+    fig, ax = new_figure(4.6, 4.2)
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="#808080", lw=0.8, ls="--")
+    ax.set_xlabel("false positive rate (1 - specificity)")
+    ax.set_ylabel("true positive rate (sensitivity)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def class_area_figure(shares: Dict[str, Sequence[float]], class_names: Sequence[str], colours: Sequence[str]):
+    """Percentage of the area in each susceptibility class, one group of bars per map."""
+    fig, ax = new_figure(5.6, 3.0)
+    names = list(shares)
+    width = 0.8 / max(len(class_names), 1)
+    for k, (label, colour) in enumerate(zip(class_names, colours)):
+        ax.bar(np.arange(len(names)) + (k - (len(class_names) - 1) / 2) * width,
+               [shares[n][k] for n in names], width, color=colour, edgecolor="#404040", lw=0.4, label=label)
+    ax.set_xticks(np.arange(len(names)))
+    ax.set_xticklabels(names, fontsize=8)
+    ax.set_ylabel("area (%)")
+    ax.legend(fontsize=7, ncol=len(class_names))
+    return fig
+
+
+def fitness_figure(history: Sequence[float], title: str, ylabel: str):
+    """Best value after each optimiser iteration."""
+    fig, ax = new_figure(4.6, 2.8)
+    ax.plot(np.arange(1, len(history) + 1), history, marker="o", ms=3)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig

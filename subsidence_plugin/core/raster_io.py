@@ -152,6 +152,19 @@ def iter_blocks(path: str, block_rows: int = 512, halo: int = 0, band: int = 1,
         yield Block(row0, rows, data, top, bottom)
 
 
+def iter_stack_blocks(path: str, block_rows: int = 256, require_crs: bool = True) -> Iterator[tuple]:
+    """Stream every band of a multi-band raster in row blocks: (row0, float32 (bands, rows, cols) with NaN at
+    each band's nodata)."""
+    ds = open_raster(path, require_crs)
+    bands = [ds.GetRasterBand(i + 1) for i in range(ds.RasterCount)]
+    for row0 in range(0, ds.RasterYSize, block_rows):
+        rows = min(block_rows, ds.RasterYSize - row0)
+        values = np.stack([b.ReadAsArray(0, row0, ds.RasterXSize, rows) for b in bands]).astype(np.float32)
+        for i, band in enumerate(bands):
+            values[i][~valid_mask(values[i], band.GetNoDataValue())] = np.nan
+        yield row0, values
+
+
 def _gdal_type(dtype: np.dtype) -> int:
     dtype = np.dtype(dtype)
     if dtype == np.bool_:

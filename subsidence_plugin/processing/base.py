@@ -220,9 +220,11 @@ def dem_input(algorithm, parameters, context):
 
 class TrainingFeedback(QgsProcessingFeedback):
     """Processing feedback that also signals each finished training epoch (epoch, training loss, validation
-    loss), for live loss curves; the signal may be emitted from a worker thread (queued to the widgets)."""
+    loss), for live loss curves, and each evaluated optimiser candidate (evaluations, candidate fitness, best
+    fitness), for live fitness curves; the signals may be emitted from a worker thread (queued to the widgets)."""
 
     epochFinished = pyqtSignal(int, float, float)
+    fitnessFinished = pyqtSignal(int, float, float)
 
 
 def report_epoch(feedback: QgsProcessingFeedback, epoch: int, train_loss: float, val_loss: float) -> None:
@@ -230,6 +232,14 @@ def report_epoch(feedback: QgsProcessingFeedback, epoch: int, train_loss: float,
     feedback.pushInfo(f"epoch {epoch}: training loss {train_loss:.4g}, validation loss {val_loss:.4g}")
     if isinstance(feedback, TrainingFeedback):
         feedback.epochFinished.emit(epoch, float(train_loss), float(val_loss))
+
+
+def report_fitness(feedback: QgsProcessingFeedback, evaluations: int, fitness: float, best: float,
+                   name: str = "fitness") -> None:
+    """Log an optimiser evaluation and, with a `TrainingFeedback`, signal it."""
+    feedback.pushInfo(f"candidate {evaluations}: {name} {fitness:.4f} (best {best:.4f})")
+    if isinstance(feedback, TrainingFeedback):
+        feedback.fitnessFinished.emit(evaluations, float(fitness), float(best))
 
 
 @contextmanager

@@ -155,3 +155,17 @@ def style_aspect(layer: QgsRasterLayer, band: int = 1) -> None:
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)
     layer.setRenderer(QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader))
+
+
+SUSCEPTIBILITY = {1: ("very low", "#1a9641"), 2: ("low", "#a6d96a"), 3: ("moderate", "#ffffbf"),
+                  4: ("high", "#fdae61"), 5: ("very high", "#d7191c")}
+VULNERABILITY = {1: ("low", "#1a9641"), 2: ("moderate", "#ffffbf"), 3: ("high", "#fdae61"), 4: ("very high", "#d7191c")}
+SUSCEPTIBILITY_RAMP = ("#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c")
+
+
+def style_susceptibility_index(layer: QgsRasterLayer, band: int = 1, lo: Optional[float] = None,
+                               hi: Optional[float] = None) -> None:
+    """Green (low) to red (high) over the index range (0-1 for probabilities)."""
+    if lo is None or hi is None:
+        lo, hi = raster_range(layer, band, 0.0, 1.0)
+    _pseudocolor(layer, SUSCEPTIBILITY_RAMP, lo, hi, "", band)
