@@ -24,6 +24,7 @@ class SubsidencePlugin:
         self.actions = []
         self.tasks = []
         self.surface_dock = None
+        self.susceptibility_dock = None
 
     def initProcessing(self):  # noqa: N802
         from .processing.provider import SubsidenceProvider
@@ -39,12 +40,16 @@ class SubsidencePlugin:
         self.menu = QMenu(MENU_TITLE, window)
         self.menu.setObjectName("landSubsidenceMenu")
         from .gui.surface_dock import SurfaceDock
+        from .gui.susceptibility_dock import SusceptibilityDock
 
         self.surface_dock = SurfaceDock(window)
-        self.surface_dock.hide()
-        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.surface_dock)
+        self.susceptibility_dock = SusceptibilityDock(window)
+        for dock in (self.surface_dock, self.susceptibility_dock):
+            dock.hide()
+            self.iface.addDockWidget(Qt.RightDockWidgetArea, dock)
         entries = [
-            ("Subsidence surface…", icon, self.show_surface_dock),
+            ("Subsidence surface…", icon, lambda: self._show(self.surface_dock)),
+            ("Susceptibility…", icon, lambda: self._show(self.susceptibility_dock)),
             ("Create sample study area…", icon, lambda: self._open_algorithm("subsidence:createsamplearea")),
             ("Install dependencies…", QgsApplication.getThemeIcon("/mActionAddLayer.svg"), self.install_dependencies),
             ("About Land subsidence…", icon, self.show_about),
@@ -84,14 +89,16 @@ class SubsidencePlugin:
         for action in self.actions:
             action.deleteLater()
         self.actions = []
-        if self.surface_dock is not None:
-            self.iface.removeDockWidget(self.surface_dock)
-            self.surface_dock.deleteLater()
-            self.surface_dock = None
+        for dock in (self.surface_dock, self.susceptibility_dock):
+            if dock is not None:
+                self.iface.removeDockWidget(dock)
+                dock.deleteLater()
+        self.surface_dock = self.susceptibility_dock = None
 
-    def show_surface_dock(self) -> None:
-        self.surface_dock.show()
-        self.surface_dock.raise_()
+    @staticmethod
+    def _show(dock) -> None:
+        dock.show()
+        dock.raise_()
 
     def _open_algorithm(self, algorithm_id: str) -> None:
         import processing

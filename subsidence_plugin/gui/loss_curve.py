@@ -12,15 +12,18 @@ COLOURS = {"training": QColor("#2166ac"), "validation": QColor("#b2182b")}
 
 
 class LossCurve(QWidget):
-    """Call `add(epoch, training, validation)` per epoch; `clear()` before a new run."""
+    """Call `add(epoch, training, validation)` per epoch; `clear()` before a new run. With another ``quantity``
+    it draws any two positive series per step (e.g. candidate and best validation AUC of a tuner)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, quantity: str = "loss", step: str = "epoch",
+                 tooltip: str = "Loss per epoch (log scale): blue training, red validation"):
         super().__init__(parent)
         self.training: List[float] = []
         self.validation: List[float] = []
+        self.quantity, self.step = quantity, step
         self.setMinimumHeight(140)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.setToolTip("Loss per epoch (log scale): blue training, red validation")
+        self.setToolTip(tooltip)
 
     def clear(self) -> None:
         self.training, self.validation = [], []
@@ -41,7 +44,7 @@ class LossCurve(QWidget):
         painter.drawRect(margin, margin, width, height)
         values = [v for v in self.training + self.validation if v > 0 and math.isfinite(v)]
         if len(self.training) < 1 or not values:
-            painter.drawText(self.rect(), Qt.AlignCenter, "loss curve: waiting for the first epoch")
+            painter.drawText(self.rect(), Qt.AlignCenter, f"{self.quantity}: waiting for the first {self.step}")
             return
         low, high = math.log10(min(values)), math.log10(max(values))
         span = (high - low) or 1.0
@@ -54,5 +57,5 @@ class LossCurve(QWidget):
             for a, b in zip(points, points[1:]):
                 painter.drawLine(a, b)
         painter.setPen(QPen(QColor("#404040")))
-        painter.drawText(margin, margin - 8, f"loss {10 ** high:.3g}")
-        painter.drawText(margin, self.height() - 8, f"{10 ** low:.3g}   epoch {len(self.training)}")
+        painter.drawText(margin, margin - 8, f"{self.quantity} {10 ** high:.3g}")
+        painter.drawText(margin, self.height() - 8, f"{10 ** low:.3g}   {self.step} {len(self.training)}")
