@@ -17,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
+from main_job_susceptibility import run_susceptibility, susceptibility_section  # noqa: E402
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProcessingFeedback, QgsProject,  # noqa: E402
                        QgsRasterLayer, QgsVectorLayer)
 
@@ -323,12 +324,20 @@ def main(argv=None):
     surfaces = run_surfaces(result, stack_path, os.path.join(output, "surfaces"), feedback, args.epochs)
     add_group(project, "Surfaces", [QgsRasterLayer(out["OUTPUT"], f"{name} velocity (mm/yr)")
                                     for name, out in surfaces.items()])
+    susceptibility = run_susceptibility(result, stack_path, factor_outputs, os.path.join(output, "susceptibility"),
+                                        feedback)
+    susceptibility_layers = [QgsVectorLayer(susceptibility["inventory"]["OUTPUT"], "Subsidence inventory", "ogr")]
+    for name in ("CNN-GWO", "CNN", "GARDLIF-PSO", "GARDLIF"):
+        susceptibility_layers += [QgsRasterLayer(susceptibility[name]["CLASSES_OUTPUT"], f"{name} classes"),
+                                  QgsRasterLayer(susceptibility[name]["OUTPUT"], f"{name} index")]
+    add_group(project, "Susceptibility", susceptibility_layers)
 
     report = HtmlReport("Land subsidence - main job on the sample study area",
                         f"Land subsidence plugin {plugin_version()}, QGIS {QgsApplication.instance().applicationVersion() or ''}")
     summary = sample_area_section(report, result, layers)
     factor_section(report, factor_outputs, stack_path)
     scores = surface_section(report, surfaces, result, args.epochs)
+    models, ranking, pso = susceptibility_section(report, susceptibility, result)
     report_path = report.write(os.path.join(output, "report.html"))
     project_path = os.path.join(output, "sample_area.qgz")
     if not project.write(project_path):
@@ -343,6 +352,11 @@ def main(argv=None):
     print(f"  factors     : {len(factor_outputs)} computed, stack {stack_path}")
     for name, at_points, gap, *_ in scores:
         print(f"  {name:<12}: RMSE at points {at_points}, in PS gaps {gap:.2f} mm/yr against the truth")
+    for name, auc, rmse, fr_auc, blocked in models:
+        print(f"  {name:<12}: susceptibility test AUC {auc:.3f} (FR baseline {fr_auc:.3f}, blocked split {blocked:.3f})")
+    print(f"  GARDLIF-PSO : weights {pso['OPTIMISED_WEIGHTS']}, Pearson r {pso['R_BEFORE']:.3f} -> {pso['R_AFTER']:.3f}")
+    for name, auc, rho, _ in ranking:
+        print(f"  {name:<12}: ranks the true future subsidence with AUC {auc:.3f}, Spearman {rho:.3f}")
     print(f"  project     : {project_path} ({len(project.mapLayers())} layers)")
     print(f"  report      : {report_path}")
     print(f"  time        : {elapsed:.1f} s")

@@ -358,7 +358,7 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
                       "velocity": "mm/yr", "dem": "m", "thickness": "m", "groundwater_level": "m a.s.l.",
                       "image": "reflectance x 10000 (scale factor 1e-4)"},
             "land_use_classes": LAND_USE_CLASSES,
-            "model": {k: v for k, v in asdict(model).items() if k not in ("wells_xy", "wells_rate")},
+            "model": {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in asdict(model).items()},
             "pumping_start": str(pumping_start),
         }
         with open(os.path.join(tmp, "sample_area.json"), "w", encoding="utf-8") as fh:
