@@ -14,7 +14,8 @@ Tasks (each tool from the DEM, in memory unless said otherwise):
   ``fill_depressions`` (plain).
 * ``d8``     D8 pipeline: fill (with flat resolution) + directions + accumulation in cells. ``plugin`` =
   ``fill_depressions(epsilon=True)`` + ``flow_directions_d8`` + ``d8_accumulation`` (what
-  ``hydrology_from_dem(method="d8")`` runs); ``richdem`` = ``FillDepressions(epsilon=True)`` +
+  ``hydrology_from_dem(method="d8")`` runs), as nested calls like RichDEM's, so that an intermediate is
+  freed once the next step has used it; ``richdem`` = ``FillDepressions(epsilon=True)`` +
   ``FlowAccumulation("D8")``; ``pysheds`` = ``fill_depressions`` + ``resolve_flats`` + ``flowdir`` +
   ``accumulation``; ``whitebox`` = ``fill_depressions(fix_flats)`` + ``d8_flow_accum``.
 * ``mfd``    MFD pipeline, same fills, then ``mfd_accumulation`` (Freeman, exponent 1.1) / RichDEM
@@ -37,10 +38,12 @@ Every (task, DEM, size, tool) runs in its own subprocess. Timed: only the comput
 in memory and, for pysheds, after a warm-up call that compiles its numba functions; for ``gdaldem`` and
 ``plugin-file`` the whole command / call including reading and writing files. Peak MB: the child's resident
 set high-water mark during the computation (VmHWM reset just before it via /proc/self/clear_refs; it includes
-the input already in memory); for gdaldem, the ru_maxrss of the gdaldem process. RichDEM, the plugin and
-gdaldem use one core; Whitebox uses all cores by default (``--wbt-procs``) and pysheds' numba ``parallel``
-functions may use both cores. pysheds' numba cache goes to a fresh folder per run (a stale shared cache made
-it fail with a numba ``KeyError``). Needs ``affine<3`` for pysheds 0.5 (affine 3 breaks its deepcopy).
+the interpreter, the libraries and the input already in memory); for gdaldem, the ru_maxrss of the gdaldem
+process. MB above input: that peak less the resident set just before the computation (the memory the
+computation itself needs, outputs included), also as a multiple of the float32 DEM's size (x DEM). RichDEM,
+the plugin and gdaldem use one core; Whitebox uses all cores by default (``--wbt-procs``) and pysheds' numba
+``parallel`` functions may use both cores. pysheds' numba cache goes to a fresh folder per run (a stale shared
+cache made it fail with a numba ``KeyError``). Needs ``affine<3`` for pysheds 0.5 (affine 3 breaks its deepcopy).
 """
 from __future__ import annotations
 
@@ -200,17 +203,15 @@ def prepare(task: str, tool: str, values: np.ndarray, meta: dict, workdir: str):
             return lambda: hy.fill_depressions(values, epsilon=tool == "plugin-eps")
         weights = np.where(np.isnan(values), np.nan, 1.0)
         if task == "d8":
-            def run():
-                filled = hy.fill_depressions(values, epsilon=True)
-                return hy.d8_accumulation(hy.flow_directions_d8(filled, lx, ly), weights)
-            return run
+            return lambda: hy.d8_accumulation(hy.flow_directions_d8(hy.fill_depressions(values, epsilon=True),
+                                                                    lx, ly), weights)
 
         def run():
-            filled = hy.fill_depressions(values, epsilon=True)
-            acc = hy.mfd_accumulation(filled, lx, ly, exponent=EXPONENT)
+            acc = hy.mfd_accumulation(hy.fill_depressions(values, epsilon=True), lx, ly, exponent=EXPONENT)
             if task == "mfd":
                 return acc
             sca = hy.specific_catchment_area(acc, lx, ly)
+            del acc
             slope = terrain_array(values, grid, ["slope"])["slope"]
             index = hy.topographic_wetness_index if task == "twi" else hy.stream_power_index
             return index(sca, slope, MIN_SLOPE)
@@ -317,6 +318,7 @@ def child(task: str, tool: str, npy: str, meta_path: str, result_path: str) -> N
                 raise RuntimeError(f"{work[1]} exited with {code}: {proc.stderr.read().decode()[-500:]}")
         else:
             result["base_mb"] = _status_kb("VmRSS") / 1024
+            result["dem_mb"] = values.size * 4 / 2 ** 20
             reset = _reset_peak()
             start = time.perf_counter()
             output = work()
@@ -354,7 +356,8 @@ def run_one(task, tool, dem_name, size, npy, meta_path, workdir, timeout):
 
 
 def markdown(rows) -> str:
-    lines = ["| task | DEM | size | tool | seconds | Mcells/s | peak MB | x fastest |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | DEM | size | tool | seconds | Mcells/s | peak MB | MB above input | x DEM | x fastest |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     groups = {}
     for row in rows:
         if "seconds" in row:
@@ -363,11 +366,15 @@ def markdown(rows) -> str:
     for row in rows:
         size = f"{row['size']}x{row['size']}"
         if "seconds" not in row:
-            lines.append(f"| {row['task']} | {row['dem']} | {size} | {row['tool']} | failed: {row['error'][:120]} | | | |")
+            lines.append(f"| {row['task']} | {row['dem']} | {size} | {row['tool']} | failed: {row['error'][:120]} "
+                         "| | | | | |")
             continue
         fastest = groups[(row["task"], row["dem"], row["size"])]
+        above = row["peak_mb"] - row["base_mb"] if "base_mb" in row else float("nan")
+        multiple = above / row["dem_mb"] if "dem_mb" in row else float("nan")
         lines.append(f"| {row['task']} | {row['dem']} | {size} | {row['tool']} | {row['seconds']:.2f} | "
-                     f"{row['mcells_per_s']:.2f} | {row['peak_mb']:.0f} | {row['seconds'] / fastest:.1f} |")
+                     f"{row['mcells_per_s']:.2f} | {row['peak_mb']:.0f} | {above:.0f} | {multiple:.1f} | "
+                     f"{row['seconds'] / fastest:.1f} |")
     return "\n".join(lines)
 
 
@@ -436,9 +443,11 @@ def main(argv=None):
     print(table)
     print("\nTimed: the computation only, input already in memory (pysheds after a numba warm-up); gdaldem and "
           "plugin-file: the whole command / call with file reading and writing. Peak MB: resident-set high-water "
-          "mark of the child during the timed part (input included); gdaldem: its ru_maxrss. Whitebox uses all "
-          "cores (--wbt-procs), pysheds' numba-parallel kernels may use several, the others one. twi / spi run "
-          "from the DEM (fill + MFD + slope + index). x fastest: seconds / fastest tool of the same task, DEM, size.")
+          "mark of the child during the timed part (input included); gdaldem: its ru_maxrss. MB above input: peak "
+          "MB less the resident set just before the timed part; x DEM: that over the float32 DEM's size. Whitebox "
+          "uses all cores (--wbt-procs), pysheds' numba-parallel kernels may use several, the others one. twi / spi "
+          "run from the DEM (fill + MFD + slope + index). x fastest: seconds / fastest tool of the same task, DEM, "
+          "size.")
     print(f"Wall time of the whole run: {wall:.0f} s. Tools not available here: {', '.join(missing) or 'none'}. "
           f"Load average at the end: {os.getloadavg()[0]:.2f}.")
     if args.json:

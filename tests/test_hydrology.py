@@ -98,6 +98,16 @@ def test_fill_equals_richdem_exactly(name, request):
     assert np.nanmean(filled > z) > 0.2  # many closed basins were filled
 
 
+def test_fill_with_whole_blocks_of_nodata_rows_equals_richdem():
+    # wide enough that the first blocks of rows processed together hold nodata only (it raised IndexError)
+    z = np.tile(fractal_dem(120, seed=13), (1, 25))
+    z[:90] = np.nan
+    filled = fill_depressions(z)
+    assert np.nanmax(np.abs(filled - rd_fill(z))) == 0.0
+    assert np.nanmean(filled > z) > 0.05
+    np.testing.assert_array_equal(filled[90:], fill_depressions(z[90:]))
+
+
 def test_single_pit_is_filled_to_its_spill_level():
     z = np.full((7, 7), 10.0)
     z[1:6, 1:6] = 8.0
@@ -168,6 +178,13 @@ def test_d8_accumulation_equals_richdem_for_the_same_directions(rough_nodata):
     expected = from_rd(rd.FlowAccumFromProps(rd_props_from_d8(directions, nodata)))
     assert np.array_equal(np.isnan(accumulation), nodata)
     np.testing.assert_array_equal(accumulation[~nodata], expected[~nodata])
+
+
+def test_d8_directions_out_of_the_raster_pass_nothing_and_stay_unchanged():
+    directions = np.full((4, 5), 2, dtype=np.int8)   # all south: the last row points out of the raster
+    given = directions.copy()
+    np.testing.assert_array_equal(d8_accumulation(directions), np.repeat(np.arange(1, 5)[:, None], 5, 1))
+    np.testing.assert_array_equal(directions, given)
 
 
 @pytest.mark.parametrize("epsilon", [False, True])

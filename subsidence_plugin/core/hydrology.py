@@ -1,7 +1,9 @@
 """Flow routing on a DEM: depression filling, D8 and multiple-flow-direction accumulation, TWI and SPI.
 
 All functions work on whole arrays with vectorised numpy / scipy operations (no per-cell Python loops); loops
-run over pointer-doubling rounds or over flow "waves" (cells whose upstream cells are all done).
+run over pointer-doubling rounds or over flow "waves" (cells whose upstream cells are all done). Full-size
+work arrays are int8 / bool / int32 and temporaries are made per block of rows or per chunk of cells, so that
+memory stays within a few times the DEM's size (measured by scripts/benchmark_factors.py).
 
 Conventions shared by every function:
 
@@ -58,13 +60,27 @@ def _as_float(dem: np.ndarray) -> np.ndarray:
 
 
 _BLOCK_CELLS = 1 << 18
+_CHUNK_CELLS = 1 << 20
+_WAVE_CELLS = 1 << 16
+SPREADS = 8  # MFD flow code: the cell passes flow to all its lower neighbours (0..7: along one D8 direction)
 
 
-def _row_blocks(rows: int, cols: int):
-    """(start, stop) row ranges of about `_BLOCK_CELLS` cells, for cache-sized work on large rasters."""
-    step = max(1, _BLOCK_CELLS // max(cols, 1))
+def _index_type(size: int):
+    """Cell index type: int32 below 2**31 cells (half the memory of int64), int64 above."""
+    return np.int32 if size < 2 ** 31 else np.int64
+
+
+def _row_blocks(rows: int, cols: int, cells: int = _BLOCK_CELLS):
+    """(start, stop) row ranges of about ``cells`` cells, for cache-sized work on large rasters."""
+    step = max(1, cells // max(cols, 1))
     for start in range(0, rows, step):
         yield start, min(rows, start + step)
+
+
+def _chunks(size: int):
+    """(start, stop) ranges of at most `_CHUNK_CELLS` elements of a flat array, to keep temporaries small."""
+    for start in range(0, max(size, 1), _CHUNK_CELLS):
+        yield start, min(size, start + _CHUNK_CELLS)
 
 
 def _padded_rows(values: np.ndarray, start: int, stop: int, fill) -> np.ndarray:
@@ -78,12 +94,19 @@ def _padded_rows(values: np.ndarray, start: int, stop: int, fill) -> np.ndarray:
 
 
 def _pointer_roots(parent: np.ndarray) -> np.ndarray:
-    """Root of every node of a forest given by parent pointers (roots point to themselves), in place: whole-
-    array pointer jumping (reading already-updated pointers only shortens the chains), then jumping on the
-    nodes not yet at their root."""
-    for _ in range(3):
-        np.take(parent, parent, out=parent, mode="clip")
-    active = np.flatnonzero(parent[parent] != parent)
+    """Root of every node of a forest given by parent pointers (roots point to themselves), in place: pointer
+    jumping over the whole array chunk by chunk (reading already-updated pointers only shortens the chains)
+    until fewer than 1/64 of the pointers change in a round, then on the nodes not yet at their root."""
+    changed = parent.size
+    while changed >= parent.size // 64 and changed:
+        changed = 0
+        for start, stop in _chunks(parent.size):
+            part = parent[start:stop]
+            jumped = parent[part]
+            changed += np.count_nonzero(jumped != part)
+            part[...] = jumped
+    active = np.concatenate([np.flatnonzero(parent[parent[start:stop]] != parent[start:stop]) + start
+                             for start, stop in _chunks(parent.size)])
     while active.size:
         parent[active] = parent[parent[active]]
         active = active[parent[parent[active]] != parent[active]]
@@ -92,10 +115,10 @@ def _pointer_roots(parent: np.ndarray) -> np.ndarray:
 
 def _basins(z: np.ndarray) -> Tuple[np.ndarray, int]:
     """Label each valid cell with the local minimum it reaches by always stepping to its lowest neighbour
-    (ties broken by position, so a flat plateau mostly joins one basin); -1 at nodata. Returns (int32 labels,
-    number of basins)."""
+    (ties broken by position, so a flat plateau mostly joins one basin); -1 at nodata. Returns (labels of
+    `_index_type`, number of basins)."""
     rows, cols = z.shape
-    index_type = np.int64 if z.size >= 2 ** 31 else np.int32
+    index_type = _index_type(z.size)
     offsets = DIRECTION_ROWS * cols + DIRECTION_COLS
     candidates = sorted([(int(offsets[k]), k) for k in range(8)] + [(0, -1)])
     parent = np.empty(z.size, dtype=index_type)
@@ -111,34 +134,46 @@ def _basins(z: np.ndarray) -> Tuple[np.ndarray, int]:
             np.copyto(best_step, step, where=lower)
         best_step += np.arange(start * cols, stop * cols, dtype=index_type).reshape(best.shape)
         parent[start * cols:stop * cols] = best_step.ravel()
-    root = _pointer_roots(parent)
-    valid = ~np.isnan(z).ravel()
-    roots = np.flatnonzero(valid & (root == np.arange(root.size, dtype=index_type)))
-    number = np.full(root.size, -1, dtype=index_type)
-    number[roots] = np.arange(roots.size, dtype=index_type)
-    labels = np.take(number, root, out=root)
-    del number
-    labels[~valid] = -1
-    return labels.astype(np.int32, copy=False).reshape(z.shape), roots.size
+    _pointer_roots(parent)
+    height = z.reshape(-1)
+    roots = []
+    for start, stop in _chunks(parent.size):
+        cells = np.arange(start, stop, dtype=index_type)
+        roots.append(cells[(parent[start:stop] == cells) & ~np.isnan(height[start:stop])])
+    roots = np.concatenate(roots)
+    # Labels in place: each root holds -1 - its number, every cell copies its root's value, then the signs flip.
+    parent[roots] = -1 - np.arange(roots.size, dtype=index_type)
+    for start, stop in _chunks(parent.size):
+        part = parent[start:stop]
+        np.copyto(part, parent[np.maximum(part, 0)], where=part >= 0)
+    for start, stop in _chunks(parent.size):
+        part = parent[start:stop]
+        np.negative(part, out=part)
+        part -= 1
+        part[np.isnan(height[start:stop])] = -1
+    return parent.reshape(z.shape), roots.size
 
 
 def _ranks(values: np.ndarray):
     """Positive float64 weights with the same order as ``values`` and a function mapping weights back.
 
-    Values that are exact float32 numbers are ranked through their bit patterns (no sorting); others through
-    np.unique. Exact either way, so minimum spanning trees keep RichDEM's tie-free result.
+    Values that are exact float32 numbers are ranked through their bit patterns (no sorting, int32 work
+    arrays); others through np.unique. Exact either way, so minimum spanning trees keep RichDEM's tie-free
+    result.
     """
-    single = values.astype(np.float32)
-    if np.array_equal(single, values):
-        bits = single.view(np.int32).astype(np.int64)
-        ordered = np.where(bits < 0, np.int64(-2 ** 31) - bits, bits)
-        lowest = ordered.min() - 1
+    single = values.astype(np.float32, copy=False)
+    if single is values or np.array_equal(single, values):
+        bits = single.view(np.int32)
+        ordered = np.where(bits < 0, np.int32(-2 ** 31) - bits, bits)  # -0.0 and 0.0 both give 0
+        lowest = int(ordered.min()) - 1
+        rank = ordered.astype(np.float64)
+        rank -= lowest
 
         def back(weights):
             o = weights.astype(np.int64) + lowest
             b = np.where(o < 0, np.int64(-2 ** 31) - o, o).astype(np.int32)
             return b.view(np.float32).astype(values.dtype)
-        return back, (ordered - lowest).astype(np.float64)
+        return back, rank
     unique, inverse = np.unique(values, return_inverse=True)
     return lambda weights: unique[weights.astype(np.int64) - 1], (inverse + 1).astype(np.float64)
 
@@ -146,11 +181,13 @@ def _ranks(values: np.ndarray):
 def _lowest_per_key(keys: np.ndarray, levels: np.ndarray, presorted: bool) -> Tuple[np.ndarray, np.ndarray]:
     """Distinct ``keys`` (sorted unless ``presorted`` only merges runs of equal neighbours) with the lowest
     of their ``levels``."""
+    if not keys.size:
+        return keys, levels
     if not presorted:
         order = np.argsort(keys, kind="stable")
         keys, levels = keys[order], levels[order]
     first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-    return keys[first], np.minimum.reduceat(levels, first) if first.size else levels[:0]
+    return keys[first], np.minimum.reduceat(levels, first)
 
 
 def _passes(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -160,7 +197,7 @@ def _passes(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, 
     rows, cols = z.shape
     nodes = count + 1
     keys, levels = [], []
-    for start, stop in _row_blocks(rows, cols):
+    for start, stop in _row_blocks(rows, cols, _BLOCK_CELLS // 4):  # about 70 bytes of work arrays a cell
         label_block = _padded_rows(labels, start, stop, -1).astype(np.int64)
         z_block = _padded_rows(z, start, stop, np.nan)
         inner, height = label_block[1:-1, 1:-1], z_block[1:-1, 1:-1]
@@ -183,7 +220,13 @@ def _passes(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, 
         block_keys, block_levels = _lowest_per_key(block_keys, block_levels, presorted=False)
         keys.append(block_keys)
         levels.append(block_levels)
-    return _lowest_per_key(np.concatenate(keys), np.concatenate(levels), presorted=False)
+    keys = np.concatenate(keys)
+    levels = np.concatenate(levels)
+    order = np.argsort(keys)
+    keys = keys[order]
+    levels = levels[order]
+    del order
+    return _lowest_per_key(keys, levels, presorted=True)
 
 
 def _spill_elevations(z: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
@@ -217,92 +260,115 @@ def _spill_elevations(z: np.ndarray, labels: np.ndarray, count: int) -> np.ndarr
     return level_of(highest[:count])
 
 
-def _exact_fill(z: np.ndarray, steps: Steps) -> np.ndarray:
-    """Priority-flood fill without gradient: max(z, spill level of the cell's basin)."""
+def _exact_fill(z: np.ndarray, steps: Steps, dtype=None, in_place: bool = False) -> np.ndarray:
+    """Priority-flood fill without gradient: max(z, spill level of the cell's basin), written ``in_place`` into
+    z or returned as ``dtype`` (z's by default).
+
+    Memory: filled values of the labels' size (float32) overwrite the labels chunk by chunk; a wider result
+    (float64) is first written in z's type into the start of its own buffer, then widened in place from the
+    end, so that labels and result never take more than 8 bytes a cell together for a float32 DEM.
+    """
     labels, count = _basins(z)
     steps.advance("Found the basins")
-    if not count:
-        steps.advance("Found the spill levels")
-        return z.copy()
-    spill = np.append(_spill_elevations(z, labels, count).astype(z.dtype), -np.inf)
+    spill = np.append(_spill_elevations(z, labels, count).astype(z.dtype), -np.inf) if count else None
     steps.advance("Found the spill levels")
-    filled = np.empty_like(z)
-    for start, stop in _row_blocks(*z.shape):
-        np.maximum(z[start:stop], spill[labels[start:stop]], out=filled[start:stop])
-    return filled
+    dtype, labels, height = np.dtype(dtype or z.dtype), labels.reshape(-1), z.reshape(-1)
+    widen = not in_place and dtype != z.dtype
+    if in_place:
+        result = filled = height
+    elif not widen and labels.itemsize == z.itemsize:
+        result = filled = labels.view(z.dtype)
+    else:
+        result = np.empty(z.size, dtype=dtype)
+        filled = result.view(z.dtype)[:z.size] if widen else result
+    for start, stop in _chunks(z.size):
+        if count:
+            filled[start:stop] = np.maximum(height[start:stop], spill[labels[start:stop]])
+        elif filled is not height:
+            filled[start:stop] = height[start:stop]
+    del labels
+    if widen:
+        for start, stop in reversed(list(_chunks(z.size))):
+            result[start:stop] = filled[start:stop].copy()  # the copy: source and target overlap at the start
+    return result.reshape(z.shape)
 
 
-def _lower_and_outlets(z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Cells with a strictly lower valid neighbour, and valid cells on the raster edge or next to nodata."""
-    lower = np.zeros(z.shape, dtype=bool)
-    outlet = np.zeros(z.shape, dtype=bool)
+def _lower_and_outlets(z: np.ndarray):
+    """Per block of rows: (start, stop, cells with a strictly lower valid neighbour, valid cells on the raster
+    edge or next to nodata), the two as bool arrays of the block's shape."""
     for start, stop in _row_blocks(*z.shape):
         block = _padded_rows(z, start, stop, np.nan)
-        centre, block_lower, block_outlet = block[1:-1, 1:-1], lower[start:stop], outlet[start:stop]
+        centre = block[1:-1, 1:-1]
+        lower = np.zeros(centre.shape, dtype=bool)
+        outlet = np.zeros(centre.shape, dtype=bool)
         for k in range(8):
             neighbour = _shifted(block, k)
-            block_lower |= neighbour < centre
-            block_outlet |= np.isnan(neighbour)
-        block_outlet &= ~np.isnan(centre)
-    return lower, outlet
+            lower |= neighbour < centre
+            outlet |= np.isnan(neighbour)
+        outlet &= ~np.isnan(centre)
+        yield start, stop, lower, outlet
 
 
-def _flat_distances(z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Steps (cells) from every flat cell to its flat's way out, and the direction of the first step.
+def _flat_steps(z: np.ndarray):
+    """Breadth-first steps across the flats of ``z``: yields (distance, k, cells), the flat cells (flat
+    indices) first reached ``distance`` steps (cells) from their flat's way out, by a step in D8 direction k
+    away from it (so they drain towards (k + 4) % 8). Cardinal steps come first at equal distance.
 
-    A flat cell is an interior valid cell, not next to nodata, without a lower neighbour. Breadth-first
-    search over cells of equal elevation, starting from the cells that drain (lower neighbour) or leave the
-    raster (outlets); cardinal steps are preferred at equal distance. Returns (distance, direction): distance
-    0 for draining cells and outlets, -1 for nodata and unreached cells (pits of an unfilled DEM); direction
-    -1 where there is no flat step. Method: Garbrecht & Martz (1997) gradient towards lower terrain, as a
-    breadth-first distance (Barnes et al. 2014).
+    A flat cell is a valid cell, not on the edge or next to nodata, without a lower neighbour. The search
+    starts from the cells that drain (lower neighbour) or leave the raster (outlets) and stays within cells of
+    equal elevation; cells it never reaches are pits of an unfilled DEM. The caller may raise the cells just
+    yielded in z: the search compares against the heights they had when reached. Method: Garbrecht & Martz
+    (1997) gradient towards lower terrain, as a breadth-first distance (Barnes et al. 2014).
     """
-    lower, outlet = _lower_and_outlets(z)
-    drains = lower | outlet
-    del lower, outlet
-    pending = ~drains & ~np.isnan(z)
-    distance = np.where(drains, 0, -1).astype(np.int32)
-    direction = np.full(z.shape, -1, dtype=np.int8)
-    near_pending = np.zeros(z.shape, dtype=bool)
-    for start, stop in _row_blocks(*z.shape):
-        block = _padded_rows(pending, start, stop, False)
+    rows, cols = z.shape
+    drains = np.empty(z.shape, dtype=bool)
+    pending = np.empty(z.shape, dtype=bool)
+    for start, stop, lower, outlet in _lower_and_outlets(z):
+        np.logical_or(lower, outlet, out=drains[start:stop])
+        np.logical_not(drains[start:stop] | np.isnan(z[start:stop]), out=pending[start:stop])
+    frontier = [np.zeros(0, dtype=np.int64)]
+    for start, stop in _row_blocks(rows, cols):
+        block, z_block = _padded_rows(pending, start, stop, False), _padded_rows(z, start, stop, np.nan)
+        near_flat = np.zeros((stop - start, cols), dtype=bool)
         for k in range(8):
-            near_pending[start:stop] |= _shifted(block, k)
-    frontier = np.flatnonzero(near_pending & drains)
-    del near_pending, drains
-    height, pending = z.ravel(), pending.ravel()
-    flat_distance, flat_direction = distance.ravel(), direction.ravel()
+            near_flat |= _shifted(block, k) & (_shifted(z_block, k) == z_block[1:-1, 1:-1])
+        frontier.append(np.flatnonzero(near_flat & drains[start:stop]) + start * cols)
+    del drains
+    height, pending = z.reshape(-1), pending.reshape(-1)
+    frontier = np.concatenate(frontier)
+    frontier_height = height[frontier]
     # Targets outside the raster are clipped to a corner, and those wrapping round a row land on an edge
     # cell: neither is ever pending.
-    steps = DIRECTION_ROWS * z.shape[1] + DIRECTION_COLS
-    level = 0
+    steps = [int(step) for step in DIRECTION_ROWS * cols + DIRECTION_COLS]
+    distance = 0
     while frontier.size:
-        level += 1
-        reached = []
+        distance += 1
+        reached, reached_height = [], []
         for k in CARDINALS_FIRST:
             target = frontier + steps[k]
             take = pending.take(target, mode="clip")
-            source, target = frontier[take], target[take]
-            target = target[height[target] == height[source]]
+            target, source_height = target[take], frontier_height[take]
+            target_height = height[target]
+            same = target_height == source_height
+            target, target_height = target[same], target_height[same]
             pending[target] = False
-            flat_distance[target] = level
-            flat_direction[target] = (k + 4) % 8
             reached.append(target)
-        frontier = np.concatenate(reached)
-    return distance, direction
+            reached_height.append(target_height)
+            yield distance, k, target
+        frontier, frontier_height = np.concatenate(reached), np.concatenate(reached_height)
 
 
-def _add_ulps(values: np.ndarray, count: np.ndarray) -> np.ndarray:
+def _add_ulps(values: np.ndarray, count) -> np.ndarray:
     """``values`` (float64) raised by ``count`` units in the last place (np.nextafter applied count times)."""
     bits = values.view(np.int64)
     ordered = np.where(bits < 0, np.int64(-2 ** 63) - bits, bits) + count
     return np.where(ordered < 0, np.int64(-2 ** 63) - ordered, ordered).view(np.float64)
 
 
-def _undrained(filled: np.ndarray) -> np.ndarray:
-    """Valid cells that neither leave the raster nor have a strictly lower neighbour."""
-    lower, outlet = _lower_and_outlets(filled)
-    return ~np.isnan(filled) & ~lower & ~outlet
+def _undrained(filled: np.ndarray) -> bool:
+    """Whether some valid cell neither leaves the raster nor has a strictly lower neighbour."""
+    return any(np.any(~lower & ~outlet & ~np.isnan(filled[start:stop]))
+               for start, stop, lower, outlet in _lower_and_outlets(filled))
 
 
 def fill_depressions(dem: np.ndarray, epsilon: bool = False, progress: Optional[ProgressCallback] = None,
@@ -322,24 +388,20 @@ def fill_depressions(dem: np.ndarray, epsilon: bool = False, progress: Optional[
     z = _as_float(dem)
     steps = Steps(4 if epsilon else 3, progress, is_cancelled)
     steps.check()
-    filled = _exact_fill(z, steps)
+    filled = _exact_fill(z, steps, np.float64 if epsilon else None)
     steps.advance("Filled the depressions")
     if not epsilon:
         return filled
-    surface = filled.astype(np.float64)
-    del filled
+    flat = filled.reshape(-1)
     while True:
-        distance, _ = _flat_distances(surface)
-        raised = np.flatnonzero(distance > 0)
-        flat = surface.reshape(-1)
-        flat[raised] = _add_ulps(flat[raised], distance.reshape(-1)[raised])
-        del distance, raised
-        if not _undrained(surface).any():
+        for distance, _, cells in _flat_steps(filled):
+            flat[cells] = _add_ulps(flat[cells], distance)
+        if not _undrained(filled):
             break
         steps.check()
-        surface = _exact_fill(surface, Steps(3))
+        _exact_fill(filled, Steps(3), in_place=True)
     steps.advance("Sloped the flats")
-    return surface
+    return filled
 
 
 def flow_directions_d8(filled: np.ndarray, lx, ly, progress: Optional[ProgressCallback] = None,
@@ -371,8 +433,9 @@ def flow_directions_d8(filled: np.ndarray, lx, ly, progress: Optional[ProgressCa
     direction[0, :] = direction[-1, :] = -1
     direction[:, 0] = direction[:, -1] = -1
     steps.advance("Found the steepest descents")
-    _, flat_direction = _flat_distances(z)
-    np.copyto(direction, flat_direction, where=flat_direction >= 0)
+    flat = direction.reshape(-1)
+    for _, k, cells in _flat_steps(z):
+        flat[cells] = (k + 4) % 8
     steps.advance("Resolved the flats")
     return direction
 
@@ -381,20 +444,31 @@ def _wave_accumulate(total: np.ndarray, indegree: np.ndarray, receivers, steps: 
     """Accumulate ``total`` (flat, in place) downstream in waves: a cell is passed on once all the cells that
     drain into it are done (Kahn's topological order, vectorised per wave).
 
-    ``receivers(cells, totals)`` yields (receiving cells, amounts, number of inflows) for the cells of a wave
-    and their accumulated totals, each receiving cell at most once per yield; ``indegree`` (flat) counts the
-    cells draining into each cell. A cell joins the next wave when its last inflow arrives.
+    ``receivers(cells, totals)`` yields (receiving cells, amounts) for up to `_WAVE_CELLS` cells of a wave and
+    their accumulated totals, each receiving cell at most once per yield; ``indegree`` (flat int8) counts the
+    cells draining into each cell and loses one per amount received: a cell joins the next wave when it
+    reaches 0. The first wave, the valid cells without inflow, is marked -1 in ``indegree`` and read chunk by
+    chunk; later waves are arrays of int32 cell indices (`_index_type`).
     """
-    wave = np.flatnonzero(indegree == 0)
-    wave = wave[~np.isnan(total[wave])]
+    index_type = _index_type(total.size)
+    for start, stop in _chunks(total.size):
+        part = indegree[start:stop]
+        part[(part == 0) & ~np.isnan(total[start:stop])] = -1
+    wave = ((np.flatnonzero(indegree[start:stop] == -1) + start).astype(index_type)
+            for start, stop in _chunks(total.size))
     rounds = 0
-    while wave.size:
+    while True:
         ready = []
-        for target, amount, inflows in receivers(wave, total[wave]):
-            total[target] += amount
-            indegree[target] -= inflows
-            ready.append(target[indegree[target] == 0])
-        wave = np.concatenate(ready) if ready else wave[:0]
+        for part in wave:
+            for start in range(0, part.size, _WAVE_CELLS):
+                cells = part[start:start + _WAVE_CELLS]
+                for target, amount in receivers(cells, total[cells]):
+                    total[target] += amount
+                    indegree[target] -= 1
+                    ready.append(target[indegree[target] == 0])
+        if not ready:
+            break
+        wave = [np.concatenate(ready)]
         rounds += 1
         if rounds % 256 == 0:
             steps.check()
@@ -403,18 +477,19 @@ def _wave_accumulate(total: np.ndarray, indegree: np.ndarray, receivers, steps: 
     return total
 
 
-def _inflows(down: np.ndarray, z: Optional[np.ndarray] = None, spreads: Optional[np.ndarray] = None) -> np.ndarray:
-    """Number of cells passing flow into each cell (int8, flat): neighbours whose direction in ``down`` (D8
-    index, never out of the raster) points to the cell, and, with ``z``, higher neighbours in ``spreads``."""
-    count = np.zeros(down.shape, dtype=np.int8)
-    for start, stop in _row_blocks(*down.shape):
-        block_down, block_count = _padded_rows(down, start, stop, -1), count[start:stop]
+def _inflows(route: np.ndarray, z: Optional[np.ndarray] = None) -> np.ndarray:
+    """Number of cells passing flow into each cell (int8, flat): neighbours whose code in ``route`` is the D8
+    direction (never out of the raster) to the cell, and, with ``z``, higher neighbours coded `SPREADS`."""
+    count = np.zeros(route.shape, dtype=np.int8)
+    for start, stop in _row_blocks(*route.shape):
+        block_route, block_count = _padded_rows(route, start, stop, -1), count[start:stop]
         if z is not None:
-            block_z, block_spreads = _padded_rows(z, start, stop, np.nan), _padded_rows(spreads, start, stop, False)
+            block_z = _padded_rows(z, start, stop, np.nan)
         for k in range(8):
-            block_count += _shifted(block_down, k) == (k + 4) % 8
+            neighbour = _shifted(block_route, k)
+            block_count += neighbour == (k + 4) % 8
             if z is not None:
-                block_count += _shifted(block_spreads, k) & (_shifted(block_z, k) > block_z[1:-1, 1:-1])
+                block_count += (neighbour == SPREADS) & (_shifted(block_z, k) > block_z[1:-1, 1:-1])
     return count.ravel()
 
 
@@ -428,31 +503,30 @@ def d8_accumulation(directions: np.ndarray, weights: Optional[np.ndarray] = None
     where the DEM is valid, NaN elsewhere) to get NaN there; without weights every cell counts as 1. A
     direction pointing out of the raster passes nothing on.
     """
-    down = np.array(directions, dtype=np.int8)
+    down = np.asarray(directions, dtype=np.int8)
     rows, cols = down.shape
     steps = Steps(2, progress, is_cancelled)
     steps.check()
-    total = np.ones(down.size) if weights is None else np.array(weights, dtype=np.float64).reshape(-1)
-    for k in range(8):
-        rows_out = [down[0 if DIRECTION_ROWS[k] < 0 else -1, :]] if DIRECTION_ROWS[k] else []
-        for edge in rows_out + ([down[:, 0 if DIRECTION_COLS[k] < 0 else -1]] if DIRECTION_COLS[k] else []):
-            edge[edge == k] = -1
+    exits = [(k, (0 if DIRECTION_ROWS[k] < 0 else -1, slice(None))) for k in range(8) if DIRECTION_ROWS[k]] + \
+        [(k, (slice(None), 0 if DIRECTION_COLS[k] < 0 else -1)) for k in range(8) if DIRECTION_COLS[k]]
+    if any(np.any(down[edge] == k) for k, edge in exits):
+        down = down.copy()  # directions leaving the raster pass nothing on
+        for k, edge in exits:
+            leaving = down[edge]
+            leaving[leaving == k] = -1
     indegree = _inflows(down)
     steps.advance("Counted the inflows")
-    offsets = DIRECTION_ROWS * cols + DIRECTION_COLS
+    offsets = [int(offset) for offset in DIRECTION_ROWS * cols + DIRECTION_COLS]
     down = down.ravel()
 
     def receivers(cells, totals):
         step = down[cells]
-        out = step >= 0
-        target, amount = cells[out] + offsets[step[out]], totals[out]
-        if not target.size:
-            return
-        order = np.argsort(target, kind="stable")
-        target, amount = target[order], amount[order]
-        first = np.flatnonzero(np.concatenate([[True], target[1:] != target[:-1]]))
-        yield target[first], np.add.reduceat(amount, first), np.diff(np.append(first, target.size))
+        for k in range(8):
+            take = np.flatnonzero(step == k)
+            if take.size:
+                yield cells[take] + offsets[k], totals[take]
 
+    total = np.ones(down.size) if weights is None else np.array(weights, dtype=np.float64).reshape(-1)
     total = _wave_accumulate(total, indegree, receivers, steps, "Accumulating the flow")
     steps.advance("Accumulated the flow")
     return total.reshape(rows, cols)
@@ -473,35 +547,40 @@ def mfd_accumulation(filled: np.ndarray, lx, ly, exponent: float = 1.1,
     rows, cols = z.shape
     steps = Steps(3, progress, is_cancelled)
     steps.check()
-    spreads, _ = _lower_and_outlets(z)
-    spreads[[0, -1], :] = False
-    spreads[:, [0, -1]] = False
+    route = np.full(z.shape, -1, dtype=np.int8)
+    for start, stop, lower, _ in _lower_and_outlets(z):
+        route[start:stop][lower] = SPREADS
+    route[[0, -1], :] = -1
+    route[:, [0, -1]] = -1
     steps.advance("Found the lower neighbours")
-    _, flat_direction = _flat_distances(z)
-    indegree = _inflows(flat_direction, z, spreads)
+    code = route.reshape(-1)
+    for _, k, cells in _flat_steps(z):
+        code[cells] = (k + 4) % 8
+    indegree = _inflows(route, z)
     steps.advance("Counted the inflows")
-    offsets = (DIRECTION_ROWS * cols + DIRECTION_COLS)[:, None]
+    step = [int(offset) for offset in DIRECTION_ROWS * cols + DIRECTION_COLS]
+    offsets = np.array(step)[:, None]
     length = _step_lengths(lx, ly, rows)[:, :, 0]
     uniform = bool(np.all(length == length[:, :1]))
-    elevation = z.ravel()
-    spreads = spreads.ravel()
-    flat_direction = flat_direction.ravel()
+    elevation = z.reshape(-1)
 
     def receivers(cells, totals):
-        spread = np.flatnonzero(spreads[cells])
+        cell_code = code[cells]
+        spread = np.flatnonzero(cell_code == SPREADS)
         source = cells[spread]
         drop = np.fmax(elevation[source] - elevation[source + offsets], 0.0)
         drop /= length[:, :1] if uniform else length[:, source // cols]
         np.power(drop, exponent, out=drop, where=drop > 0)
         share = np.zeros((8, cells.size))
         share[:, spread] = drop
-        flat = np.flatnonzero(flat_direction[cells] >= 0)
-        share[flat_direction[cells[flat]], flat] = 1.0
+        del drop
+        flat = np.flatnonzero((cell_code >= 0) & (cell_code < SPREADS))
+        share[cell_code[flat], flat] = 1.0
         total = share.sum(axis=0)
         share /= np.where(total > 0, total, 1.0)
         for k in range(8):
             take = np.flatnonzero(share[k])
-            yield cells[take] + offsets[k], totals[take] * share[k, take], 1
+            yield cells[take] + step[k], totals[take] * share[k, take]
 
     total = np.where(np.isnan(z), np.nan, 1.0).ravel()
     total = _wave_accumulate(total, indegree, receivers, steps, "Accumulating the flow")
@@ -525,6 +604,19 @@ def _tan_slope(slope_degrees: np.ndarray, min_slope_degrees: float) -> np.ndarra
     return np.tan(np.radians(np.fmax(slope_degrees, min_slope_degrees)))
 
 
+def _chunkwise(formula, sca, slope_degrees) -> np.ndarray:
+    """``formula(a, slope)`` (float64) evaluated chunk by chunk when both have one shape, so that its
+    temporaries stay small."""
+    sca, slope_degrees = np.asarray(sca, dtype=np.float64), np.asarray(slope_degrees)
+    if sca.shape != slope_degrees.shape:
+        return formula(sca, slope_degrees)
+    out = np.empty(sca.shape)
+    flat, a, slope = out.reshape(-1), sca.reshape(-1), slope_degrees.reshape(-1)
+    for start, stop in _chunks(out.size):
+        flat[start:stop] = formula(a[start:stop], slope[start:stop])
+    return out
+
+
 def topographic_wetness_index(sca: np.ndarray, slope_degrees: np.ndarray,
                               min_slope_degrees: float = 0.1) -> np.ndarray:
     """TWI = ln(a / tan beta) (Beven & Kirkby 1979; seed 000 eq. 2), a in m^2/m, beta the local slope.
@@ -532,13 +624,13 @@ def topographic_wetness_index(sca: np.ndarray, slope_degrees: np.ndarray,
     Slopes below ``min_slope_degrees`` (default 0.1 degree, flats included) count as that minimum so the
     index stays finite. NaN where either input is NaN.
     """
-    return np.log(np.asarray(sca, dtype=np.float64) / _tan_slope(slope_degrees, min_slope_degrees))
+    return _chunkwise(lambda a, slope: np.log(a / _tan_slope(slope, min_slope_degrees)), sca, slope_degrees)
 
 
 def stream_power_index(sca: np.ndarray, slope_degrees: np.ndarray, min_slope_degrees: float = 0.1) -> np.ndarray:
     """SPI = a * tan beta (Moore et al. 1991; seed 000 eq. 3), a in m^2/m; slopes below
     ``min_slope_degrees`` count as that minimum, as for the TWI. NaN where either input is NaN."""
-    return np.asarray(sca, dtype=np.float64) * _tan_slope(slope_degrees, min_slope_degrees)
+    return _chunkwise(lambda a, slope: a * _tan_slope(slope, min_slope_degrees), sca, slope_degrees)
 
 
 def _part(progress: Optional[ProgressCallback], start: float, end: float) -> Optional[ProgressCallback]:
