@@ -9,31 +9,24 @@ from __future__ import annotations
 
 import os
 
-from qgis.core import (QgsApplication, QgsFieldProxyModel, QgsMapLayerProxyModel, QgsProcessing, QgsProcessingAlgRunnerTask,
-                       QgsProcessingContext, QgsProject, QgsRasterLayer)
-from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                                 QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qgis.core import QgsFieldProxyModel, QgsMapLayerProxyModel, QgsProcessing
+from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QVBoxLayout, QWidget
 
 from ..core.devices import DEVICE_CHOICES
-from ..processing.base import TrainingFeedback
 from .loss_curve import LossCurve
+from .task_dock import TaskDock
 
 METHODS = [("Patch CNN (seed 000)", "subsidence:trainpatchcnn"), ("Kriging", "subsidence:kriging"),
            ("IDW", "subsidence:idw")]
 
 
-class SurfaceDock(QgsDockWidget):
+class SurfaceDock(TaskDock):
     """Dock widget driving subsidence:trainpatchcnn, subsidence:kriging and subsidence:idw."""
 
     def __init__(self, parent=None):
         super().__init__("Subsidence surface", parent)
         self.setObjectName("landSubsidenceSurfaceDock")
-        self.task = None
-        self.outcome = ""  # "done", "cancelled" or "failed" after a run
-        self.context = None
-        self.feedback = None
-        self.algorithm = None
         body = QWidget(self)
         layout = QVBoxLayout(body)
         form = QFormLayout()
@@ -60,17 +53,17 @@ class SurfaceDock(QgsDockWidget):
         advanced = QgsCollapsibleGroupBox("Settings", body)
         advanced.setCollapsed(True)
         grid = QFormLayout(advanced)
-        self.epochs = self._spin(1, 100000, 150)
-        self.batch = self._spin(2, 100000, 128)
+        self.epochs = self.spin(1, 100000, 150)
+        self.batch = self.spin(2, 100000, 128)
         self.learning_rate = QDoubleSpinBox(advanced)
         self.learning_rate.setDecimals(6)
         self.learning_rate.setRange(1e-6, 1.0)
         self.learning_rate.setSingleStep(1e-4)
         self.learning_rate.setValue(1e-4)
-        self.patch = self._spin(22, 256, 30)
-        self.patience = self._spin(0, 10000, 0)
-        self.seed = self._spin(0, 2 ** 31 - 1, 0)
-        self.neighbours = self._spin(1, 1000, 32)
+        self.patch = self.spin(22, 256, 30)
+        self.patience = self.spin(0, 10000, 0)
+        self.seed = self.spin(0, 2 ** 31 - 1, 0)
+        self.neighbours = self.spin(1, 1000, 32)
         self.device = QComboBox(advanced)
         self.device.addItems(list(DEVICE_CHOICES))
         self.uncertainty = QCheckBox("Monte-Carlo-dropout spread band", advanced)
@@ -81,31 +74,11 @@ class SurfaceDock(QgsDockWidget):
             grid.addRow(label, widget)
         layout.addWidget(advanced)
 
-        buttons = QHBoxLayout()
-        self.run_button = QPushButton("Run", body)
-        self.cancel_button = QPushButton("Cancel", body)
-        self.cancel_button.setEnabled(False)
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
-        self.progress = QProgressBar(body)
-        self.progress.setRange(0, 100)
-        layout.addWidget(self.progress)
-        self.loss = LossCurve(body)
+        self.add_controls(layout, body)
+        self.loss = self.curves["loss"] = LossCurve(body)
         layout.addWidget(self.loss)
-        self.status = QLabel("", body)
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
-        layout.addStretch(1)
+        self.add_status(layout, body)
         self.setWidget(body)
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(self.cancel)
-
-    def _spin(self, low: int, high: int, value: int) -> QSpinBox:
-        spin = QSpinBox(self)
-        spin.setRange(low, high)
-        spin.setValue(value)
-        return spin
 
     def _output(self, name: str) -> str:
         folder = self.folder.filePath()
@@ -132,54 +105,10 @@ class SurfaceDock(QgsDockWidget):
         if self.points.currentLayer() is None or self.stack.currentLayer() is None or not self.field.currentField():
             self.status.setText("Choose the points, their field and the factor stack (or a grid raster) first.")
             return
-        algorithm_id = METHODS[self.method.currentIndex()][1]
-        self.algorithm = QgsApplication.processingRegistry().createAlgorithmById(algorithm_id)
-        self.context = QgsProcessingContext()
-        self.context.setProject(QgsProject.instance())
-        self.feedback = TrainingFeedback()
-        self.feedback.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
-        self.feedback.epochFinished.connect(self.loss.add)
-        ok, message = self.algorithm.checkParameterValues(self.parameters(), self.context)
-        if not ok:
-            self.status.setText(message)
-            return
-        self.loss.clear()
-        self.progress.setValue(0)
-        self.outcome = ""
-        self.status.setText(f"Running {METHODS[self.method.currentIndex()][0]}…")
-        self.task = QgsProcessingAlgRunnerTask(self.algorithm, self.parameters(), self.context, self.feedback)
-        self.task.executed.connect(self._finished)
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        QgsApplication.taskManager().addTask(self.task)
+        self.run_chain([(METHODS[self.method.currentIndex()][1], lambda previous: self.parameters())])
 
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.status.setText("Cancelling…")
-            self.task.cancel()
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None
-
-    def _finished(self, successful: bool, results: dict) -> None:
-        """Runs on the main thread: add the surface to the project and show the metrics."""
-        self.task = None  # the task manager deletes the finished task
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if not successful:
-            cancelled = self.feedback.isCanceled()
-            log = self.feedback.textLog().strip().splitlines()
-            self.outcome = "cancelled" if cancelled else "failed"
-            self.status.setText("Cancelled: nothing was written." if cancelled else
-                                (log[-1] if log else "The run failed."))
-            return
-        self.outcome = "done"
-        for source, details in self.context.layersToLoadOnCompletion().items():
-            layer = QgsRasterLayer(source, details.name)
-            if layer.isValid():
-                QgsProject.instance().addMapLayer(layer)
+    def succeeded(self, results: dict) -> None:
+        """Show the metrics of the finished run."""
         metrics = ", ".join(f"{key.replace('_', ' ').lower()} {value:.4g}" for key, value in results.items()
                             if isinstance(value, float))
         self.status.setText(f"Done. {metrics}")
-        self.progress.setValue(100)

@@ -11,33 +11,27 @@ from __future__ import annotations
 
 import os
 
-from qgis.core import (QgsApplication, QgsFieldProxyModel, QgsMapLayerProxyModel, QgsProcessing,
-                       QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProject, QgsRasterLayer)
-from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                                 QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
-                                 QWidget)
+from qgis.core import QgsFieldProxyModel, QgsMapLayerProxyModel, QgsProcessing
+from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QTableWidget, QTableWidgetItem, QTabWidget,
+                                 QVBoxLayout, QWidget)
 
 from ..core.devices import DEVICE_CHOICES
 from ..core.gardlif import DEFAULT_WEIGHTS, LAYER_TITLES, LAYERS
-from ..processing.base import TrainingFeedback
 from ..processing.train_susceptibility import MODEL_LABELS
 from .loss_curve import LossCurve
+from .task_dock import TaskDock
 
 FIELD_ROLES = ("Velocity (mm/yr): make the inventory with the thresholds", "Inventory label (1 subsiding, 0 stable)")
 
 
-class SusceptibilityDock(QgsDockWidget):
+class SusceptibilityDock(TaskDock):
     """Dock widget driving subsidence:subsidenceinventory, subsidence:trainsusceptibility and
     subsidence:optimizeweights."""
 
     def __init__(self, parent=None):
         super().__init__("Susceptibility", parent)
         self.setObjectName("landSubsidenceSusceptibilityDock")
-        self.task = None
-        self.outcome = ""  # "done", "cancelled" or "failed" after a run
-        self.context = self.feedback = self.algorithm = None
-        self.pending = []  # (algorithm id, parameters function) still to run in this chain
         body = QWidget(self)
         layout = QVBoxLayout(body)
         self.tabs = QTabWidget(body)
@@ -48,38 +42,18 @@ class SusceptibilityDock(QgsDockWidget):
         self.folder = QgsFileWidget(body)
         self.folder.setStorageMode(QgsFileWidget.GetDirectory)
         self.folder.setToolTip("Folder for the outputs; empty = temporary files")
-        self.seed = self._spin(0, 2 ** 31 - 1, 0)
+        self.seed = self.spin(0, 2 ** 31 - 1, 0)
         form.addRow("Output folder", self.folder)
         form.addRow("Seed", self.seed)
         layout.addLayout(form)
-        buttons = QHBoxLayout()
-        self.run_button = QPushButton("Run", body)
-        self.cancel_button = QPushButton("Cancel", body)
-        self.cancel_button.setEnabled(False)
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
-        self.progress = QProgressBar(body)
-        self.progress.setRange(0, 100)
-        layout.addWidget(self.progress)
-        self.loss = LossCurve(body)
-        self.fitness = LossCurve(body, "AUC", "candidate",
-                                 "Tuner: validation AUC of each candidate (blue) and the best so far (red)")
+        self.add_controls(layout, body)
+        self.loss = self.curves["loss"] = LossCurve(body)
+        self.fitness = self.curves["fitness"] = LossCurve(
+            body, "AUC", "candidate", "Tuner: validation AUC of each candidate (blue) and the best so far (red)")
         layout.addWidget(self.loss)
         layout.addWidget(self.fitness)
-        self.status = QLabel("", body)
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
-        layout.addStretch(1)
+        self.add_status(layout, body)
         self.setWidget(body)
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(self.cancel)
-
-    def _spin(self, low: int, high: int, value: int) -> QSpinBox:
-        spin = QSpinBox(self)
-        spin.setRange(low, high)
-        spin.setValue(value)
-        return spin
 
     def _double(self, low: float, high: float, value: float) -> QDoubleSpinBox:
         spin = QDoubleSpinBox(self)
@@ -118,9 +92,9 @@ class SusceptibilityDock(QgsDockWidget):
         settings = QgsCollapsibleGroupBox("Training settings", tab)
         settings.setCollapsed(True)
         grid = QFormLayout(settings)
-        self.epochs = self._spin(1, 100000, 100)
-        self.population = self._spin(4, 1000, 6)
-        self.iterations = self._spin(1, 1000, 5)
+        self.epochs = self.spin(1, 100000, 100)
+        self.population = self.spin(4, 1000, 6)
+        self.iterations = self.spin(1, 1000, 5)
         self.device = QComboBox(settings)
         self.device.addItems(list(DEVICE_CHOICES))
         for label, widget in (("Epochs (upper bound when tuning)", self.epochs), ("Tuner population", self.population),
@@ -141,8 +115,8 @@ class SusceptibilityDock(QgsDockWidget):
             combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
             self.layers[layer] = combo
             form.addRow(LAYER_TITLES[layer], combo)
-        self.particles = self._spin(4, 10000, 30)
-        self.pso_iterations = self._spin(1, 100000, 100)
+        self.particles = self.spin(4, 10000, 30)
+        self.pso_iterations = self.spin(1, 100000, 100)
         form.addRow("Particles", self.particles)
         form.addRow("Iterations", self.pso_iterations)
         self.weights = QTableWidget(len(LAYERS), 3, tab)
@@ -202,65 +176,10 @@ class SusceptibilityDock(QgsDockWidget):
                 self.status.setText("Choose the InSAR points, their velocity field and all seven GARDLIF layers.")
                 return
             chain = [("subsidence:optimizeweights", lambda previous: self.gardlif_parameters())]
-        self.loss.clear()
-        self.fitness.clear()
-        self.progress.setValue(0)
-        self.outcome = ""
-        self.pending = chain
-        self._start({})
+        self.run_chain(chain)
 
-    def _start(self, previous: dict) -> None:
-        algorithm_id, parameters_of = self.pending.pop(0)
-        self.algorithm = QgsApplication.processingRegistry().createAlgorithmById(algorithm_id)
-        self.context = QgsProcessingContext()
-        self.context.setProject(QgsProject.instance())
-        self.feedback = TrainingFeedback()
-        self.feedback.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
-        self.feedback.epochFinished.connect(self.loss.add)
-        self.feedback.fitnessFinished.connect(self.fitness.add)
-        parameters = parameters_of(previous)
-        ok, message = self.algorithm.checkParameterValues(parameters, self.context)
-        if not ok:
-            self.status.setText(message)
-            self.pending = []
-            return
-        self.status.setText(f"Running {self.algorithm.displayName()}…")
-        self.task = QgsProcessingAlgRunnerTask(self.algorithm, parameters, self.context, self.feedback)
-        self.task.executed.connect(self._finished)
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        QgsApplication.taskManager().addTask(self.task)
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.status.setText("Cancelling…")
-            self.pending = []
-            self.task.cancel()
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None
-
-    def _finished(self, successful: bool, results: dict) -> None:
-        """Runs on the main thread: start the next step, or add the maps and show the results."""
-        self.task = None  # the task manager deletes the finished task
-        if successful and self.pending:
-            self._start(results)
-            return
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if not successful:
-            cancelled = self.feedback.isCanceled()
-            log = self.feedback.textLog().strip().splitlines()
-            self.outcome = "cancelled" if cancelled else "failed"
-            self.status.setText("Cancelled: nothing was written." if cancelled else
-                                (log[-1] if log else "The run failed."))
-            return
-        self.outcome = "done"
-        for source, details in self.context.layersToLoadOnCompletion().items():
-            layer = QgsRasterLayer(source, details.name)
-            if layer.isValid():
-                QgsProject.instance().addMapLayer(layer)
+    def succeeded(self, results: dict) -> None:
+        """Fill the PSO weights table or show the model's accuracy."""
         if "OPTIMISED_WEIGHTS" in results:
             for row, value in enumerate(results["OPTIMISED_WEIGHTS"].split(",")):
                 self.weights.setItem(row, 2, QTableWidgetItem(value.strip()))
@@ -270,4 +189,3 @@ class SusceptibilityDock(QgsDockWidget):
             self.status.setText(f"Done. Test AUC {results['AUC']:.3f} (frequency-ratio baseline "
                                 f"{results['FR_AUC']:.3f}, blocked split {results['BLOCKED_AUC']:.3f}). "
                                 f"Report: {results['REPORT']}")
-        self.progress.setValue(100)
