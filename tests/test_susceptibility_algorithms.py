@@ -79,7 +79,7 @@ def test_factor_analysis_tables_and_report(stack_and_inventory, tmp_path):
     assert "Frequency ratio per class" in html and html.count("data:image/png") == 5
 
 
-@pytest.mark.parametrize("model", [0, 1, 3])
+@pytest.mark.parametrize("model", [0, 1, 2, 3])
 def test_train_susceptibility_models(stack_and_inventory, tmp_path, model):
     import processing
 
@@ -102,7 +102,7 @@ def test_train_susceptibility_models(stack_and_inventory, tmp_path, model):
     assert [f["name"] for f in description["encoder"]["factors"]][-1] == "landuse"
     html = open(result["REPORT"]).read()
     assert "ROC curves, test part of the random split" in html and "test part of the blocked split" in html
-    if model == 1:
+    if model in (1, 2):  # GWO, ICA
         assert description["tuned"]["epochs"] <= 12 and len(description["tuning_history"]) == 1
 
 
