@@ -8,8 +8,11 @@ Every measurement runs in its own subprocess, so its peak memory (max RSS) is it
 on 20,000 of the cells where it can run, its cells/s extrapolated to 10^6. PyKrige's `execute` builds the
 full N x N kriging matrix, so it is not run beyond N = 10^4 (10^5 points would need 80 GB). The plugin's
 predictions are compared with PyKrige's on the same cells. Patch CNN: the default network of seed 000 on a
-random 12-band stack, dense "a trous" evaluation of every pixel against per-patch batching of a sample of
-pixels (extrapolated), with the largest difference; training throughput on 10^5 points.
+random 12-band stack (1000 x 1000 and 2000 x 2000), dense "a trous" evaluation of every pixel against the
+plugin's per-patch prediction (patches cut by PatchSampler, batches of 512) of a sample of pixels
+(extrapolated), with the largest difference; training throughput on 10^5 points. Columns: wall-clock and CPU
+seconds of the timed part (CPU over wall shows how many cores it had), the 1-minute load average at its end:
+the machine may be shared, so compare rows of one run.
 """
 from __future__ import annotations
 
@@ -43,12 +46,12 @@ def task_ours(n, backend, cells):
     side = int(round(np.sqrt(cells)))
     gx, gy = np.meshgrid(np.linspace(0, 100000, side), np.linspace(0, 100000, side))
     device = choose_device("cpu") if backend == "torch" else None
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     kriging = LocalKriging(x, y, z, Variogram("spherical", 1.0, 20000.0, 0.01), k=32, device=device)
     result = kriging.predict(gx.ravel(), gy.ravel())
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     np.save(f"/tmp/bench_ours_{n}.npy", result.values[:20000])
-    return {"seconds": seconds, "cells": side * side}
+    return {"seconds": seconds, "cpu_seconds": cpu, "cells": side * side}
 
 
 def task_pykrige(n, cells):
@@ -60,12 +63,12 @@ def task_pykrige(n, cells):
     gx, gy = np.meshgrid(np.linspace(0, 100000, side), np.linspace(0, 100000, side))
     tx, ty = gx.ravel()[:20000], gy.ravel()[:20000]
     ok = OrdinaryKriging(x, y, z, variogram_model="spherical", variogram_parameters=[1.01, 20000.0, 0.01])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     values, _ = ok.execute("points", tx, ty, n_closest_points=32, backend="C")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     ours = f"/tmp/bench_ours_{n}.npy"
     diff = float(np.abs(np.load(ours) - values).max()) if os.path.exists(ours) else float("nan")
-    return {"seconds": seconds, "cells": len(tx), "max_diff_vs_plugin": diff}
+    return {"seconds": seconds, "cpu_seconds": cpu, "cells": len(tx), "max_diff_vs_plugin": diff}
 
 
 def task_variogram(n):
@@ -73,9 +76,9 @@ def task_variogram(n):
     from subsidence_plugin.core.variogram import fit_models
 
     x, y, z = _field(n)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     fit_models(x, y, z, ["spherical", "exponential", "gaussian", "linear"])
-    return {"seconds": time.perf_counter() - started, "cells": n}
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "cells": n}
 
 
 def task_cnn_dense(size, sample):
@@ -84,27 +87,24 @@ def task_cnn_dense(size, sample):
 
     sys.path.insert(0, ROOT)
     from subsidence_plugin.core.patch_cnn import PatchCNN
+    from subsidence_plugin.core.patches import Normalisation, PatchSampler
+    from subsidence_plugin.core.training import predict
 
     torch.manual_seed(0)
     model = PatchCNN(12, 30).eval()
-    stack = torch.randn(1, 12, size + 29, size + 29)
+    stack = np.random.default_rng(0).standard_normal((12, size + 29, size + 29)).astype(np.float32)
+    started, cpu = time.perf_counter(), time.process_time()
+    dense = model.dense_forward(torch.from_numpy(stack)[None])[0].numpy()
+    dense_s, cpu = time.perf_counter() - started, time.process_time() - cpu
+    # the plugin's per-patch prediction: patches cut by PatchSampler, the network on batches of 512
+    sampler = PatchSampler(stack, 30, Normalisation("none", [0.0] * 12, [1.0] * 12))
+    rows, cols = np.random.default_rng(0).integers(0, size, (2, sample))
     started = time.perf_counter()
-    with torch.no_grad():
-        dense = torch.cat([model.dense_forward(stack[:, :, r:r + 128 + 29, :]) for r in range(0, size, 128)], dim=1)
-    dense_s = time.perf_counter() - started
-    rng = np.random.default_rng(0)
-    rows, cols = rng.integers(0, size, (2, sample))
-    started = time.perf_counter()
-    out = []
-    with torch.no_grad():
-        for start in range(0, sample, 512):
-            r, c = rows[start:start + 512], cols[start:start + 512]
-            patches = torch.stack([stack[0, :, i:i + 30, j:j + 30] for i, j in zip(r, c)])
-            out.append(model(patches))
+    per_patch = predict(model, lambda i: sampler.batch(rows[i] + 15, cols[i] + 15), np.arange(sample))
     per_patch_s = (time.perf_counter() - started) * size * size / sample
-    diff = float((torch.cat(out) - dense[0, rows, cols]).abs().max())
-    return {"seconds": dense_s, "cells": size * size, "per_patch_seconds_extrapolated": per_patch_s,
-            "speed_up": per_patch_s / dense_s, "max_diff": diff}
+    return {"seconds": dense_s, "cpu_seconds": cpu, "cells": size * size, "speed_up": per_patch_s / dense_s,
+            "per_patch_seconds_extrapolated": per_patch_s,
+            "max_diff": float(np.abs(per_patch - dense[rows, cols]).max())}
 
 
 def task_cnn_training(points, batches):
@@ -134,10 +134,11 @@ TASKS = {"ours": task_ours, "pykrige": task_pykrige, "variogram": task_variogram
 
 def run(name, *args):
     """Run a task in a subprocess; returns its result with peak memory (MB), or an error."""
-    code = (f"import sys, json, resource; sys.path.insert(0, {ROOT!r}); "
+    code = (f"import sys, json, os, resource; sys.path.insert(0, {ROOT!r}); "
             f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import benchmark_surface as b; "
             f"r = b.TASKS[{name!r}](*{list(args)!r}); "
-            "r['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0; print(json.dumps(r))")
+            "r.update(peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, load=os.getloadavg()[0]); "
+            "print(json.dumps(r))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
@@ -168,16 +169,16 @@ def main(argv=None):
         rows.append({"task": "variogram fit (4 models)", "points": counts[-1], "tool": "plugin",
                      **run("variogram", counts[-1])})
     if "cnn" in args.tasks:
-        size = 200 if args.quick else 1000
-        rows.append({"task": f"patch CNN dense, {size}x{size}x12", "points": size * size, "tool": "plugin (cpu)",
-                     **run("cnn_dense", size, 2000 if args.quick else 20000)})
+        for size in [200] if args.quick else [1000, 2000]:
+            rows.append({"task": f"patch CNN dense, {size}x{size}x12", "points": size * size, "tool": "plugin (cpu)",
+                         **run("cnn_dense", size, 2000 if args.quick else 20000)})
         rows.append({"task": "patch CNN training (patches/s), 10^5 points", "points": 10 ** 5,
                      "tool": "plugin (cpu)", **run("cnn_training", 10 ** 5, 5 if args.quick else 40)})
-    print("| task | points | tool | seconds | cells/s | to 10^6 cells (s) | peak MB | notes |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| task | points | tool | seconds | cells/s | to 10^6 cells (s) | CPU s | peak MB | load | notes |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            print(f"| {r['task']} | {r['points']:,} | {r['tool']} | - | - | - | - | {r['error']} |")
+            print(f"| {r['task']} | {r['points']:,} | {r['tool']} | - | - | - | - | - | - | {r['error']} |")
             continue
         rate = r["cells"] / r["seconds"]
         notes = []
@@ -187,7 +188,8 @@ def main(argv=None):
             notes.append(f"per-patch {r['per_patch_seconds_extrapolated']:.0f} s, {r['speed_up']:.1f}x, "
                          f"max diff {r['max_diff']:.1e}")
         print(f"| {r['task']} | {r['points']:,} | {r['tool']} | {r['seconds']:.2f} | {rate:,.0f} | "
-              f"{1e6 / rate:.1f} | {r['peak_mb']:.0f} | {'; '.join(notes)} |")
+              f"{1e6 / rate:.1f} | {r.get('cpu_seconds', float('nan')):.1f} | {r['peak_mb']:.0f} | {r['load']:.1f} | "
+              f"{'; '.join(notes)} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)

@@ -36,6 +36,30 @@ def test_ordinary_kriging_equals_pykrige_moving_window(model, backend):
     np.testing.assert_allclose(ours.values[:5], z[:5], atol=1e-10)  # exact at the data
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_targets_sharing_neighbourhoods_equal_pykrige(backend):
+    # a grid much finer than the point spacing: most cells share their 16 nearest points with other cells, and
+    # share one system; with all keys equal every set "collides" and the element-wise check must split them
+    x, y, z, _ = _field(n=150)
+    v = Variogram("exponential", 0.9, 2000.0, 0.01)
+    gx, gy = np.meshgrid(np.linspace(0, 5000, 60), np.linspace(0, 5000, 60))
+    tx, ty = gx.ravel(), gy.ravel()
+    ok = OrdinaryKriging(x, y, z, variogram_model="exponential", variogram_parameters=v.pykrige_parameters())
+    expected, variance = ok.execute("points", tx, ty, n_closest_points=16, backend="loop")
+    device = None
+    if backend == "torch":
+        from subsidence_plugin.core.devices import choose_device
+        device = choose_device("cpu")
+    kriging = LocalKriging(x, y, z, v, k=16, chunk=1000, device=device)
+    _, first = kriging._group(kriging._neighbours(tx[:1000], ty[:1000], False))
+    assert len(first) < 400
+    for keys in (kriging.keys, np.zeros_like(kriging.keys)):
+        kriging.keys = keys
+        ours = kriging.predict(tx, ty)
+        np.testing.assert_allclose(ours.values, expected, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(ours.variance, variance, rtol=0, atol=1e-10)
+
+
 def test_universal_kriging_with_all_points_equals_pykrige():
     x, y, z, rng = _field(n=60)
     z = z + 0.0004 * x - 0.0002 * y

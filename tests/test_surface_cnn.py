@@ -62,6 +62,24 @@ def test_dense_prediction_equals_per_patch(patch_size):
         np.testing.assert_allclose(dense.detach().numpy(), model(patches).reshape(21, 14).numpy(), atol=1e-5)
 
 
+def test_dense_prediction_of_the_default_network_in_strips_equals_per_patch(monkeypatch):
+    from subsidence_plugin.core import patch_cnn
+
+    torch.manual_seed(0)
+    model = PatchCNN(12, 30)  # the default filters and dense layers
+    for block in model.blocks:
+        block["norm"].running_mean.uniform_(-0.5, 0.5)
+        block["norm"].running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = torch.randn(2, 12, 30 + 12, 30 + 9)
+    monkeypatch.setattr(patch_cnn, "STRIP_PIXELS", 33 * x.shape[-1])  # strips of 4 output rows
+    monkeypatch.setattr(patch_cnn, "HEAD_PIXELS", 64)  # dense layers 3 rows at a time
+    dense = model.dense_forward(x)
+    patches = x.unfold(2, 30, 1).unfold(3, 30, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 12, 30, 30)
+    with torch.no_grad():
+        np.testing.assert_allclose(dense.numpy(), model(patches).reshape(2, 13, 10).numpy(), atol=1e-5)
+
+
 def test_training_learns_repeats_and_predicts_densely(tmp_path):
     stack, grid, x, y, target = _problem()
     settings = CnnSettings(**SMALL, training=TrainingSettings(epochs=25, batch_size=32, learning_rate=3e-3, seed=4))

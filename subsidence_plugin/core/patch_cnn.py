@@ -10,8 +10,12 @@ map's size), so the same weights predict one patch or a whole raster.
 Dense evaluation ("a trous", Mallat; Long et al. 2015): max pooling with stride 1 and the following
 convolutions dilated by 2, 4, 8 compute, in one pass, the network's output for the patch at every position:
 output (i, j) is the prediction for the patch whose top-left cell is (i, j). Batch normalisation runs on its
-running statistics and dropout is off, as for a single patch; with ``mc_dropout`` the dense layers keep
-dropout on, independently for every output pixel (Monte Carlo dropout, Gal & Ghahramani 2016).
+running statistics, folded into the convolution before it, and dropout is off, as for a single patch; with
+``mc_dropout`` the dense layers keep dropout on, independently for every output pixel (Monte Carlo dropout, Gal
+& Ghahramani 2016). Everything runs on channels-last memory (oneDNN's fast layout on the CPU); the convolution
+blocks on strips of rows (``STRIP_PIXELS`` input pixels), the dense layers, 92 % of the work, on
+``HEAD_PIXELS`` output pixels at a time, so memory is bounded whatever the raster's size. Work with the default
+network (P = 30): 2.7 M multiply-adds per pixel densely against 18.4 M per patch, a ratio of 6.8.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from torch.nn import functional as F
 
 DEFAULT_FILTERS = (32, 64, 128)
 DEFAULT_DENSE = (1024, 1024, 512, 512, 256)
+STRIP_PIXELS = 2 ** 18  # input pixels per strip of the dense convolutions
+HEAD_PIXELS = 16384  # output pixels per pass of the dense layers
 
 
 def feature_size(patch_size: int, blocks: int = 3) -> int:
@@ -64,28 +70,56 @@ class PatchCNN(nn.Module):
                 "padding": "valid", "centre": "row/col P//2 of the patch"}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x, dilated=False, mc_dropout=False).reshape(x.shape[0])
+        batch = x.shape[0]
+        for block in self.blocks:
+            x = F.relu(block["pointwise"](x))
+            x = F.max_pool2d(F.relu(block["norm"](block["conv"](x))), 2)
+        for layer in self.head:
+            x = F.dropout(F.relu(layer(x)), self.dropout, training=self.training)
+        return self.output(x).reshape(batch)
 
+    @torch.no_grad()
     def dense_forward(self, x: torch.Tensor, mc_dropout: bool = False) -> torch.Tensor:
         """(B, bands, H, W) -> (B, H - P + 1, W - P + 1): the prediction for every patch position.
 
         (For odd P the last row and column of a patch never reach the output, as in patch mode.)"""
-        rows, cols = x.shape[-2] - self.patch_size + 1, x.shape[-1] - self.patch_size + 1
-        return self._run(x, dilated=True, mc_dropout=mc_dropout)[:, 0, :rows, :cols]
+        p = self.patch_size
+        rows, cols = x.shape[-2] - p + 1, x.shape[-1] - p + 1
+        out = x.new_empty((x.shape[0], rows, cols))
+        strip = max(1, STRIP_PIXELS // x.shape[-1] - p + 1)
+        for row0 in range(0, rows, strip):
+            height = min(strip, rows - row0)
+            features = self._dense_features(x[:, :, row0:row0 + height + p - 1])
+            out[:, row0:row0 + height] = self._dense_head(features, height, cols, mc_dropout)
+        return out
 
-    def _run(self, x: torch.Tensor, dilated: bool, mc_dropout: bool) -> torch.Tensor:
+    def _dense_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution blocks at every position (dilated), batch norm folded; channels-last memory."""
+        x = x.contiguous(memory_format=torch.channels_last)
         dilation = 1
         for block in self.blocks:
-            x = F.relu(block["pointwise"](x))
-            conv = block["conv"]
-            x = F.conv2d(x, conv.weight, conv.bias, dilation=dilation)
-            x = F.relu(block["norm"](x))
-            if dilated:
-                x = F.max_pool2d(x, 2, stride=1, dilation=dilation)
-                dilation *= 2
-            else:
-                x = F.max_pool2d(x, 2)
-        for layer in self.head:
-            x = F.relu(F.conv2d(x, layer.weight, layer.bias, dilation=dilation if layer.kernel_size[0] > 1 else 1))
-            x = F.dropout(x, self.dropout, training=self.training or mc_dropout)
-        return self.output(x)
+            x = F.conv2d(x, block["pointwise"].weight, block["pointwise"].bias).relu_()
+            conv, norm = block["conv"], block["norm"]
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            x = F.conv2d(x, conv.weight * scale[:, None, None, None], (conv.bias - norm.running_mean) * scale +
+                         norm.bias, dilation=dilation).relu_()
+            x = F.max_pool2d(x, 2, stride=1, dilation=dilation)
+            dilation *= 2
+        return x
+
+    def _dense_head(self, features: torch.Tensor, rows: int, cols: int, mc_dropout: bool) -> torch.Tensor:
+        """Dense layers as convolutions (the first dilated by 2^blocks, the rest 1 x 1) on channels-last
+        features, ``HEAD_PIXELS`` output pixels at a time."""
+        dilation = 2 ** len(self.blocks)
+        reach = dilation * (self.head[0].kernel_size[0] - 1)
+        dropout = self.training or mc_dropout
+        out = features.new_empty((features.shape[0], rows, cols))
+        step = max(1, HEAD_PIXELS // (features.shape[0] * cols))
+        for row0 in range(0, rows, step):
+            row1 = min(rows, row0 + step)
+            h = features[:, :, row0:row1 + reach, :cols + reach]
+            for layer in self.head:
+                h = F.conv2d(h, layer.weight, layer.bias, dilation=dilation if layer.kernel_size[0] > 1 else 1)
+                h = F.dropout(h.relu_(), self.dropout, training=dropout)
+            out[:, row0:row1] = self.output(h)[:, 0]
+        return out
