@@ -34,6 +34,23 @@ def provider(qgis_processing):
     registry.removeProvider("subsidence")
 
 
+@pytest.fixture
+def wait_for_dock():
+    """Process Qt events until a dock's background task chain ends (fails after ``timeout`` seconds)."""
+    import time
+
+    from qgis.PyQt.QtWidgets import QApplication
+
+    def wait(dock, timeout=300):
+        start = time.time()
+        while dock.running:
+            QApplication.processEvents()
+            time.sleep(0.02)
+            assert time.time() - start < timeout
+
+    return wait
+
+
 @pytest.fixture(autouse=True, scope="session")
 def collect_garbage_before_qgis_exits(qgis_app):
     """Collect Python wrappers of QGIS objects while QGIS still runs: left to the interpreter's final

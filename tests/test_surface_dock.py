@@ -1,21 +1,11 @@
 """The Subsidence surface dock runs the algorithms in a background task, live loss curve, cancel, results."""
 import os
-import time
 
 import numpy as np
 from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
-from qgis.PyQt.QtWidgets import QApplication
 
 from subsidence_plugin.core.raster_io import read_raster
 from subsidence_plugin.gui.surface_dock import SurfaceDock
-
-
-def _wait(dock, timeout=300):
-    start = time.time()
-    while dock.running:
-        QApplication.processEvents()
-        time.sleep(0.02)
-        assert time.time() - start < timeout
 
 
 def _dock(sample_area, qgis_new_project, folder):
@@ -32,12 +22,13 @@ def _dock(sample_area, qgis_new_project, folder):
     return dock
 
 
-def test_dock_trains_in_a_task_with_a_live_loss_curve(provider, sample_area, qgis_new_project, tmp_path):
+def test_dock_trains_in_a_task_with_a_live_loss_curve(provider, sample_area, qgis_new_project, tmp_path,
+        wait_for_dock):
     dock = _dock(sample_area, qgis_new_project, tmp_path)
     before = len(QgsProject.instance().mapLayers())
     dock.run()
     assert dock.running and not dock.run_button.isEnabled()
-    _wait(dock)
+    wait_for_dock(dock)
     assert dock.outcome == "done", dock.status.text()
     assert len(dock.loss.training) == 3 and len(dock.loss.validation) == 3
     assert os.path.exists(tmp_path / "patch_cnn.pt") and os.path.exists(tmp_path / "patch_cnn.tif")
@@ -45,16 +36,17 @@ def test_dock_trains_in_a_task_with_a_live_loss_curve(provider, sample_area, qgi
     assert dock.status.text().startswith("Done.") and dock.run_button.isEnabled()
     dock.method.setCurrentIndex(2)  # IDW through the same dock
     dock.run()
-    _wait(dock)
+    wait_for_dock(dock)
     assert np.isfinite(read_raster(str(tmp_path / "idw.tif")).band(0)).all()
 
 
-def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path):
+def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path,
+        wait_for_dock):
     dock = _dock(sample_area, qgis_new_project, tmp_path)
     dock.epochs.setValue(500)
     dock.run()
     dock.cancel()
-    _wait(dock)
+    wait_for_dock(dock)
     assert dock.outcome == "cancelled" and "Cancelled" in dock.status.text()
     assert not [p for p in os.listdir(tmp_path) if p.endswith((".pt", ".tif"))]
 

@@ -11,14 +11,6 @@ from subsidence_plugin.core.raster_io import read_raster
 from subsidence_plugin.gui.susceptibility_dock import SusceptibilityDock
 
 
-def _wait(dock, timeout=300):
-    start = time.time()
-    while dock.running:
-        QApplication.processEvents()
-        time.sleep(0.02)
-        assert time.time() - start < timeout
-
-
 def _dock(provider, sample_area, folder):
     import processing
 
@@ -43,12 +35,13 @@ def _dock(provider, sample_area, folder):
     return dock
 
 
-def test_dock_chains_inventory_and_cnn_gwo(provider, sample_area, qgis_new_project, tmp_path):
+def test_dock_chains_inventory_and_cnn_gwo(provider, sample_area, qgis_new_project, tmp_path,
+        wait_for_dock):
     dock = _dock(provider, sample_area, tmp_path)
     before = len(QgsProject.instance().mapLayers())
     dock.run()
     assert dock.running and not dock.run_button.isEnabled()
-    _wait(dock)
+    wait_for_dock(dock)
     assert dock.outcome == "done", dock.status.text()
     assert os.path.exists(tmp_path / "inventory.gpkg") and os.path.exists(tmp_path / "susceptibility_model.pt")
     assert len(dock.fitness.training) >= 4 and dock.fitness.validation[-1] == max(dock.fitness.validation)
@@ -59,7 +52,8 @@ def test_dock_chains_inventory_and_cnn_gwo(provider, sample_area, qgis_new_proje
     assert set(np.unique(classes)) <= {0, 1, 2, 3, 4, 5} and classes.max() == 5
 
 
-def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path):
+def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path,
+        wait_for_dock):
     dock = _dock(provider, sample_area, tmp_path)
     dock.field_role.setCurrentIndex(0)
     dock.model.setCurrentIndex(0)
@@ -69,12 +63,12 @@ def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path
         QApplication.processEvents()
         time.sleep(0.02)
     dock.cancel()
-    _wait(dock)
+    wait_for_dock(dock)
     assert dock.outcome == "cancelled" and "Cancelled" in dock.status.text()
     assert not [p for p in os.listdir(tmp_path) if p.startswith("susceptibility")]
 
 
-def test_pso_weights_fill_the_table(provider, qgis_new_project, tmp_path):
+def test_pso_weights_fill_the_table(provider, qgis_new_project, tmp_path, wait_for_dock):
     from subsidence_plugin.core import gardlif
     from subsidence_plugin.core.vector_io import VectorLayer, write_geopackage
     from tests.test_susceptibility_algorithms import _gardlif_layers
@@ -99,7 +93,7 @@ def test_pso_weights_fill_the_table(provider, qgis_new_project, tmp_path):
     dock.pso_iterations.setValue(30)
     dock.folder.setFilePath(str(tmp_path))
     dock.run()
-    _wait(dock)
+    wait_for_dock(dock)
     assert dock.outcome == "done", dock.status.text()
     weights = [float(dock.weights.item(r, 2).text()) for r in range(7)]
     assert all(0 <= w <= 5 for w in weights) and "Pearson r" in dock.status.text()
