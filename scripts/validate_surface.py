@@ -167,7 +167,8 @@ def main(argv=None):
         print(f"| {name} | {method} | {stats['rmse']:.2f} | {stats['mae']:.2f} | {stats['r2']:.3f} | {stats['n']} |")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump([{"data": n, "method": m, **s} for n, m, s in results], fh, indent=2)
+            json.dump([{"data": n, "method": m, **{k: v for k, v in s.items() if np.isscalar(v)}}
+                       for n, m, s in results], fh, indent=2)
 
 
 if __name__ == "__main__":

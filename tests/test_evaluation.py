@@ -47,6 +47,9 @@ def test_every_method_sees_the_same_test_points():
     assert by[("spatial", "exact")]["rmse"] == 0 and by[("spatial", "biased")]["rmse"] == pytest.approx(2.0)
     assert by[("spatial", "exact")]["n"] == 300  # pooled over folds: every point tested once
     assert by[("paper", "biased")]["me"] == pytest.approx(2.0) and by[("paper", "biased")]["n"] == 30
+    spatial = by[("spatial", "biased")]
+    assert sorted(spatial["test"]) == list(range(300))
+    np.testing.assert_allclose(spatial["predicted"], values[spatial["test"]] + 2.0)
 
 
 def test_compare_through_processing(provider, sample_area, tmp_path):
@@ -59,12 +62,15 @@ def test_compare_through_processing(provider, sample_area, tmp_path):
         "OUTPUT": str(tmp_path / "stack.tif")})["OUTPUT"]
     result = processing.run("subsidence:comparesurfacemethods", {
         "INPUT": f"{sample_area.vector_path}|layername=ps_points", "FIELD": "velocity", "STACK": stack,
-        "METHODS": [1, 2], "FOLDS": 3, "EPOCHS": 1, "OUTPUT": str(tmp_path / "table.gpkg"),
+        "METHODS": [0, 1, 2], "FOLDS": 3, "EPOCHS": 1, "OUTPUT": str(tmp_path / "table.gpkg"),
         "REPORT": str(tmp_path / "compare.html")})
     table = QgsVectorLayer(result["OUTPUT"], "t", "ogr")
     features = list(table.getFeatures())
-    assert len(features) == 6
-    assert {f["method"] for f in features} == {"Kriging", "IDW"}
+    assert len(features) == 9
+    assert {f["method"] for f in features} == {"Patch CNN", "Kriging", "IDW"}
     assert {f["protocol"] for f in features} == {"paper", "spatial", "gap"}
     assert all(f["rmse"] > 0 for f in table.getFeatures())
-    assert "Same held-out points" in open(result["REPORT"]).read()
+    html = open(result["REPORT"]).read()
+    assert "Same held-out points" in html
+    # scatter panels per protocol, spatial residual maps, variogram, the CNN's loss curves
+    assert html.count("<img") == 3 + 1 + 1 + 1

@@ -71,7 +71,8 @@ def compare_methods(values: np.ndarray, x: np.ndarray, y: np.ndarray, methods: D
                     block_size: float, folds: int = 5, gap_share: float = 0.1, seed: int = 0,
                     protocols=("paper", "spatial", "gap"), progress: Optional[ProgressCallback] = None,
                     is_cancelled: Optional[CancelCheck] = None) -> List[dict]:
-    """Scores of every method under every protocol: rows of {protocol, method, rmse, ..., n}."""
+    """Scores of every method under every protocol: rows of {protocol, method, rmse, ..., n, test, predicted}, where
+    ``test`` are the indices of the scored points (pooled over folds) and ``predicted`` their predictions."""
     values = np.asarray(values, dtype=np.float64)
     plans = []
     if "paper" in protocols:
@@ -92,12 +93,13 @@ def compare_methods(values: np.ndarray, x: np.ndarray, y: np.ndarray, methods: D
     rows = []
     for protocol, runs in plans:
         for name, fit_predict in methods.items():
-            observed, predicted = [], []
+            tested, predicted = [], []
             for train, val, test in runs:
                 steps.check()
                 predicted.append(np.asarray(fit_predict(train, val, test), dtype=np.float64))
-                observed.append(values[test])
+                tested.append(np.asarray(test))
                 steps.advance(f"{protocol}: {name}")
-            stats = error_statistics(np.concatenate(observed), np.concatenate(predicted))
-            rows.append({"protocol": protocol, "method": name, **stats})
+            tested, predicted = np.concatenate(tested), np.concatenate(predicted)
+            stats = error_statistics(values[tested], predicted)
+            rows.append({"protocol": protocol, "method": name, **stats, "test": tested, "predicted": predicted})
     return rows

@@ -26,9 +26,7 @@ def variogram_figure(lags: np.ndarray, gamma: np.ndarray, counts: np.ndarray, mo
     return fig
 
 
-def scatter_figure(observed: np.ndarray, predicted: np.ndarray, title: str, unit: str = ""):
-    """Predicted against observed with the 1:1 line."""
-    fig, ax = new_figure(4.2, 4.0)
+def _scatter_axes(ax, observed: np.ndarray, predicted: np.ndarray, title: str, unit: str) -> None:
     ax.scatter(observed, predicted, s=6, alpha=0.5, color="#2166ac")
     lo = float(min(observed.min(), predicted.min()))
     hi = float(max(observed.max(), predicted.max()))
@@ -37,6 +35,21 @@ def scatter_figure(observed: np.ndarray, predicted: np.ndarray, title: str, unit
     ax.set_ylabel(f"predicted{f' ({unit})' if unit else ''}")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
+
+
+def scatter_figure(observed: np.ndarray, predicted: np.ndarray, title: str, unit: str = ""):
+    """Predicted against observed with the 1:1 line."""
+    fig, ax = new_figure(4.2, 4.0)
+    _scatter_axes(ax, observed, predicted, title, unit)
+    return fig
+
+
+def scatter_panels_figure(panels: Dict[str, tuple], unit: str = ""):
+    """One predicted-against-observed panel per entry {title: (observed, predicted)}, side by side."""
+    fig, axes = new_figure(3.6 * len(panels), 3.6, 1, len(panels))
+    for ax, (title, (observed, predicted)) in zip(np.atleast_1d(axes), panels.items()):
+        _scatter_axes(ax, observed, predicted, title, unit)
+    fig.tight_layout()
     return fig
 
 
@@ -56,15 +69,29 @@ def loss_figure(train: Sequence[float], validation: Sequence[float], title: str 
     return fig
 
 
-def residual_map_figure(x: np.ndarray, y: np.ndarray, residual: np.ndarray, title: str, unit: str = ""):
-    """Points coloured by residual (predicted - observed) on a diverging scale centred on 0."""
-    fig, ax = new_figure(5.0, 4.4)
-    vmax = float(np.nanpercentile(np.abs(residual), 98)) or 1.0
+def _residual_axes(fig, ax, x, y, residual, vmax, title, unit) -> None:
     dots = ax.scatter(x, y, c=residual, s=6, cmap="RdBu", vmin=-vmax, vmax=vmax)
     fig.colorbar(dots, ax=ax, label=f"predicted - observed{f' ({unit})' if unit else ''}")
     ax.set_aspect("equal")
+    ax.ticklabel_format(useOffset=False, style="plain")
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=7)
+
+
+def residual_map_figure(x: np.ndarray, y: np.ndarray, residual: np.ndarray, title: str, unit: str = ""):
+    """Points coloured by residual (predicted - observed) on a diverging scale centred on 0."""
+    fig, ax = new_figure(5.0, 4.4)
+    _residual_axes(fig, ax, x, y, residual, float(np.nanpercentile(np.abs(residual), 98)) or 1.0, title, unit)
+    return fig
+
+
+def residual_panels_figure(panels: Dict[str, tuple], unit: str = ""):
+    """One residual map per entry {title: (x, y, residual)}, side by side on one diverging scale."""
+    vmax = float(np.nanpercentile(np.abs(np.concatenate([r for _, _, r in panels.values()])), 98)) or 1.0
+    fig, axes = new_figure(4.4 * len(panels), 4.0, 1, len(panels))
+    for ax, (title, (x, y, residual)) in zip(np.atleast_1d(axes), panels.items()):
+        _residual_axes(fig, ax, x, y, residual, vmax, title, unit)
+    fig.tight_layout()
     return fig
 
 

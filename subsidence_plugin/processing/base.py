@@ -1,13 +1,14 @@
 """Common behaviour of the plugin's Processing algorithms: groups, icon, help link, dependency checks,
-core progress/cancel adapters and loading styled outputs into the project."""
+core progress/cancel adapters, loading styled outputs into the project and no-geometry table outputs."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Sequence
 
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
-                       QgsProcessingParameterDefinition)
-from qgis.PyQt.QtCore import pyqtSignal
+import numpy as np
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessingAlgorithm, QgsProcessingContext,
+                       QgsProcessingException, QgsProcessingFeedback, QgsProcessingParameterDefinition, QgsWkbTypes)
+from qgis.PyQt.QtCore import QVariant, pyqtSignal
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.progress import Cancelled
@@ -252,3 +253,30 @@ def processing_errors(cancelled: str = "no output was written", prefix: str = ""
         raise QgsProcessingException(f"Cancelled: {cancelled}") from None
     except ValueError as error:
         raise QgsProcessingException(f"{prefix}: {error}" if prefix else str(error)) from error
+
+
+def table_sink(algorithm, parameters, key: str, context, columns: Sequence[tuple], rows: Sequence[Sequence]):
+    """Write rows to a no-geometry table output; columns are (name, "string" | "double" | "int")."""
+    kinds = {"string": QVariant.String, "double": QVariant.Double, "int": QVariant.Int}
+    fields = QgsFields()
+    for name, kind in columns:
+        fields.append(QgsField(name, kinds[kind]))
+    sink, dest = algorithm.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.NoGeometry)
+    if sink is None:
+        return None
+    features = []
+    for row in rows:
+        feature = QgsFeature(fields)
+        feature.setAttributes([_plain(v, kind) for v, (_, kind) in zip(row, columns)])
+        features.append(feature)
+    sink.addFeatures(features, QgsFeatureSink.FastInsert)
+    return dest
+
+
+def _plain(value, kind):
+    if kind == "string":
+        return str(value)
+    if kind == "int":
+        return int(value)
+    value = float(value)
+    return None if np.isnan(value) else value

@@ -8,8 +8,8 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterBand, QgsProcessingP
 
 from ..core.susceptibility import CLASS_NAMES, CLASSIFICATIONS, class_breaks
 from . import styles
-from .base import SubsidenceAlgorithm, gdal_raster_path, processing_errors, progress_adapter
-from .susceptibility_common import class_table, finish_classes, table_sink, write_classes
+from .base import SubsidenceAlgorithm, gdal_raster_path, processing_errors, progress_adapter, table_sink
+from .susceptibility_common import class_table, finish_classes, write_classes
 from .train_susceptibility import CLASSIFICATION_LABELS
 
 SAMPLE_CELLS = 1_000_000

@@ -1,16 +1,14 @@
 """subsidence:comparesurfacemethods - CNN, kriging and IDW on the same held-out points under three protocols."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing, QgsProcessingException,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
 from ..core.devices import DEVICE_CHOICES
 from .base import (SubsidenceAlgorithm, add_advanced, gdal_raster_path, points_with_values, processing_errors,
-                   progress_adapter)
+                   progress_adapter, table_sink)
 from .surface_common import load_stack
 
 METHODS = ["Patch CNN", "Kriging", "IDW"]
@@ -96,7 +94,7 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
             x, y, values, rows, cols = x[usable], y[usable], values[usable], rows[usable], cols[usable]
             feedback.pushInfo(f"{usable.sum()} points on valid cells ({outside} outside the stack, {nodata} on "
                               "nodata excluded)")
-            variogram, _, _ = select_variogram(x, y, values, MODELS, seed=seed)
+            variogram, experimental, fitted = select_variogram(x, y, values, MODELS, seed=seed)
             block = self.parameterAsDouble(parameters, "BLOCK_SIZE", context) or \
                 max(settings.patch_size * stack.grid.dx * stack.grid.linear_unit_metres, variogram.range)
             feedback.pushInfo(f"Blocks of {block:.0f} m (variogram range {variogram.range:.0f} m, "
@@ -112,10 +110,13 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
             def idw(train, val, test):
                 return InverseDistance(x[train], y[train], values[train], k=k_idw).predict(x[test], y[test])
 
+            losses = []
+
             def cnn(train, val, test):
                 trained = train_surface_cnn(stack.values, stack.grid, x, y, values, settings,
                                             splits={"train": train, "validation": val, "test": test},
                                             is_cancelled=feedback.isCanceled)
+                losses.append((trained.history.train_loss, trained.history.validation_loss))
                 fold_sampler = PatchSampler(stack.values, settings.patch_size, trained.normalisation)
                 return trained.predict_values(fold_sampler, rows[test], cols[test])
 
@@ -124,30 +125,43 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
                                       folds=self.parameterAsInt(parameters, "FOLDS", context),
                                       gap_share=self.parameterAsDouble(parameters, "GAP_SHARE", context), seed=seed,
                                       progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-        fields = QgsFields()
-        fields.append(QgsField("protocol", QVariant.String))
-        fields.append(QgsField("method", QVariant.String))
-        for name in STATS:
-            fields.append(QgsField(name, QVariant.Double))
-        fields.append(QgsField("n", QVariant.Int))
-        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields, QgsWkbTypes.NoGeometry)
+        columns = [("protocol", "string"), ("method", "string")] + [(s, "double") for s in STATS] + [("n", "int")]
+        dest = table_sink(self, parameters, "OUTPUT", context, columns,
+                          [[r["protocol"], r["method"]] + [r[s] for s in STATS] + [r["n"]] for r in results])
         for row in results:
-            feature = QgsFeature(fields)
-            feature.setAttributes([row["protocol"], row["method"]] + [float(row[s]) for s in STATS] + [int(row["n"])])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
             feedback.pushInfo(f"{row['protocol']:>8} {row['method']:<10} RMSE {row['rmse']:.4g}  R² {row['r2']:.3f} "
                               f"({row['n']} points)")
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
         if report:
-            _report(report, results, field, block)
+            _report(report, results, field, block, x, y, values, (experimental, fitted, variogram.model),
+                    losses[0] if losses else None)
         return {"OUTPUT": dest, "REPORT": report or ""}
 
 
-def _report(path, results, field, block) -> None:
+def _report(path, results, field, block, x, y, values, variograms, paper_loss) -> None:
+    """Table; per protocol, predicted against observed for every method; residual maps of the spatial
+    cross-validation (every point predicted once, by a model that did not see its block); the variogram; the CNN's
+    loss curves in the paper split."""
+    from ..core.plots import loss_figure, residual_panels_figure, scatter_panels_figure, variogram_figure
     from ..core.report import HtmlReport
 
     report = HtmlReport(f"Surface methods compared on {field}", "Land subsidence plugin")
     report.paragraph(f"Same held-out points for every method. Spatial blocks of {block:.0f} m.")
     report.table([(r["protocol"], r["method"]) + tuple(r[s] for s in STATS) + (r["n"],) for r in results],
                  header=("protocol", "method", "RMSE", "MSE", "MAE", "mean error", "error std", "R²", "points"))
+    for protocol in dict.fromkeys(r["protocol"] for r in results):
+        rows = [r for r in results if r["protocol"] == protocol]
+        report.heading(f"Protocol: {protocol}", 3)
+        report.figure(scatter_panels_figure({r["method"]: (values[r["test"]], r["predicted"]) for r in rows}),
+                      f"Predicted against observed at the held-out points ({protocol})", 260 * len(rows))
+        if protocol == "spatial":
+            report.figure(residual_panels_figure({r["method"]: (x[r["test"]], y[r["test"]],
+                                                                r["predicted"] - values[r["test"]]) for r in rows}),
+                          "Residuals (predicted - observed) of the spatial cross-validation", 300 * len(rows))
+    (lags, gamma, counts), fitted, chosen = variograms
+    report.heading("Variogram (all points)", 3)
+    report.figure(variogram_figure(lags, gamma, counts, {k: v for k, (v, _) in fitted.items()}, chosen),
+                  "Experimental variogram (marker size: pair count) and the fitted models; the folds refit it")
+    if paper_loss is not None:
+        report.figure(loss_figure(*paper_loss, "Patch CNN, paper split"), "CNN loss per epoch in the paper split")
     report.write(path)

@@ -5,9 +5,9 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingP
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
-from .base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter
+from .base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter, table_sink
 from .susceptibility_common import (INVENTORY_FIELDS, add_inventory_parameters, inventory_cells, read_inventory,
-                                    stack_factors, table_sink, valid_cells)
+                                    stack_factors, valid_cells)
 
 CLASS_METHODS = ("quantile", "equal_interval")
 VIF_LIMIT, TOLERANCE_LIMIT = 10.0, 0.1

@@ -8,11 +8,11 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingOu
                        QgsProcessingParameterNumber)
 
 from ..core import gardlif
-from .base import SubsidenceAlgorithm, add_advanced, points_with_values, processing_errors, progress_adapter
+from .base import (SubsidenceAlgorithm, add_advanced, points_with_values, processing_errors, progress_adapter,
+                   table_sink)
 from .gardlif_common import (add_gardlif_parameters, add_map_outputs, class_rows, finish_maps, layer_paths,
                              ratings_at, table_of, weights_of, write_index)
 from .gardlif_index import GARDLIF_HELP
-from .susceptibility_common import table_sink
 
 
 class OptimizeWeights(SubsidenceAlgorithm):

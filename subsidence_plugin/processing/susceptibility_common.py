@@ -1,13 +1,12 @@
 """Shared steps of the susceptibility algorithms (seed 002) and GARDLIF (seed 003): the stack's factors, the
-inventory layer, no-geometry table outputs, class rasters and the report sections."""
+inventory layer, class rasters and the report sections."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import List, Sequence
 
 import numpy as np
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessingException, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import QgsProcessingException
 
 from ..core.grid import RasterGrid
 from ..core.raster_io import iter_stack_blocks, read_grid
@@ -109,33 +108,6 @@ def inventory_cells(grid: RasterGrid, valid: np.ndarray, x, y, feedback):
     if (~ok).any():
         feedback.pushWarning(f"{int((~ok).sum())} inventory point(s) outside the stack or on nodata were left out")
     return rows, cols, ok
-
-
-def table_sink(algorithm, parameters, key: str, context, columns: Sequence[tuple], rows: Sequence[Sequence]):
-    """Write rows to a no-geometry table output; columns are (name, "string" | "double" | "int")."""
-    kinds = {"string": QVariant.String, "double": QVariant.Double, "int": QVariant.Int}
-    fields = QgsFields()
-    for name, kind in columns:
-        fields.append(QgsField(name, kinds[kind]))
-    sink, dest = algorithm.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.NoGeometry)
-    if sink is None:
-        return None
-    features = []
-    for row in rows:
-        feature = QgsFeature(fields)
-        feature.setAttributes([_plain(v, kind) for v, (_, kind) in zip(row, columns)])
-        features.append(feature)
-    sink.addFeatures(features, QgsFeatureSink.FastInsert)
-    return dest
-
-
-def _plain(value, kind):
-    if kind == "string":
-        return str(value)
-    if kind == "int":
-        return int(value)
-    value = float(value)
-    return None if np.isnan(value) else value
 
 
 def finish_classes(context, path: str, name: str, output_name: str, classes: dict) -> None:
