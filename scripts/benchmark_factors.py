@@ -20,11 +20,13 @@ Tasks (each tool from the DEM, in memory unless said otherwise):
   ``accumulation``; ``whitebox`` = ``fill_depressions(fix_flats)`` + ``d8_flow_accum``.
 * ``mfd``    MFD pipeline, same fills, then ``mfd_accumulation`` (Freeman, exponent 1.1) / RichDEM
   ``Freeman`` 1.1 / pysheds ``routing="mfd"`` / Whitebox ``fd8_flow_accum`` 1.1 (``whitebox``) and
-  ``quinn_flow_accumulation`` (``whitebox-quinn``).
+  ``quinn_flow_accumulation`` (``whitebox-quinn``). ``plugin`` = ``epsilon_filled_dem`` (the epsilon fill
+  stored compactly) + ``mfd_accumulation``, what ``hydrology_from_dem(method="mfd")`` runs.
 * ``twi`` / ``spi``  DEM to TWI / SPI end to end: the MFD pipeline + specific catchment area + slope +
-  the index. ``plugin`` = the core functions ``hydrology_from_dem`` chains; ``richdem`` = RichDEM fill,
-  Freeman and slope plus the numpy formula (RichDEM has no TWI tool); ``whitebox`` = fill + ``fd8_flow_accum``
-  (sca) + ``slope`` + ``wetness_index`` / ``relative_stream_power_index``. pysheds has no slope: not run.
+  the index. ``plugin`` = ``hydrology_from_dem(outputs=[task])``, what the Processing algorithm runs;
+  ``richdem`` = RichDEM fill, Freeman and slope plus the numpy formula (RichDEM has no TWI tool);
+  ``whitebox`` = fill + ``fd8_flow_accum`` (sca) + ``slope`` + ``wetness_index`` /
+  ``relative_stream_power_index``. pysheds has no slope: not run.
 
 DEMs (both Float32 GeoTIFFs handed to every tool as float32 arrays, NaN / -9999 nodata; prepared once):
 
@@ -201,21 +203,13 @@ def prepare(task: str, tool: str, values: np.ndarray, meta: dict, workdir: str):
             return lambda: terrain_array(values, grid, ["slope"])["slope"]
         if task == "fill":
             return lambda: hy.fill_depressions(values, epsilon=tool == "plugin-eps")
-        weights = np.where(np.isnan(values), np.nan, 1.0)
         if task == "d8":
+            weights = np.where(np.isnan(values), np.nan, 1.0)
             return lambda: hy.d8_accumulation(hy.flow_directions_d8(hy.fill_depressions(values, epsilon=True),
                                                                     lx, ly), weights)
-
-        def run():
-            acc = hy.mfd_accumulation(hy.fill_depressions(values, epsilon=True), lx, ly, exponent=EXPONENT)
-            if task == "mfd":
-                return acc
-            sca = hy.specific_catchment_area(acc, lx, ly)
-            del acc
-            slope = terrain_array(values, grid, ["slope"])["slope"]
-            index = hy.topographic_wetness_index if task == "twi" else hy.stream_power_index
-            return index(sca, slope, MIN_SLOPE)
-        return run
+        if task == "mfd":
+            return lambda: hy.mfd_accumulation(hy.epsilon_filled_dem(values), lx, ly, exponent=EXPONENT)
+        return lambda: hy.hydrology_from_dem(values, grid, outputs=[task], min_slope_degrees=MIN_SLOPE)[task]
     if tool == "gdaldem":
         cmd = ["gdaldem", "slope", "-q"] + (["-s", "111120"] if meta["geographic"] else []) + \
               [tif, os.path.join(workdir, "g_slope.tif")]

@@ -3,10 +3,12 @@ import numpy as np
 import pytest
 import richdem as rd
 
+from subsidence_plugin.core import hydrology
 from subsidence_plugin.core.grid import RasterGrid, crs_wkt_from_epsg
-from subsidence_plugin.core.hydrology import (d8_accumulation, fill_depressions, flow_directions_d8,
-                                              hydrology_from_dem, mfd_accumulation, specific_catchment_area,
-                                              stream_power_index, topographic_wetness_index)
+from subsidence_plugin.core.hydrology import (d8_accumulation, epsilon_filled_dem, fill_depressions,
+                                              flow_directions_d8, hydrology_from_dem, mfd_accumulation,
+                                              specific_catchment_area, stream_power_index,
+                                              topographic_wetness_index)
 from subsidence_plugin.core.progress import Cancelled
 
 UTM = crs_wkt_from_epsg(32633)
@@ -146,6 +148,40 @@ def test_epsilon_fill_drains_every_cell_and_stays_within_richdem_increments(roug
     assert 0 < np.nanmax(np.abs(sloped - richdem_sloped)) <= richdem_rise
 
 
+@pytest.mark.parametrize("name", ["rough", "rough_nodata"])
+def test_compact_epsilon_fill_equals_the_float64_one(name, request, monkeypatch):
+    z = request.getfixturevalue(name)
+    compact = epsilon_filled_dem(z)
+    assert compact.codes.dtype == np.int16 and compact.levels.size < 0.1 * z.size
+    with monkeypatch.context() as patch:
+        patch.setattr(hydrology, "_as_float32", lambda dem: None)  # float64 fill, refilled until every cell drains
+        dense = epsilon_filled_dem(z)
+    assert dense.codes is None
+    expected = dense.array()
+    np.testing.assert_array_equal(compact.array(), expected)
+    np.testing.assert_array_equal(fill_depressions(z, epsilon=True), expected)
+    np.testing.assert_array_equal(epsilon_filled_dem(z.astype(np.float64)).array(), expected)
+    # plateau cells over 2 steps from their way out listed too (3 blocks of 2**15 cells, each with its list)
+    monkeypatch.setattr(hydrology, "_MAX_STEPS", 2)
+    listed = epsilon_filled_dem(z)
+    assert listed.codes.max() == 2 and listed.first.size == 3 and listed.levels.size > compact.levels.size
+    np.testing.assert_array_equal(listed.array(), expected)
+    cells = np.flatnonzero(~np.isnan(z))[::7]
+    np.testing.assert_array_equal(listed.values(cells), expected.ravel()[cells])
+    np.testing.assert_array_equal(listed.padded_rows(0, 5)[1:-1, 1:-1], expected[:5])
+    # and the same accumulation, to the last bit, from either form
+    accumulation = mfd_accumulation(expected, 30.0, 20.0)
+    for surface in (compact, listed):
+        np.testing.assert_array_equal(mfd_accumulation(surface, 30.0, 20.0), accumulation)
+
+
+def test_integer_dem_fills_like_its_float_values():
+    z = np.round(fractal_dem(120, seed=14) * 10).astype(np.int16)
+    expected = fill_depressions(z.astype(np.float64), epsilon=True)
+    np.testing.assert_array_equal(fill_depressions(z, epsilon=True), expected)
+    np.testing.assert_array_equal(fill_depressions(z), fill_depressions(z.astype(np.float64)))
+
+
 # ---- D8 ----------------------------------------------------------------------------------------------
 
 def test_d8_on_a_plane_sloping_south():
@@ -271,6 +307,23 @@ def test_hydrology_from_dem_on_a_plane_with_nodata(method):
     np.testing.assert_allclose(sca, np.broadcast_to(np.arange(10, rows)[:, None] * cell, sca.shape), rtol=1e-6)
     np.testing.assert_allclose(out["twi"][10:, 30:50], np.log(sca / gradient), rtol=1e-6)
     np.testing.assert_allclose(out["spi"][10:, 30:50], sca * gradient, rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["d8", "mfd"])
+def test_hydrology_from_dem_computes_only_the_outputs_asked_for(method, rough_nodata):
+    grid = RasterGrid.from_origin(500000.0, 4000000.0, 10.0, 300, 300, UTM, -9999.0)
+    every = hydrology_from_dem(rough_nodata, grid, method=method)
+    for outputs in (["twi"], ["spi"], ["sca", "spi"], ["accumulation", "twi"], ["filled"]):
+        out = hydrology_from_dem(rough_nodata, grid, method=method, outputs=outputs)
+        assert sorted(out) == sorted(outputs)
+        for key in outputs:
+            np.testing.assert_array_equal(out[key], every[key])
+    integers = np.where(np.isnan(rough_nodata), -9999, np.round(rough_nodata * 20)).astype(np.int16)
+    as_floats = np.where(integers == -9999, np.nan, integers.astype(np.float64))
+    for key, value in hydrology_from_dem(integers, grid, method=method).items():
+        np.testing.assert_array_equal(value, hydrology_from_dem(as_floats, grid, method=method)[key])
+    with pytest.raises(ValueError, match="Unknown outputs"):
+        hydrology_from_dem(rough_nodata, grid, outputs=["wetness"])
 
 
 def test_cancellation_and_progress(rough):

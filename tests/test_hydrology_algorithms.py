@@ -15,6 +15,10 @@ def test_hydrology_algorithms_equal_the_core(provider, sample_area, tmp_path):
     filled = processing.run("subsidence:filldepressions", {"INPUT": sample_area.rasters["dem"], "EPSILON": False,
                                                            "OUTPUT": str(tmp_path / "filled.tif")})
     np.testing.assert_array_equal(read_raster(filled["OUTPUT"]).band(0), fill_depressions(dem.band(0)))
+    sloped = processing.run("subsidence:filldepressions", {"INPUT": sample_area.rasters["dem"], "EPSILON": True,
+                                                           "OUTPUT": str(tmp_path / "sloped.tif")})
+    np.testing.assert_array_equal(read_raster(sloped["OUTPUT"]).band(0),
+                                  fill_depressions(dem.band(0), epsilon=True))
     expected = hydrology_from_dem(dem.array[0], dem.grid, method="d8")
     acc = processing.run("subsidence:flowaccumulation", {"INPUT": sample_area.rasters["dem"], "METHOD": 1,
                                                          "OUTPUT": str(tmp_path / "acc.tif"),
@@ -22,6 +26,9 @@ def test_hydrology_algorithms_equal_the_core(provider, sample_area, tmp_path):
     np.testing.assert_allclose(read_raster(acc["OUTPUT"]).band(0), expected["accumulation"], rtol=1e-6)
     np.testing.assert_allclose(read_raster(acc["OUTPUT_SCA"]).band(0), expected["sca"], rtol=1e-6)
     assert read_raster(acc["OUTPUT"]).band_names == ["flow_accumulation_cells"]
+    alone = processing.run("subsidence:flowaccumulation", {"INPUT": sample_area.rasters["dem"], "METHOD": 1,
+                                                           "OUTPUT": str(tmp_path / "alone.tif")})
+    np.testing.assert_array_equal(read_raster(alone["OUTPUT"]).band(0), read_raster(acc["OUTPUT"]).band(0))
     mfd = hydrology_from_dem(dem.array[0], dem.grid, method="mfd", min_slope_degrees=0.5)
     twi = processing.run("subsidence:topographicwetnessindex", {"INPUT": sample_area.rasters["dem"], "MIN_SLOPE": 0.5,
                                                                 "OUTPUT": str(tmp_path / "twi.tif")})

@@ -6,7 +6,8 @@ import pytest
 
 from subsidence_plugin.core.grid import RasterGrid, crs_wkt_from_epsg
 from subsidence_plugin.core.raster_io import read_raster, write_raster
-from subsidence_plugin.core.terrain import metric_cell_sizes, terrain_array, write_terrain
+from subsidence_plugin.core.terrain import (iter_terrain_rows, metric_cell_sizes, terrain_array,
+                                            write_terrain)
 
 UTM = crs_wkt_from_epsg(32633)
 ALL = ("slope", "slope_percent", "aspect", "total", "profile", "plan")
@@ -107,6 +108,14 @@ def test_streamed_blocks_equal_in_memory_and_gdaldem(tmp_path, sample_area):
     diff = np.abs(read_raster(outputs["aspect"]).band(0)[inner] - read_raster(str(tmp_path / "gdal_aspect.tif")).band(0)[inner])
     diff = np.minimum(diff, 360 - diff)
     assert np.nanmax(diff[ours_slope > 1.0]) < 0.01  # below 1 degree gdaldem's float32 arithmetic dominates
+
+
+def test_row_blocks_equal_the_whole_array(sample_area):
+    raster = read_raster(sample_area.rasters["dem"])
+    whole = terrain_array(raster.array[0], raster.grid, ALL)
+    for start, blocks in iter_terrain_rows(raster.array[0], raster.grid, ALL, block_rows=7):
+        for k, v in blocks.items():
+            np.testing.assert_array_equal(v, whole[k][start:start + v.shape[0]])
 
 
 def test_dem_without_crs_is_refused(tmp_path):

@@ -2,8 +2,9 @@
 
 All functions work on whole arrays with vectorised numpy / scipy operations (no per-cell Python loops); loops
 run over pointer-doubling rounds or over flow "waves" (cells whose upstream cells are all done). Full-size
-work arrays are int8 / bool / int32 and temporaries are made per block of rows or per chunk of cells, so that
-memory stays within a few times the DEM's size (measured by scripts/benchmark_factors.py).
+work arrays are int8 / int16 / bool / int32, the epsilon-filled DEM is kept compact (`EpsilonFilledDem`) and
+temporaries are made per block of rows or per chunk of cells, so that memory stays within about four times the
+DEM's size (float32) besides the DEM and any extra output (measured by scripts/benchmark_factors.py).
 
 Conventions shared by every function:
 
@@ -27,7 +28,7 @@ from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 from .grid import RasterGrid
 from .progress import CancelCheck, ProgressCallback, Steps
 from .raster_io import valid_mask
-from .terrain import metric_cell_sizes, terrain_array
+from .terrain import iter_terrain_rows, metric_cell_sizes
 
 DIRECTION_ROWS = np.array([0, 1, 1, 1, 0, -1, -1, -1])
 DIRECTION_COLS = np.array([1, 1, 0, -1, -1, -1, 0, 1])
@@ -62,7 +63,6 @@ def _as_float(dem: np.ndarray) -> np.ndarray:
 _BLOCK_CELLS = 1 << 18
 _CHUNK_CELLS = 1 << 20
 _WAVE_CELLS = 1 << 16
-SPREADS = 8  # MFD flow code: the cell passes flow to all its lower neighbours (0..7: along one D8 direction)
 
 
 def _index_type(size: int):
@@ -260,37 +260,27 @@ def _spill_elevations(z: np.ndarray, labels: np.ndarray, count: int) -> np.ndarr
     return level_of(highest[:count])
 
 
-def _exact_fill(z: np.ndarray, steps: Steps, dtype=None, in_place: bool = False) -> np.ndarray:
+def _exact_fill(z: np.ndarray, steps: Steps, in_place: bool = False) -> np.ndarray:
     """Priority-flood fill without gradient: max(z, spill level of the cell's basin), written ``in_place`` into
-    z or returned as ``dtype`` (z's by default).
-
-    Memory: filled values of the labels' size (float32) overwrite the labels chunk by chunk; a wider result
-    (float64) is first written in z's type into the start of its own buffer, then widened in place from the
-    end, so that labels and result never take more than 8 bytes a cell together for a float32 DEM.
+    z or returned in z's type. A float32 result overwrites the basin labels chunk by chunk (no second buffer).
     """
     labels, count = _basins(z)
     steps.advance("Found the basins")
     spill = np.append(_spill_elevations(z, labels, count).astype(z.dtype), -np.inf) if count else None
     steps.advance("Found the spill levels")
-    dtype, labels, height = np.dtype(dtype or z.dtype), labels.reshape(-1), z.reshape(-1)
-    widen = not in_place and dtype != z.dtype
+    labels, height = labels.reshape(-1), z.reshape(-1)
     if in_place:
-        result = filled = height
-    elif not widen and labels.itemsize == z.itemsize:
-        result = filled = labels.view(z.dtype)
+        filled = height
+    elif labels.itemsize == z.itemsize:
+        filled = labels.view(z.dtype)
     else:
-        result = np.empty(z.size, dtype=dtype)
-        filled = result.view(z.dtype)[:z.size] if widen else result
+        filled = np.empty(z.size, dtype=z.dtype)
     for start, stop in _chunks(z.size):
         if count:
             filled[start:stop] = np.maximum(height[start:stop], spill[labels[start:stop]])
         elif filled is not height:
             filled[start:stop] = height[start:stop]
-    del labels
-    if widen:
-        for start, stop in reversed(list(_chunks(z.size))):
-            result[start:stop] = filled[start:stop].copy()  # the copy: source and target overlap at the start
-    return result.reshape(z.shape)
+    return filled.reshape(z.shape)
 
 
 def _lower_and_outlets(z: np.ndarray):
@@ -371,6 +361,152 @@ def _undrained(filled: np.ndarray) -> bool:
                for start, stop, lower, outlet in _lower_and_outlets(filled))
 
 
+_LIST_BITS = 15  # a block of 2**15 cells lists its own levels, so that codes fit in int16
+_MAX_STEPS = 2 ** 15 - 1
+
+
+class EpsilonFilledDem:
+    """The float64 surface of `fill_depressions(dem, epsilon=True)` (m) in 2 bytes a cell and a short list,
+    rebuilt on demand from the DEM it was filled from (NaN at nodata) and one int16 code a cell:
+
+    * code >= 0: the DEM's value raised by ``code`` units in the last place of float64 (the gradient across a
+      plateau);
+    * code < 0: a listed value, ``levels[first[cell >> 15] - 1 - code]``, for the cells raised by the fill
+      (filled depressions) and plateau cells more than 32767 steps from their way out; each block of 2**15
+      cells lists its own distinct values (sorted), so that codes fit in int16.
+
+    Without codes, ``dem`` is a float surface used as it is (``flats``: whether some cells may lack a lower
+    neighbour, as in a DEM filled without gradient).
+    """
+
+    def __init__(self, dem: np.ndarray, codes: Optional[np.ndarray] = None, levels: Optional[np.ndarray] = None,
+                 first: Optional[np.ndarray] = None, flats: bool = False):
+        self.dem, self.codes, self.levels, self.first = np.ascontiguousarray(dem), codes, levels, first
+        self.flats = flats
+        self.shape = dem.shape
+
+    def _rebuild(self, values: np.ndarray, codes: np.ndarray, cells) -> None:
+        """DEM ``values`` (float64) made surface values in place; ``cells``: their flat indices (an array
+        shaped like ``codes``) or the index of the first of consecutive cells."""
+        raised = codes > 0
+        values[raised] = _add_ulps(values[raised], codes[raised])
+        listed = codes < 0
+        index = cells[listed] if isinstance(cells, np.ndarray) else np.flatnonzero(listed) + cells
+        values[listed] = self.levels[self.first[index >> _LIST_BITS] - 1 - codes[listed]]
+
+    def values(self, cells: np.ndarray) -> np.ndarray:
+        """Surface values (m, float64) at flat cell indices (any shape)."""
+        out = self.dem.reshape(-1)[cells].astype(np.float64)
+        if self.codes is not None:
+            self._rebuild(out, self.codes.reshape(-1)[cells], cells)
+        return out
+
+    def padded_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop-1 (float64) with one row / column of neighbours on every side, NaN beyond the
+        raster (see `_padded_rows`)."""
+        rows, cols = self.shape
+        out = np.full((stop - start + 2, cols + 2), np.nan)
+        low, high = max(start - 1, 0), min(stop + 1, rows)
+        inner = out[low - start + 1:high - start + 1, 1:-1]
+        inner[...] = self.dem[low:high]
+        if self.codes is not None:
+            self._rebuild(inner, self.codes[low:high], low * cols)
+        return out
+
+    def array(self) -> np.ndarray:
+        """The whole surface (m, float64)."""
+        if self.codes is None:
+            return self.dem.astype(np.float64, copy=False)
+        out = np.empty(self.shape)
+        for start, stop in _row_blocks(*self.shape):
+            out[start:stop] = self.dem[start:stop]
+            self._rebuild(out[start:stop], self.codes[start:stop], start * self.shape[1])
+        return out
+
+
+def _as_float32(dem: np.ndarray) -> Optional[np.ndarray]:
+    """``dem`` as float32 when no value changes (float32 DEMs, integers below 2**24, float64 holding float32
+    values; NaN stays NaN), else None."""
+    if dem.dtype == np.float32:
+        return dem
+    single = np.empty(dem.shape, dtype=np.float32)
+    for start, stop in _row_blocks(*dem.shape):
+        single[start:stop] = dem[start:stop]
+        if not np.array_equal(single[start:stop], dem[start:stop], equal_nan=True):
+            return None
+    return single
+
+
+def _codes(z: np.ndarray, filled: np.ndarray, distance: np.ndarray):
+    """(codes, levels, first) of `EpsilonFilledDem` from the exact fill of ``z`` and the breadth-first
+    ``distance`` of each flat cell (int32, 0 elsewhere)."""
+    codes = np.empty(z.shape, dtype=np.int16)
+    first = np.zeros(((z.size - 1) >> _LIST_BITS) + 1, dtype=np.int64)
+    levels = []
+    height, level, away, code = z.reshape(-1), filled.reshape(-1), distance.reshape(-1), codes.reshape(-1)
+    listed_count = 0
+    for start in range(0, z.size, _BLOCK_CELLS):  # whole blocks of 2**15 cells
+        stop = min(z.size, start + _BLOCK_CELLS)
+        code[start:stop] = np.minimum(away[start:stop], _MAX_STEPS)
+        cells = np.flatnonzero((level[start:stop] > height[start:stop]) | (away[start:stop] > _MAX_STEPS)) + start
+        value = _add_ulps(level[cells].astype(np.float64), away[cells])
+        block = cells >> _LIST_BITS
+        order = np.lexsort((value, block))
+        cells, value, block = cells[order], value[order], block[order]
+        new_block = np.ones(cells.size, dtype=bool)
+        new_block[1:] = block[1:] != block[:-1]
+        new = new_block.copy()
+        new[1:] |= value[1:] != value[:-1]
+        index = np.cumsum(new) - 1 + listed_count
+        first[block[new_block]] = index[new_block]
+        code[cells] = -1 - (index - first[block])
+        levels.append(value[new])
+        listed_count += levels[-1].size
+    return codes, np.concatenate(levels), first
+
+
+def _epsilon_filled(dem: np.ndarray, steps: Steps) -> EpsilonFilledDem:
+    """`epsilon_filled_dem` with ``steps`` (4).
+
+    A DEM whose values are float32 numbers (most DEMs) is filled in float32 and stored compactly: its exact
+    fill spaces neighbouring levels by at least a float32 step, 2**29 float64 units, more than any flat's
+    breadth-first distance, so one pass of increments drains every cell. Other DEMs are filled in float64,
+    refilled and sloped again until every cell drains, and stored as they are.
+    """
+    single = _as_float32(dem)
+    if single is None:
+        filled = _exact_fill(dem.astype(np.float64, copy=False), steps)
+        steps.advance("Filled the depressions")
+        flat = filled.reshape(-1)
+        while True:
+            for distance, _, cells in _flat_steps(filled):
+                flat[cells] = _add_ulps(flat[cells], distance)
+            if not _undrained(filled):
+                break
+            steps.check()
+            _exact_fill(filled, Steps(3), in_place=True)
+        steps.advance("Sloped the flats")
+        return EpsilonFilledDem(filled)
+    filled = _exact_fill(single, steps)
+    steps.advance("Filled the depressions")
+    distance = np.zeros(dem.shape, dtype=np.int32)
+    flat = distance.reshape(-1)
+    for away, _, cells in _flat_steps(filled):
+        flat[cells] = away
+    codes, levels, first = _codes(single, filled, distance)
+    steps.advance("Sloped the flats")
+    return EpsilonFilledDem(dem, codes, levels, first)
+
+
+def epsilon_filled_dem(dem: np.ndarray, progress: Optional[ProgressCallback] = None,
+                       is_cancelled: Optional[CancelCheck] = None) -> EpsilonFilledDem:
+    """`fill_depressions(dem, epsilon=True)` as an `EpsilonFilledDem`: the same float64 values in about a
+    third of the memory (besides the DEM), for `mfd_accumulation`."""
+    steps = Steps(4, progress, is_cancelled)
+    steps.check()
+    return _epsilon_filled(np.asarray(dem), steps)
+
+
 def fill_depressions(dem: np.ndarray, epsilon: bool = False, progress: Optional[ProgressCallback] = None,
                      is_cancelled: Optional[CancelCheck] = None) -> np.ndarray:
     """Fill closed depressions so that every cell can drain to the raster edge or to nodata (m).
@@ -385,22 +521,12 @@ def fill_depressions(dem: np.ndarray, epsilon: bool = False, progress: Optional[
     step at 1000 m, so a float32 DEM's values never cross). Then every valid cell that is not an outlet has a
     strictly lower neighbour. Nodata (NaN) stays NaN.
     """
-    z = _as_float(dem)
-    steps = Steps(4 if epsilon else 3, progress, is_cancelled)
+    if epsilon:
+        return epsilon_filled_dem(dem, progress, is_cancelled).array()
+    steps = Steps(3, progress, is_cancelled)
     steps.check()
-    filled = _exact_fill(z, steps, np.float64 if epsilon else None)
+    filled = _exact_fill(_as_float(dem), steps)
     steps.advance("Filled the depressions")
-    if not epsilon:
-        return filled
-    flat = filled.reshape(-1)
-    while True:
-        for distance, _, cells in _flat_steps(filled):
-            flat[cells] = _add_ulps(flat[cells], distance)
-        if not _undrained(filled):
-            break
-        steps.check()
-        _exact_fill(filled, Steps(3), in_place=True)
-    steps.advance("Sloped the flats")
     return filled
 
 
@@ -477,19 +603,14 @@ def _wave_accumulate(total: np.ndarray, indegree: np.ndarray, receivers, steps: 
     return total
 
 
-def _inflows(route: np.ndarray, z: Optional[np.ndarray] = None) -> np.ndarray:
-    """Number of cells passing flow into each cell (int8, flat): neighbours whose code in ``route`` is the D8
-    direction (never out of the raster) to the cell, and, with ``z``, higher neighbours coded `SPREADS`."""
+def _inflows(route: np.ndarray) -> np.ndarray:
+    """Number of cells passing flow into each cell (int8, flat): neighbours whose D8 direction in ``route``
+    points to the cell (never out of the raster)."""
     count = np.zeros(route.shape, dtype=np.int8)
     for start, stop in _row_blocks(*route.shape):
         block_route, block_count = _padded_rows(route, start, stop, -1), count[start:stop]
-        if z is not None:
-            block_z = _padded_rows(z, start, stop, np.nan)
         for k in range(8):
-            neighbour = _shifted(block_route, k)
-            block_count += neighbour == (k + 4) % 8
-            if z is not None:
-                block_count += (neighbour == SPREADS) & (_shifted(block_z, k) > block_z[1:-1, 1:-1])
+            block_count += _shifted(block_route, k) == (k + 4) % 8
     return count.ravel()
 
 
@@ -532,57 +653,78 @@ def d8_accumulation(directions: np.ndarray, weights: Optional[np.ndarray] = None
     return total.reshape(rows, cols)
 
 
-def mfd_accumulation(filled: np.ndarray, lx, ly, exponent: float = 1.1,
-                     progress: Optional[ProgressCallback] = None,
+def _mfd_start(surface: EpsilonFilledDem, flat_direction: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+    """Flow of each cell before accumulation (1.0, NaN at nodata; float64, flat) and the number of cells
+    passing flow into it (int8, flat): higher neighbours off the raster edge (edge cells pass nothing on), and
+    flat cells whose ``flat_direction`` points to it."""
+    rows, cols = surface.shape
+    total = np.empty(rows * cols)
+    count = np.zeros(surface.shape, dtype=np.int8)
+    for start, stop in _row_blocks(rows, cols):
+        block = surface.padded_rows(start, stop)
+        centre, block_count = block[1:-1, 1:-1], count[start:stop]
+        passes = np.zeros(block.shape, dtype=bool)  # padded row i is raster row start - 1 + i
+        passes[max(2 - start, 0):rows - start, 2:cols] = True
+        if flat_direction is not None:
+            block_direction = _padded_rows(flat_direction, start, stop, -1)
+        for k in range(8):
+            block_count += _shifted(passes, k) & (_shifted(block, k) > centre)
+            if flat_direction is not None:
+                block_count += _shifted(block_direction, k) == (k + 4) % 8
+        total[start * cols:stop * cols] = np.where(np.isnan(centre), np.nan, 1.0).ravel()
+    return total, count.ravel()
+
+
+def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[ProgressCallback] = None,
                      is_cancelled: Optional[CancelCheck] = None) -> np.ndarray:
-    """Multiple-flow-direction accumulation (cells, float64) of a filled DEM, each cell counted once.
+    """Multiple-flow-direction accumulation (cells, float64) of a filled DEM (m, an array or an
+    `EpsilonFilledDem`), each cell counted once.
 
     Freeman (1991): a cell passes its flow to all lower neighbours in proportion to (tan beta)^exponent,
     tan beta = drop / distance (no contour-length weights; RichDEM's ``method="Freeman"``). Edge cells pass
     nothing on; cells of flats pass all their flow along the D8 flat direction of `flow_directions_d8`.
-    Computed in topological waves (a cell is passed on once every cell draining into it is done).
-    NaN at nodata.
+    Computed in topological waves (a cell is passed on once every cell draining into it is done), with the
+    drops worked out per wave. NaN at nodata.
     """
-    z = _as_float(filled).astype(np.float64, copy=False)
-    rows, cols = z.shape
+    surface = filled if isinstance(filled, EpsilonFilledDem) else EpsilonFilledDem(_as_float(filled), flats=True)
+    rows, cols = surface.shape
     steps = Steps(3, progress, is_cancelled)
     steps.check()
-    route = np.full(z.shape, -1, dtype=np.int8)
-    for start, stop, lower, _ in _lower_and_outlets(z):
-        route[start:stop][lower] = SPREADS
-    route[[0, -1], :] = -1
-    route[:, [0, -1]] = -1
-    steps.advance("Found the lower neighbours")
-    code = route.reshape(-1)
-    for _, k, cells in _flat_steps(z):
-        code[cells] = (k + 4) % 8
-    indegree = _inflows(route, z)
+    flat_direction = None
+    if surface.flats:
+        for _, k, cells in _flat_steps(surface.dem):
+            if flat_direction is None:
+                flat_direction = np.full(surface.shape, -1, dtype=np.int8)
+            flat_direction.reshape(-1)[cells] = (k + 4) % 8
+    steps.advance("Found the flat directions")
+    total, indegree = _mfd_start(surface, flat_direction)
     steps.advance("Counted the inflows")
     step = [int(offset) for offset in DIRECTION_ROWS * cols + DIRECTION_COLS]
-    offsets = np.array(step)[:, None]
+    offsets = np.array([0] + step, dtype=_index_type(rows * cols))[:, None]
     length = _step_lengths(lx, ly, rows)[:, :, 0]
     uniform = bool(np.all(length == length[:, :1]))
-    elevation = z.reshape(-1)
+    size = rows * cols
 
     def receivers(cells, totals):
-        cell_code = code[cells]
-        spread = np.flatnonzero(cell_code == SPREADS)
-        source = cells[spread]
-        drop = np.fmax(elevation[source] - elevation[source + offsets], 0.0)
-        drop /= length[:, :1] if uniform else length[:, source // cols]
-        np.power(drop, exponent, out=drop, where=drop > 0)
-        share = np.zeros((8, cells.size))
-        share[:, spread] = drop
-        del drop
-        flat = np.flatnonzero((cell_code >= 0) & (cell_code < SPREADS))
-        share[cell_code[flat], flat] = 1.0
+        column = cells % cols
+        inner = np.flatnonzero((cells >= cols) & (cells < size - cols) & (column > 0) & (column < cols - 1))
+        source, totals = cells[inner], totals[inner]
+        share = np.empty((8, source.size))
+        for part in range(0, source.size, _WAVE_CELLS // 8):  # drops in parts: small temporaries
+            height = surface.values(source[part:part + _WAVE_CELLS // 8] + offsets)
+            np.fmax(height[0] - height[1:], 0.0, out=share[:, part:part + _WAVE_CELLS // 8])
+        share /= length[:, :1] if uniform else length[:, source // cols]
+        np.power(share, exponent, out=share, where=share > 0)
+        if flat_direction is not None:
+            direction = flat_direction.reshape(-1)[source]
+            flat = np.flatnonzero(direction >= 0)
+            share[direction[flat], flat] = 1.0
         total = share.sum(axis=0)
         share /= np.where(total > 0, total, 1.0)
         for k in range(8):
             take = np.flatnonzero(share[k])
-            yield cells[take] + step[k], totals[take] * share[k, take]
+            yield source[take] + step[k], totals[take] * share[k, take]
 
-    total = np.where(np.isnan(z), np.nan, 1.0).ravel()
     total = _wave_accumulate(total, indegree, receivers, steps, "Accumulating the flow")
     steps.advance("Accumulated the flow")
     return total.reshape(rows, cols)
@@ -640,32 +782,76 @@ def _part(progress: Optional[ProgressCallback], start: float, end: float) -> Opt
     return lambda percent, message: progress(start + (end - start) * percent / 100.0, message)
 
 
+def _nan_at_nodata(dem: np.ndarray, nodata) -> np.ndarray:
+    """The DEM as floats (`_as_float`) with NaN at nodata: the DEM itself when it already is, else a copy."""
+    valid = valid_mask(dem, nodata)
+    if np.issubdtype(dem.dtype, np.floating) and np.all(valid | np.isnan(dem)):
+        return dem
+    return _as_float(np.where(valid, dem, np.nan))
+
+
+def _catchment_products(z: np.ndarray, grid: RasterGrid, accumulation: np.ndarray, outputs, lx, ly,
+                        min_slope_degrees: float) -> Dict[str, np.ndarray]:
+    """The ``outputs`` among accumulation (cells), specific catchment area (m^2/m), TWI and SPI (float64),
+    computed in row blocks with the Horn slope of ``z``; the first one after the accumulation takes over its
+    buffer when the accumulation itself is not asked for."""
+    rows, cols = z.shape
+    width = np.sqrt(_row_sizes(lx, rows) * _row_sizes(ly, rows))[:, None]
+    names = [key for key in ("sca", "twi", "spi") if key in outputs]
+    out = {"accumulation": accumulation} if "accumulation" in outputs else {}
+    for key in names:
+        out[key] = accumulation if not out else np.empty(z.shape)
+    block_rows = max(1, _BLOCK_CELLS // max(cols, 1))
+    slopes = iter_terrain_rows(z, grid, ["slope"], block_rows) if {"twi", "spi"} & set(names) else None
+    index = {"twi": topographic_wetness_index, "spi": stream_power_index}
+    for start in range(0, rows if names else 0, block_rows):
+        stop = min(rows, start + block_rows)
+        sca = accumulation[start:stop] * width[start:stop]
+        slope = next(slopes)[1]["slope"] if slopes is not None else None
+        for key in names:
+            out[key][start:stop] = sca if key == "sca" else index[key](sca, slope, min_slope_degrees)
+    return out
+
+
+OUTPUTS = ("filled", "accumulation", "sca", "twi", "spi")
+
+
 def hydrology_from_dem(dem: np.ndarray, grid: RasterGrid, method: str = "mfd", epsilon: bool = True,
-                       min_slope_degrees: float = 0.1, progress: Optional[ProgressCallback] = None,
+                       min_slope_degrees: float = 0.1, outputs=OUTPUTS, progress: Optional[ProgressCallback] = None,
                        is_cancelled: Optional[CancelCheck] = None) -> Dict[str, np.ndarray]:
-    """Filled DEM (m), flow accumulation (cells), specific catchment area (m^2/m), TWI and SPI of a DEM.
+    """Filled DEM (m), flow accumulation (cells), specific catchment area (m^2/m), TWI and SPI of a DEM: the
+    ``outputs`` asked for (all by default; each one fewer saves a float64 array of the DEM's size).
 
     ``method``: "mfd" (Freeman 1991, exponent 1.1) or "d8". The DEM is filled first (`fill_depressions`,
-    with the flat gradient when ``epsilon``). beta is the Horn slope of the original DEM (`terrain_array`),
+    with the flat gradient when ``epsilon``). beta is the Horn slope of the original DEM (`iter_terrain_rows`),
     the land surface's own slope, so filled lakes get ``min_slope_degrees``-limited values only where the
-    land is flat. Cell sizes are true metres (`metric_cell_sizes`). Every output is NaN at nodata.
+    land is flat. Cell sizes are true metres (`metric_cell_sizes`). Every output is NaN at nodata; all are
+    float64 but the filled DEM without ``epsilon`` (the DEM's float type).
     """
     if method not in ("mfd", "d8"):
         raise ValueError(f"Unknown flow method {method!r}: use 'mfd' or 'd8'")
-    z = _as_float(np.where(valid_mask(dem, grid.nodata), dem, np.nan))
+    unknown = set(outputs) - set(OUTPUTS)
+    if unknown:
+        raise ValueError(f"Unknown outputs {sorted(unknown)}: choose from {list(OUTPUTS)}")
+    z = _nan_at_nodata(np.asarray(dem), grid.nodata)
     lx, ly = metric_cell_sizes(grid, np.arange(grid.height))
-    filled = fill_depressions(z, epsilon=epsilon, progress=_part(progress, 0, 35), is_cancelled=is_cancelled)
+    fill_progress = _part(progress, 0, 35)
     if method == "d8":
-        directions = flow_directions_d8(filled, lx, ly, _part(progress, 35, 60), is_cancelled)
-        accumulation = d8_accumulation(directions, np.where(np.isnan(z), np.nan, 1.0), _part(progress, 60, 95),
-                                       is_cancelled)
+        surface = fill_depressions(z, epsilon, fill_progress, is_cancelled)
+        directions = flow_directions_d8(surface, lx, ly, _part(progress, 35, 60), is_cancelled)
+        filled = surface if "filled" in outputs else None
+        del surface
+        accumulation = d8_accumulation(directions, None, _part(progress, 60, 95), is_cancelled)
+        del directions
+        accumulation[np.isnan(z)] = np.nan  # nodata cells have no direction: they counted 1 and passed nothing
     else:
-        accumulation = mfd_accumulation(filled, lx, ly, progress=_part(progress, 35, 95), is_cancelled=is_cancelled)
-    sca = specific_catchment_area(accumulation, lx, ly)
-    slope = terrain_array(z, grid, ["slope"])["slope"]
+        surface = epsilon_filled_dem(z, fill_progress, is_cancelled) if epsilon else \
+            fill_depressions(z, False, fill_progress, is_cancelled)
+        filled = (surface.array() if epsilon else surface) if "filled" in outputs else None
+        accumulation = mfd_accumulation(surface, lx, ly, progress=_part(progress, 35, 95), is_cancelled=is_cancelled)
+        del surface
     steps = Steps(1, _part(progress, 95, 100), is_cancelled)
-    result = {"filled": filled, "accumulation": accumulation, "sca": sca,
-              "twi": topographic_wetness_index(sca, slope, min_slope_degrees),
-              "spi": stream_power_index(sca, slope, min_slope_degrees)}
+    result = {} if filled is None else {"filled": filled}
+    result.update(_catchment_products(z, grid, accumulation, outputs, lx, ly, min_slope_degrees))
     steps.advance("Computed TWI and SPI")
     return result

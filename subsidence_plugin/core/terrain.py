@@ -157,12 +157,34 @@ def terrain_products(window: np.ndarray, lx, ly, products) -> Dict[str, np.ndarr
     return out
 
 
+def iter_terrain_rows(dem: np.ndarray, grid: RasterGrid, products,
+                      block_rows: Optional[int] = None) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
+    """Terrain products of an in-memory DEM in blocks of ``block_rows`` rows (default: about 2**18 cells):
+    yields (first row, {product: rows}), NaN where the DEM is nodata."""
+    rows, cols = dem.shape
+    lx, ly = metric_cell_sizes(grid, np.arange(rows))
+    dtype = compute_dtype(dem.dtype)
+    step = block_rows or max(1, (1 << 18) // max(cols, 1))
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        values = dem[max(start - 1, 0):stop + 1]
+        values = np.where(valid_mask(values, grid.nodata), values, np.nan).astype(dtype, copy=False)
+        window = pad_window(values, start == 0, stop == rows)
+        out = terrain_products(window, lx[start:stop], ly[start:stop], products)
+        centre = np.isnan(window[1:-1, 1:-1])
+        yield start, {k: np.where(centre, np.nan, v) for k, v in out.items()}
+
+
 def terrain_array(dem: np.ndarray, grid: RasterGrid, products) -> Dict[str, np.ndarray]:
-    """Terrain products of an in-memory DEM (NaN = nodata); outputs NaN where the DEM is nodata."""
-    values = np.where(valid_mask(dem, grid.nodata), dem, np.nan).astype(compute_dtype(dem.dtype), copy=False)
-    lx, ly = metric_cell_sizes(grid, np.arange(grid.height))
-    out = terrain_products(pad_window(values, True, True), lx, ly, products)
-    return {k: np.where(np.isnan(values), np.nan, v) for k, v in out.items()}
+    """Terrain products of an in-memory DEM (NaN = nodata); outputs NaN where the DEM is nodata. Computed in
+    row blocks, so the outputs are the only full-size arrays."""
+    out = {}
+    for start, blocks in iter_terrain_rows(dem, grid, products):
+        for k, v in blocks.items():
+            if k not in out:
+                out[k] = np.empty(dem.shape, dtype=v.dtype)
+            out[k][start:start + v.shape[0]] = v
+    return out
 
 
 def iter_terrain_blocks(path: str, products, block_rows: int = 512,

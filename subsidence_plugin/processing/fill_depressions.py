@@ -5,10 +5,10 @@ import numpy as np
 from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination)
 
 from ..core.hydrology import fill_depressions
-from ..core.raster_io import read_raster, write_raster
+from ..core.raster_io import read_raster, valid_mask
 from . import styles
 from .base import SubsidenceAlgorithm, dem_input, finish_raster_output, processing_errors, progress_adapter
-from .hydrology_common import NOTE, add_dem_parameters
+from .hydrology_common import NOTE, add_dem_parameters, write_rows
 
 
 class FillDepressions(SubsidenceAlgorithm):
@@ -32,11 +32,20 @@ class FillDepressions(SubsidenceAlgorithm):
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         with processing_errors(prefix=layer.name()):
             raster = read_raster(path, bands=[band])
-            dem = raster.band(0)
+            dem = raster.array[0]
+            if np.issubdtype(dem.dtype, np.floating):
+                dem[~valid_mask(dem, raster.grid.nodata)] = np.nan  # in place, instead of a float64 copy
+            else:
+                dem = raster.band(0)
             filled = fill_depressions(dem, epsilon=self.parameterAsBoolean(parameters, "EPSILON", context),
                                       progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-        raised = np.nansum(filled > dem)
-        feedback.pushInfo(f"{raised} cells raised, by up to {np.nanmax(filled - dem):.3f}")
-        write_raster(output, filled, raster.grid.with_nodata(-9999.0), ["filled_dem"], dtype=np.float64)
+        raised, rise = 0, 0.0
+        for start in range(0, dem.shape[0], 256):
+            rises = filled[start:start + 256] - dem[start:start + 256]
+            rises = rises[rises > 0]
+            raised += rises.size
+            rise = max(rise, float(rises.max(initial=0.0)))
+        feedback.pushInfo(f"{raised} cells raised, by up to {rise:.3f}")
+        write_rows(output, filled, raster.grid.with_nodata(-9999.0), "filled_dem", dtype=np.float64)
         finish_raster_output(context, output, "Filled DEM", "OUTPUT", styles.style_terrain)
         return {"OUTPUT": output}

@@ -5,14 +5,14 @@ import numpy as np
 from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterNumber
 
 from ..core.hydrology import hydrology_from_dem
-from ..core.raster_io import read_raster, write_raster
+from ..core.raster_io import RasterWriter, read_raster, valid_mask
 from .base import add_advanced, add_dem_input, dem_input, finish_raster_output, processing_errors, progress_adapter
 
 FLOW_METHODS = [("mfd", "Multiple flow directions (Freeman 1991, exponent 1.1)"),
                 ("d8", "D8 (single steepest direction)")]
-NOTE = ("<p>The whole DEM is processed in memory (about ten arrays of its size). Nodata stays nodata; water "
-        "leaves through the raster edge and through cells next to nodata. Cell sizes are true metres, also for "
-        "a geographic CRS; a DEM without CRS is refused.</p>")
+NOTE = ("<p>The whole DEM is processed in memory (about four float32 arrays of its size besides the DEM itself). "
+        "Nodata stays nodata; water leaves through the raster edge and through cells next to nodata. Cell sizes are "
+        "true metres, also for a geographic CRS; a DEM without CRS is refused.</p>")
 
 
 def add_dem_parameters(algorithm, flow_method: bool = True, min_slope: bool = False) -> None:
@@ -37,14 +37,26 @@ def run_hydrology(algorithm, parameters, context, feedback, products) -> dict:
     outputs = {k: v for k, v in outputs.items() if v}
     with processing_errors(prefix=layer.name()):
         raster = read_raster(path, bands=[band])
+        dem = raster.array[0]
+        if np.issubdtype(dem.dtype, np.floating):
+            dem[~valid_mask(dem, raster.grid.nodata)] = np.nan  # in place: the core then needs no copy
         feedback.pushInfo(f"Flow routing: {method.upper()}, {raster.grid.width} x {raster.grid.height} cells")
-        result = hydrology_from_dem(raster.array[0], raster.grid, method=method, min_slope_degrees=min_slope,
-                                    progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
+        result = hydrology_from_dem(dem, raster.grid, method=method, min_slope_degrees=min_slope,
+                                    outputs=list(outputs), progress=progress_adapter(feedback),
+                                    is_cancelled=feedback.isCanceled)
     grid = raster.grid.with_nodata(-9999.0)
+    del raster, dem
     results = {}
     for key, target in outputs.items():
         out, name, band_name, styler = products[key]
-        write_raster(target, result[key], grid, [band_name], dtype=np.float32)
+        write_rows(target, result.pop(key), grid, band_name)
         finish_raster_output(context, target, name, out, styler)
         results[out] = target
     return results
+
+
+def write_rows(path: str, values: np.ndarray, grid, band_name: str, dtype=np.float32, block_rows: int = 256) -> None:
+    """Write a raster (NaN = nodata) as a GeoTIFF of ``dtype`` in blocks of rows, without a full-size copy."""
+    with RasterWriter(path, grid, 1, dtype, [band_name]) as writer:
+        for start in range(0, values.shape[0], block_rows):
+            writer.write(values[start:start + block_rows].astype(dtype), row0=start)
