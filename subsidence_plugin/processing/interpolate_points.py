@@ -4,12 +4,11 @@ from __future__ import annotations
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterEnum,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
-from ..core.variogram import MODELS
 from .base import SubsidenceAlgorithm, add_advanced
-from .interpolation_common import InterpolationSettings, add_points_parameters, run_interpolation
+from .interpolation_common import (VARIOGRAMS, InterpolationSettings, add_points_parameters, run_interpolation,
+                                   variogram_models)
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging"]
-VARIOGRAMS = ["Automatic (best leave-one-out RMSE)"] + [m.title() for m in MODELS]
 
 
 class InterpolatePoints(SubsidenceAlgorithm):
@@ -53,7 +52,7 @@ class InterpolatePoints(SubsidenceAlgorithm):
             k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
             power=self.parameterAsDouble(parameters, "POWER", context),
             radius=self.parameterAsDouble(parameters, "RADIUS", context),
-            models=list(MODELS) if choice == 0 else [MODELS[choice - 1]])
+            models=variogram_models(choice))
         return run_interpolation(self.parameterAsSource(parameters, "INPUT", context),
                                  self.parameterAsString(parameters, "FIELD", context),
                                  self.parameterAsRasterLayer(parameters, "REFERENCE", context),

@@ -14,8 +14,16 @@ from ..core.interpolation import InverseDistance, LocalKriging, cross_validate, 
 from ..core.plots import scatter_figure, variogram_figure
 from ..core.report import HtmlReport
 from ..core.stack import reference_grid
+from ..core.variogram import MODELS
 from . import styles
 from .base import finish_raster_output, gdal_raster_path, points_with_values, processing_errors, progress_adapter
+
+VARIOGRAMS = ["Automatic (best leave-one-out RMSE)"] + [m.title() for m in MODELS]
+
+
+def variogram_models(choice: int) -> list:
+    """The variogram models to fit for an index into VARIOGRAMS (0: all, the best by cross-validation)."""
+    return list(MODELS) if choice == 0 else [MODELS[choice - 1]]
 
 
 def add_points_parameters(algorithm, field_label: str = "Value field (e.g. velocity, mm/yr)") -> None:

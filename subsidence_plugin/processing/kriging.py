@@ -5,13 +5,11 @@ from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterEnum, Qg
                        QgsProcessingParameterRasterDestination)
 
 from ..core.devices import DEVICE_CHOICES
-from ..core.variogram import MODELS
 from .base import SubsidenceAlgorithm, add_advanced
-from .interpolation_common import (InterpolationSettings, add_points_parameters, add_report_and_cv_outputs,
-                                   run_interpolation)
+from .interpolation_common import (VARIOGRAMS, InterpolationSettings, add_points_parameters, add_report_and_cv_outputs,
+                                   run_interpolation, variogram_models)
 
 DRIFTS = ["Ordinary (constant unknown mean)", "Universal (linear drift in x and y)"]
-VARIOGRAMS = ["Automatic (best leave-one-out RMSE)"] + [m.title() for m in MODELS]
 
 
 class Kriging(SubsidenceAlgorithm):
@@ -56,7 +54,7 @@ class Kriging(SubsidenceAlgorithm):
         choice = self.parameterAsEnum(parameters, "VARIOGRAM", context)
         settings = InterpolationSettings(
             method="kriging", k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
-            models=list(MODELS) if choice == 0 else [MODELS[choice - 1]],
+            models=variogram_models(choice),
             drift=self.parameterAsEnum(parameters, "DRIFT", context) == 1,
             n_lags=self.parameterAsInt(parameters, "N_LAGS", context),
             max_lag=self.parameterAsDouble(parameters, "MAX_LAG", context),
