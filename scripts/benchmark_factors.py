@@ -109,8 +109,8 @@ def mirror_tile(tile: np.ndarray, size: int) -> np.ndarray:
 
 def make_dem(name: str, size: int, data: str):
     """(float32 array with NaN nodata, RasterGrid) of a benchmark DEM."""
-    from subsidence_plugin.core.grid import RasterGrid, crs_wkt_from_epsg
-    from subsidence_plugin.core.raster_io import read_raster
+    from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg
+    from subsidence_plugin.core.io.rasters import read_raster
     if name == "fractal":
         cell = 30.0
         grid = RasterGrid.from_origin(500000.0, 4000000.0, cell, size, size, crs_wkt_from_epsg(UTM13N), NODATA)
@@ -190,12 +190,12 @@ def pysheds_pipeline(grid, dem, routing):
 
 def prepare(task: str, tool: str, values: np.ndarray, meta: dict, workdir: str):
     """A no-argument function doing the timed work; everything before it is untimed preparation."""
-    from subsidence_plugin.core.grid import RasterGrid
+    from subsidence_plugin.core.io.grid import RasterGrid
     grid = RasterGrid(meta["width"], meta["height"], tuple(meta["geotransform"]), meta["crs_wkt"], NODATA)
     tif = meta["tif"]
     if tool.startswith("plugin"):
-        from subsidence_plugin.core import hydrology as hy
-        from subsidence_plugin.core.terrain import metric_cell_sizes, terrain_array, write_terrain
+        from subsidence_plugin.core.terrain import indices as hy
+        from subsidence_plugin.core.terrain.derivatives import metric_cell_sizes, terrain_array, write_terrain
         lx, ly = metric_cell_sizes(grid, np.arange(grid.height))
         if task == "slope":
             if tool == "plugin-file":

@@ -38,9 +38,9 @@ def task_ours(n, backend, cells):
     import numpy as np
 
     sys.path.insert(0, ROOT)
-    from subsidence_plugin.core.devices import choose_device
-    from subsidence_plugin.core.interpolation import LocalKriging
-    from subsidence_plugin.core.variogram import Variogram
+    from subsidence_plugin.core.ml.devices import choose_device
+    from subsidence_plugin.core.spatial.interpolation import LocalKriging
+    from subsidence_plugin.core.spatial.variogram import Variogram
 
     x, y, z = _field(n)
     side = int(round(np.sqrt(cells)))
@@ -73,7 +73,7 @@ def task_pykrige(n, cells):
 
 def task_variogram(n):
     sys.path.insert(0, ROOT)
-    from subsidence_plugin.core.variogram import fit_models
+    from subsidence_plugin.core.spatial.variogram import fit_models
 
     x, y, z = _field(n)
     started, cpu = time.perf_counter(), time.process_time()
@@ -86,9 +86,9 @@ def task_cnn_dense(size, sample):
     import torch
 
     sys.path.insert(0, ROOT)
-    from subsidence_plugin.core.patch_cnn import PatchCNN
-    from subsidence_plugin.core.patches import Normalisation, PatchSampler
-    from subsidence_plugin.core.training import predict
+    from subsidence_plugin.core.ml.samplers import Normalisation, PatchSampler
+    from subsidence_plugin.core.ml.training import predict
+    from subsidence_plugin.core.surface.network import PatchCNN
 
     torch.manual_seed(0)
     model = PatchCNN(12, 30).eval()
@@ -111,9 +111,9 @@ def task_cnn_training(points, batches):
     import numpy as np
 
     sys.path.insert(0, ROOT)
-    from subsidence_plugin.core.grid import RasterGrid
-    from subsidence_plugin.core.surface_cnn import CnnSettings, train_surface_cnn
-    from subsidence_plugin.core.training import TrainingSettings
+    from subsidence_plugin.core.io.grid import RasterGrid
+    from subsidence_plugin.core.ml.training import TrainingSettings
+    from subsidence_plugin.core.surface.patch_cnn import CnnSettings, train_surface_cnn
 
     rng = np.random.default_rng(0)
     size = 1000

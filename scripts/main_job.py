@@ -72,9 +72,9 @@ def add_group(project, name, layers):
 
 def sample_area_section(report, result, layers):
     """Report: what the sample area holds, maps and its time series."""
-    from subsidence_plugin.core.points_io import read_points
-    from subsidence_plugin.core.report import new_figure
-    from subsidence_plugin.core.vector_io import read_table
+    from subsidence_plugin.core.io.points import read_points
+    from subsidence_plugin.core.io.vectors import read_table
+    from subsidence_plugin.core.reports.html import new_figure
     from subsidence_plugin.processing.map_images import render_png
 
     summary = json.loads(result["SUMMARY"])
@@ -191,7 +191,7 @@ def run_factors(result, folder, feedback):
 
 def factor_section(report, outputs, stack_path):
     """Report: one row per factor band of the stack with its statistics, and a map of each factor."""
-    from subsidence_plugin.core.raster_io import read_raster
+    from subsidence_plugin.core.io.rasters import read_raster
     from subsidence_plugin.processing.map_images import render_png
 
     stack = read_raster(stack_path)
@@ -236,9 +236,9 @@ def run_surfaces(result, stack_path, folder, feedback, epochs):
 
 def surface_section(report, surfaces, result, epochs):
     """Report: each surface against the truth in the cells without PS points, overall and per land use."""
-    from subsidence_plugin.core.metrics import error_statistics
-    from subsidence_plugin.core.points_io import read_points
-    from subsidence_plugin.core.raster_io import read_raster
+    from subsidence_plugin.core.io.points import read_points
+    from subsidence_plugin.core.io.rasters import read_raster
+    from subsidence_plugin.core.stats.metrics import error_statistics
     from subsidence_plugin.processing.map_images import render_png
 
     truth = read_raster(result["TRUTH_VELOCITY"]).band(0)
@@ -282,7 +282,8 @@ def main(argv=None):
     started = time.time()
     app, provider = start_qgis()
     import processing
-    from subsidence_plugin.core.report import HtmlReport
+
+    from subsidence_plugin.core.reports.html import HtmlReport
     from subsidence_plugin.resources import plugin_version
 
     feedback = ConsoleFeedback()

@@ -69,7 +69,7 @@ def sample_description(result) -> dict:
 
 def gardlif_layers(result, factor_outputs, folder):
     """The seven GARDLIF layers from the sample area (stand-ins where the area has no such data)."""
-    from subsidence_plugin.core.raster_io import read_raster, write_raster
+    from subsidence_plugin.core.io.rasters import read_raster, write_raster
 
     summary = sample_description(result)["summary"]
     years = (np.datetime64(summary["last_date"]) - np.datetime64(summary["first_date"])).astype(float) / 365.25
@@ -99,7 +99,7 @@ def gardlif_layers(result, factor_outputs, folder):
 def true_future_subsidence(result):
     """Mean true subsidence rate (mm/yr, positive = sinking) over the five years after the last InSAR date, per
     cell, from the sample area's basin model."""
-    from subsidence_plugin.core.raster_io import read_raster
+    from subsidence_plugin.core.io.rasters import read_raster
     from subsidence_plugin.core.sample_area import BasinModel
 
     description = sample_description(result)
@@ -119,8 +119,8 @@ def future_ranking(maps, future):
     correlation with the true future rate."""
     from scipy.stats import spearmanr
 
-    from subsidence_plugin.core.raster_io import read_raster
-    from subsidence_plugin.core.susceptibility import roc_auc
+    from subsidence_plugin.core.io.rasters import read_raster
+    from subsidence_plugin.core.stats.roc import roc_auc
 
     positive = future >= INVENTORY["THRESHOLD"]
     rows = []

@@ -184,8 +184,9 @@ class Whitebox:
 
 def load_dems(data, fractal_size):
     from benchmark_factors import fractal_dem
-    from subsidence_plugin.core.grid import RasterGrid, crs_wkt_from_epsg
-    from subsidence_plugin.core.raster_io import read_raster
+
+    from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg
+    from subsidence_plugin.core.io.rasters import read_raster
     src = read_raster(os.path.join(data, "dem-dfw-pysheds", "dem.tif"))
     dems = {"DFW (geographic, Int16)": (src.band(0), src.grid)}
     grid = RasterGrid.from_origin(500000.0, 4000000.0, 30.0, fractal_size, fractal_size,
@@ -200,8 +201,8 @@ def validate(z, grid, tmp, notes):
 
     import richdem as rd
 
-    from subsidence_plugin.core import hydrology as hy
-    from subsidence_plugin.core.terrain import metric_cell_sizes
+    from subsidence_plugin.core.terrain import indices as hy
+    from subsidence_plugin.core.terrain.derivatives import metric_cell_sizes
     out = {}
     valid = ~np.isnan(z)
     inner = interior(z.shape) & valid
@@ -310,7 +311,7 @@ def validate(z, grid, tmp, notes):
     result = hy.hydrology_from_dem(np.where(valid, z, grid.nodata if grid.nodata is not None else np.nan), grid,
                                    method="mfd")
     twi = result["twi"]
-    from subsidence_plugin.core.terrain import terrain_array
+    from subsidence_plugin.core.terrain.derivatives import terrain_array
     slope = terrain_array(np.where(valid, z, np.nan), grid, ["slope"])["slope"]
     mfd_metric = result["accumulation"]
     rd_twi = hy.topographic_wetness_index(hy.specific_catchment_area(rd_mfd, lx, ly), slope)

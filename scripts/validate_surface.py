@@ -30,17 +30,17 @@ from osgeo import gdal
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from subsidence_plugin.core.evaluation import compare_methods  # noqa: E402
-from subsidence_plugin.core.grid import RasterGrid  # noqa: E402
-from subsidence_plugin.core.hydrology import hydrology_from_dem  # noqa: E402
-from subsidence_plugin.core.interpolation import InverseDistance, LocalKriging, select_variogram  # noqa: E402
-from subsidence_plugin.core.metrics import error_statistics  # noqa: E402
-from subsidence_plugin.core.points_io import read_points  # noqa: E402
-from subsidence_plugin.core.raster_io import read_raster, write_raster  # noqa: E402
-from subsidence_plugin.core.surface_cnn import CnnSettings, predict_surface, train_surface_cnn, window_reader  # noqa
-from subsidence_plugin.core.terrain import terrain_array  # noqa: E402
-from subsidence_plugin.core.training import TrainingSettings  # noqa: E402
-from subsidence_plugin.core.variogram import MODELS  # noqa: E402
+from subsidence_plugin.core.io.grid import RasterGrid
+from subsidence_plugin.core.io.points import read_points
+from subsidence_plugin.core.io.rasters import read_raster, write_raster
+from subsidence_plugin.core.ml.training import TrainingSettings
+from subsidence_plugin.core.spatial.interpolation import InverseDistance, LocalKriging, select_variogram
+from subsidence_plugin.core.spatial.variogram import MODELS
+from subsidence_plugin.core.stats.metrics import error_statistics
+from subsidence_plugin.core.surface.comparison import compare_methods
+from subsidence_plugin.core.surface.patch_cnn import CnnSettings, predict_surface, train_surface_cnn, window_reader
+from subsidence_plugin.core.terrain.derivatives import terrain_array
+from subsidence_plugin.core.terrain.indices import hydrology_from_dem
 
 WAVELENGTH_MM = 55.465763
 UTM14N = "EPSG:32614"

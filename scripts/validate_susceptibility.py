@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from main_job import ConsoleFeedback, start_qgis  # noqa: E402
 from validate_surface import UTM14N, invert_velocity, warp  # noqa: E402
 
-from subsidence_plugin.core.grid import RasterGrid  # noqa: E402
-from subsidence_plugin.core.raster_io import read_raster, write_raster  # noqa: E402
+from subsidence_plugin.core.io.grid import RasterGrid
+from subsidence_plugin.core.io.rasters import read_raster, write_raster
 
 STABLE_GROUND_M = 2250.0  # cells above this altitude (m) reference the velocity
 THRESHOLD = 50.0  # mm/yr, subsiding
@@ -101,7 +101,7 @@ def held_out_ranking(index, v, held):
     """AUC for the held-out cells' true class and Spearman's r of the index (a grid) with their subsidence rate."""
     from scipy.stats import spearmanr
 
-    from subsidence_plugin.core.susceptibility import roc_auc
+    from subsidence_plugin.core.stats.roc import roc_auc
 
     index = index.ravel()[held]
     rate = -v.ravel()[held]

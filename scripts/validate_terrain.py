@@ -19,8 +19,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from subsidence_plugin.core.raster_io import read_grid, read_raster  # noqa: E402
-from subsidence_plugin.core.terrain import write_terrain  # noqa: E402
+from subsidence_plugin.core.io.rasters import read_grid, read_raster
+from subsidence_plugin.core.terrain.derivatives import write_terrain
 
 DEMS = {"DFW (HydroSHEDS 3\")": "dem-dfw-pysheds/dem.tif",
         "Mexico City (PyRate)": "mexico-city-pyrate/geotiffs/cropA_T005A_dem.tif"}

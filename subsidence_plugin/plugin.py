@@ -39,8 +39,8 @@ class SubsidencePlugin:
         window = self.iface.mainWindow()
         self.menu = QMenu(MENU_TITLE, window)
         self.menu.setObjectName("landSubsidenceMenu")
-        from .gui.surface_dock import SurfaceDock
-        from .gui.susceptibility_dock import SusceptibilityDock
+        from .gui.docks.surface_dock import SurfaceDock
+        from .gui.docks.susceptibility_dock import SusceptibilityDock
 
         self.surface_dock = SurfaceDock(window)
         self.susceptibility_dock = SusceptibilityDock(window)

@@ -59,3 +59,32 @@ def collect_garbage_before_qgis_exits(qgis_app):
     import gc
 
     gc.collect()
+
+
+@pytest.fixture
+def gardlif_layers():
+    """A function writing seven random GARDLIF layers (seed 003's value ranges) into a folder: (grid, values,
+    paths by layer name)."""
+    import numpy as np
+
+    from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg
+    from subsidence_plugin.core.io.rasters import write_raster
+
+    def write(folder, size=20):
+        grid = RasterGrid.from_origin(500000.0, 4000000.0 + size * 100, 100.0, size, size, crs_wkt_from_epsg(32633),
+                                      -9999.0)
+        rng = np.random.default_rng(3)
+        values = {
+            "groundwater_decline": rng.uniform(-0.5, 6.0, (size, size)),
+            "aquifer_media": rng.integers(1, 9, (size, size)).astype(float),
+            "recharge": rng.uniform(0, 30, (size, size)),
+            "discharge": rng.uniform(0, 80, (size, size)),
+            "land_use": rng.integers(1, 9, (size, size)).astype(float),
+            "aquifer_thickness": rng.uniform(0, 450, (size, size)),
+            "fault_distance": rng.uniform(0, 7000, (size, size)),
+        }
+        paths = {k: write_raster(os.path.join(folder, f"{k}.tif"), v.astype(np.float32), grid, [k])
+                 for k, v in values.items()}
+        return grid, values, paths
+
+    return write

@@ -4,7 +4,6 @@ import subprocess
 import sys
 import zipfile
 
-
 from subsidence_plugin import dependencies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

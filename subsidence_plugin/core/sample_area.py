@@ -27,11 +27,11 @@ from typing import Dict, List, Optional
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .grid import RasterGrid, crs_wkt_from_epsg
-from .points_io import date_field_name
+from .io.grid import RasterGrid, crs_wkt_from_epsg
+from .io.points import date_field_name
+from .io.rasters import write_raster
+from .io.vectors import VectorLayer, write_geopackage
 from .progress import CancelCheck, ProgressCallback, Steps
-from .raster_io import write_raster
-from .vector_io import VectorLayer, write_geopackage
 
 SAMPLE_EPSG = 32613  # WGS 84 / UTM zone 13N: a metric CRS; the basin itself is synthetic
 LAND_USE_CLASSES = {1: "town", 2: "fields", 3: "rangeland"}

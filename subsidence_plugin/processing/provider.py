@@ -5,31 +5,31 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..resources import plugin_version, resource_path
-from .apply_model import ApplyModel
-from .aspect import Aspect
-from .build_factor_stack import BuildFactorStack
-from .classify_susceptibility import ClassifySusceptibility
-from .compare_surface_methods import CompareSurfaceMethods
-from .create_sample_area import CreateSampleArea
-from .curvature import Curvature
-from .distance_to_features import DistanceToFeatures
-from .factor_analysis import FactorAnalysis
-from .drainage_density import DrainageDensity
-from .fill_depressions import FillDepressions
-from .flow_accumulation import FlowAccumulation
-from .gardlif_index import Gardlif
-from .groundwater_change import GroundwaterChange
-from .idw import InverseDistanceWeighting
-from .interpolate_points import InterpolatePoints
-from .kriging import Kriging
-from .optimize_weights import OptimizeWeights
-from .slope import Slope
-from .spectral_index import SpectralIndex
-from .stream_power_index import StreamPowerIndex
-from .subsidence_inventory import SubsidenceInventory
-from .topographic_wetness_index import TopographicWetnessIndex
-from .train_patch_cnn import TrainPatchCnn
-from .train_susceptibility import TrainSusceptibility
+from .factors.build_factor_stack import BuildFactorStack
+from .factors.distance_to_features import DistanceToFeatures
+from .factors.drainage_density import DrainageDensity
+from .factors.groundwater_change import GroundwaterChange
+from .factors.interpolate_points import InterpolatePoints
+from .factors.spectral_index import SpectralIndex
+from .sample_data.create_sample_area import CreateSampleArea
+from .surface.apply_model import ApplyModel
+from .surface.compare_surface_methods import CompareSurfaceMethods
+from .surface.idw import InverseDistanceWeighting
+from .surface.kriging import Kriging
+from .surface.train_patch_cnn import TrainPatchCnn
+from .susceptibility.classify_susceptibility import ClassifySusceptibility
+from .susceptibility.factor_analysis import FactorAnalysis
+from .susceptibility.gardlif_index import Gardlif
+from .susceptibility.optimize_weights import OptimizeWeights
+from .susceptibility.subsidence_inventory import SubsidenceInventory
+from .susceptibility.train_susceptibility import TrainSusceptibility
+from .terrain.aspect import Aspect
+from .terrain.curvature import Curvature
+from .terrain.fill_depressions import FillDepressions
+from .terrain.flow_accumulation import FlowAccumulation
+from .terrain.slope import Slope
+from .terrain.stream_power_index import StreamPowerIndex
+from .terrain.topographic_wetness_index import TopographicWetnessIndex
 
 ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowAccumulation,
               TopographicWetnessIndex, StreamPowerIndex, DistanceToFeatures, DrainageDensity, SpectralIndex,

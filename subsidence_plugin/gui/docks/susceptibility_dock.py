@@ -1,0 +1,191 @@
+"""The "Susceptibility" dock: a susceptibility model from InSAR points (seed 002) or GARDLIF weights fitted by
+PSO (seed 003), run in background tasks with progress, cancel, live loss and tuner-fitness curves; the index
+and class maps appear in the project, the PSO weights in a table.
+
+Each step runs as the Processing algorithm itself (`QgsProcessingAlgRunnerTask`): from a velocity field the
+dock first makes the inventory (subsidence:subsidenceinventory) and then trains (subsidence:trainsusceptibility);
+from an inventory label field it trains at once. The tasks' ``run()`` touch no widget and no project; epochs and
+tuner evaluations reach the curves through queued signals, layers are added on the main thread.
+"""
+from __future__ import annotations
+
+import os
+
+from qgis.core import QgsFieldProxyModel, QgsMapLayerProxyModel, QgsProcessing
+from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QTableWidget, QTableWidgetItem, QTabWidget,
+                                 QVBoxLayout, QWidget)
+
+from ...core.ml.devices import DEVICE_CHOICES
+from ...core.susceptibility.cnn import MODEL_LABELS
+from ...core.susceptibility.gardlif import DEFAULT_WEIGHTS, LAYER_TITLES, LAYERS
+from ..widgets.curve_plot import LossCurve
+from ..widgets.task_dock import TaskDock
+
+FIELD_ROLES = ("Velocity (mm/yr): make the inventory with the thresholds", "Inventory label (1 subsiding, 0 stable)")
+
+
+class SusceptibilityDock(TaskDock):
+    """Dock widget driving subsidence:subsidenceinventory, subsidence:trainsusceptibility and
+    subsidence:optimizeweights."""
+
+    def __init__(self, parent=None):
+        super().__init__("Susceptibility", parent)
+        self.setObjectName("landSubsidenceSusceptibilityDock")
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        self.tabs = QTabWidget(body)
+        self.tabs.addTab(self._model_tab(), "Susceptibility model")
+        self.tabs.addTab(self._gardlif_tab(), "GARDLIF + PSO")
+        layout.addWidget(self.tabs)
+        form = QFormLayout()
+        self.folder = QgsFileWidget(body)
+        self.folder.setStorageMode(QgsFileWidget.GetDirectory)
+        self.folder.setToolTip("Folder for the outputs; empty = temporary files")
+        self.seed = self.spin(0, 2 ** 31 - 1, 0)
+        form.addRow("Output folder", self.folder)
+        form.addRow("Seed", self.seed)
+        layout.addLayout(form)
+        self.add_controls(layout, body)
+        self.loss = self.curves["loss"] = LossCurve(body)
+        self.fitness = self.curves["fitness"] = LossCurve(
+            body, "AUC", "candidate", "Tuner: validation AUC of each candidate (blue) and the best so far (red)")
+        layout.addWidget(self.loss)
+        layout.addWidget(self.fitness)
+        self.add_status(layout, body)
+        self.setWidget(body)
+
+    def _double(self, low: float, high: float, value: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox(self)
+        spin.setRange(low, high)
+        spin.setDecimals(2)
+        spin.setValue(value)
+        return spin
+
+    def _points_and_field(self, parent):
+        points = QgsMapLayerComboBox(parent)
+        points.setFilters(QgsMapLayerProxyModel.PointLayer)
+        field = QgsFieldComboBox(parent)
+        field.setFilters(QgsFieldProxyModel.Numeric)
+        points.layerChanged.connect(field.setLayer)
+        field.setLayer(points.currentLayer())
+        return points, field
+
+    def _model_tab(self) -> QWidget:
+        tab = QWidget(self)
+        form = QFormLayout(tab)
+        self.points, self.field = self._points_and_field(tab)
+        self.field_role = QComboBox(tab)
+        self.field_role.addItems(list(FIELD_ROLES))
+        self.threshold = self._double(0.01, 1000.0, 10.0)
+        self.stable = self._double(0.0, 1000.0, 2.0)
+        self.stack = QgsMapLayerComboBox(tab)
+        self.stack.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.model = QComboBox(tab)
+        self.model.addItems(list(MODEL_LABELS))
+        self.model.setCurrentIndex(1)
+        for label, widget in (("InSAR points / inventory", self.points), ("Field", self.field),
+                              ("The field is", self.field_role), ("Subsidence threshold (mm/yr)", self.threshold),
+                              ("Stable threshold |v| (mm/yr)", self.stable), ("Factor stack", self.stack),
+                              ("Model and tuner", self.model)):
+            form.addRow(label, widget)
+        settings = QgsCollapsibleGroupBox("Training settings", tab)
+        settings.setCollapsed(True)
+        grid = QFormLayout(settings)
+        self.epochs = self.spin(1, 100000, 100)
+        self.population = self.spin(4, 1000, 6)
+        self.iterations = self.spin(1, 1000, 5)
+        self.device = QComboBox(settings)
+        self.device.addItems(list(DEVICE_CHOICES))
+        for label, widget in (("Epochs (upper bound when tuning)", self.epochs), ("Tuner population", self.population),
+                              ("Tuner iterations", self.iterations), ("Device", self.device)):
+            grid.addRow(label, widget)
+        form.addRow(settings)
+        return tab
+
+    def _gardlif_tab(self) -> QWidget:
+        tab = QWidget(self)
+        form = QFormLayout(tab)
+        self.gardlif_points, self.gardlif_field = self._points_and_field(tab)
+        form.addRow("InSAR points", self.gardlif_points)
+        form.addRow("Velocity field (mm/yr)", self.gardlif_field)
+        self.layers = {}
+        for layer in LAYERS:
+            combo = QgsMapLayerComboBox(tab)
+            combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+            self.layers[layer] = combo
+            form.addRow(LAYER_TITLES[layer], combo)
+        self.particles = self.spin(4, 10000, 30)
+        self.pso_iterations = self.spin(1, 100000, 100)
+        form.addRow("Particles", self.particles)
+        form.addRow("Iterations", self.pso_iterations)
+        self.weights = QTableWidget(len(LAYERS), 3, tab)
+        self.weights.setHorizontalHeaderLabels(["layer", "GARDLIF", "PSO"])
+        for row, layer in enumerate(LAYERS):
+            self.weights.setItem(row, 0, QTableWidgetItem(LAYER_TITLES[layer]))
+            self.weights.setItem(row, 1, QTableWidgetItem(f"{DEFAULT_WEIGHTS[layer]:g}"))
+            self.weights.setItem(row, 2, QTableWidgetItem(""))
+        self.weights.resizeColumnsToContents()
+        form.addRow(self.weights)
+        return tab
+
+    def _output(self, name: str) -> str:
+        folder = self.folder.filePath()
+        return os.path.join(folder, name) if folder else QgsProcessing.TEMPORARY_OUTPUT
+
+    def model_parameters(self, inventory) -> dict:
+        return {"INVENTORY": inventory, "STACK": self.stack.currentLayer(), "MODEL": self.model.currentIndex(),
+                "EPOCHS": self.epochs.value(), "POPULATION": self.population.value(),
+                "ITERATIONS": self.iterations.value(), "SEED": self.seed.value(),
+                "DEVICE": self.device.currentIndex(), "OUTPUT": self._output("susceptibility_index.tif"),
+                "CLASSES_OUTPUT": self._output("susceptibility_classes.tif"),
+                "OUTPUT_MODEL": self._output("susceptibility_model.pt"),
+                "REPORT": self._output("susceptibility_report.html")}
+
+    def inventory_parameters(self) -> dict:
+        return {"INPUT": self.points.currentLayer(), "FIELD": self.field.currentField(),
+                "STACK": self.stack.currentLayer(), "THRESHOLD": self.threshold.value(),
+                "STABLE_THRESHOLD": self.stable.value(), "SEED": self.seed.value(),
+                "OUTPUT": self._output("inventory.gpkg")}
+
+    def gardlif_parameters(self) -> dict:
+        return {"POINTS": self.gardlif_points.currentLayer(), "FIELD": self.gardlif_field.currentField(),
+                **{layer.upper(): combo.currentLayer() for layer, combo in self.layers.items()},
+                "PARTICLES": self.particles.value(), "ITERATIONS": self.pso_iterations.value(),
+                "SEED": self.seed.value(), "OUTPUT": self._output("gardlif_pso_index.tif"),
+                "CLASSES_OUTPUT": self._output("gardlif_pso_classes.tif"),
+                "WEIGHTS_TABLE": self._output("gardlif_pso_weights.gpkg"),
+                "REPORT": self._output("gardlif_pso_report.html")}
+
+    def run(self) -> None:
+        if self.tabs.currentIndex() == 0:
+            if self.points.currentLayer() is None or self.stack.currentLayer() is None or \
+                    not self.field.currentField():
+                self.status.setText("Choose the points, their field and the factor stack first.")
+                return
+            if self.field_role.currentIndex() == 0:
+                chain = [("subsidence:subsidenceinventory", lambda previous: self.inventory_parameters()),
+                         ("subsidence:trainsusceptibility", lambda previous: self.model_parameters(previous["OUTPUT"]))]
+            else:
+                chain = [("subsidence:trainsusceptibility",
+                          lambda previous: {**self.model_parameters(self.points.currentLayer()),
+                                            "LABEL_FIELD": self.field.currentField()})]
+        else:
+            if self.gardlif_points.currentLayer() is None or not self.gardlif_field.currentField() or \
+                    any(combo.currentLayer() is None for combo in self.layers.values()):
+                self.status.setText("Choose the InSAR points, their velocity field and all seven GARDLIF layers.")
+                return
+            chain = [("subsidence:optimizeweights", lambda previous: self.gardlif_parameters())]
+        self.run_chain(chain)
+
+    def succeeded(self, results: dict) -> None:
+        """Fill the PSO weights table or show the model's accuracy."""
+        if "OPTIMISED_WEIGHTS" in results:
+            for row, value in enumerate(results["OPTIMISED_WEIGHTS"].split(",")):
+                self.weights.setItem(row, 2, QTableWidgetItem(value.strip()))
+            self.status.setText(f"Done. Pearson r {results['R_BEFORE']:.3f} -> {results['R_AFTER']:.3f}, CI "
+                                f"{results['CI_BEFORE']:.0f} -> {results['CI_AFTER']:.0f}. Report: {results['REPORT']}")
+        else:
+            self.status.setText(f"Done. Test AUC {results['AUC']:.3f} (frequency-ratio baseline "
+                                f"{results['FR_AUC']:.3f}, blocked split {results['BLOCKED_AUC']:.3f}). "
+                                f"Report: {results['REPORT']}")

@@ -1,0 +1,108 @@
+"""subsidence:subsidenceinventory - InSAR points to an inventory of subsiding and stable cells (seed 002)."""
+from __future__ import annotations
+
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessing,
+                       QgsProcessingOutputNumber, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterLayer, QgsWkbTypes)
+from qgis.PyQt.QtCore import QVariant
+
+from ...core.susceptibility.inventory import DIRECTIONS, build_inventory
+from ..base import SubsidenceAlgorithm, add_advanced, processing_errors
+from ..inputs import factor_stack, points_with_values
+from .common import INVENTORY_FIELDS
+
+DIRECTION_LABELS = ("Subsidence: velocity <= -threshold", "Uplift: velocity >= threshold",
+                    "Both: |velocity| >= threshold")
+
+
+class SubsidenceInventory(SubsidenceAlgorithm):
+    NAME = "subsidenceinventory"
+    DISPLAY_NAME = "Subsidence inventory from InSAR points"
+    GROUP = "Susceptibility"
+    HELP = (
+        "<p>Turns InSAR points and their velocity (mm/yr, negative = subsidence) into the inventory of seed 002: "
+        "cells of the factor stack that are <b>subsiding</b> (1) or <b>stable</b> (0).</p>"
+        "<p>Velocities are averaged per stack cell (points outside the stack or on nodata are left out and "
+        "counted). A cell is subsiding when its velocity passes the threshold in the chosen direction (default "
+        "v &le; -10 mm/yr) and stable when |v| &le; the stable threshold (default 2 mm/yr: seed 002's \"zero "
+        "data\"); cells in between are left out. At least 10 cells of each class are required.</p>"
+        "<p>Two splits are written: <i>random_split</i>, stratified random 70 / 30 (seed 002), and "
+        "<i>block_split</i>, whole square blocks (default: a fifth of the stack's shorter side) to the test "
+        "part, so that test cells have no training neighbour in their block.</p>"
+        "<p>Output: points at the cell centres with <i>subsiding</i>, <i>velocity</i> (mm/yr), <i>points</i>, "
+        "<i>row</i>, <i>col</i>, <i>random_split</i> and <i>block_split</i> (train / test).</p>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "InSAR points", [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField("FIELD", "Velocity field (mm/yr, negative = subsidence)",
+                                                      parentLayerParameterName="INPUT",
+                                                      type=QgsProcessingParameterField.Numeric))
+        self.addParameter(QgsProcessingParameterRasterLayer("STACK", "Factor stack"))
+        self.addParameter(QgsProcessingParameterNumber("THRESHOLD", "Subsidence threshold (mm/yr)",
+                                                       QgsProcessingParameterNumber.Double, 10.0, minValue=1e-6))
+        self.addParameter(QgsProcessingParameterNumber("STABLE_THRESHOLD", "Stable threshold |v| (mm/yr)",
+                                                       QgsProcessingParameterNumber.Double, 2.0, minValue=0.0))
+        self.addParameter(QgsProcessingParameterEnum("DIRECTION", "Direction", list(DIRECTION_LABELS),
+                                                     defaultValue=0))
+        for parameter in (
+                QgsProcessingParameterNumber("TEST_SHARE", "Test share", QgsProcessingParameterNumber.Double, 0.3,
+                                             minValue=0.05, maxValue=0.95),
+                QgsProcessingParameterNumber("BLOCK_SIZE", "Block size of the blocked split (m, 0 = automatic)",
+                                             QgsProcessingParameterNumber.Double, 0.0, minValue=0.0),
+                QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0,
+                                             minValue=0)):
+            add_advanced(self, parameter)
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Subsidence inventory",
+                                                            QgsProcessing.TypeVectorPoint))
+        self.addOutput(QgsProcessingOutputNumber("SUBSIDING", "Subsiding cells"))
+        self.addOutput(QgsProcessingOutputNumber("STABLE", "Stable cells"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        stack_layer = self.parameterAsRasterLayer(parameters, "STACK", context)
+        with processing_errors():
+            stack = factor_stack(stack_layer, projected=True)
+            x, y, velocity, skipped = points_with_values(self.parameterAsSource(parameters, "INPUT", context),
+                                                         self.parameterAsString(parameters, "FIELD", context),
+                                                         stack_layer.crs(), context, feedback, "InSAR points")
+            if skipped:
+                feedback.pushWarning(f"{skipped} point(s) without geometry or value were skipped")
+            feedback.setProgressText("Reading the stack's valid cells")
+            valid = stack.valid_cells()
+            feedback.setProgress(50)
+            inventory = build_inventory(
+                x, y, velocity, stack.grid, valid,
+                threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
+                stable_threshold=self.parameterAsDouble(parameters, "STABLE_THRESHOLD", context),
+                direction=DIRECTIONS[self.parameterAsEnum(parameters, "DIRECTION", context)],
+                test_share=self.parameterAsDouble(parameters, "TEST_SHARE", context),
+                block_size=self.parameterAsDouble(parameters, "BLOCK_SIZE", context) *
+                (1.0 / (stack.grid.linear_unit_metres or 1.0)),
+                seed=self.parameterAsInt(parameters, "SEED", context))
+        excluded = inventory.excluded
+        feedback.pushInfo(f"{len(x)} points: {excluded['outside']} outside the stack, {excluded['nodata']} on "
+                          f"nodata; {excluded['between_thresholds_cells']} cells between the thresholds left out")
+        n_pos = int(inventory.label.sum())
+        feedback.pushInfo(f"Inventory: {n_pos} subsiding and {len(inventory) - n_pos} stable cells; blocks of "
+                          f"{inventory.settings['block_size_m']:.0f} for the blocked split")
+        fields = QgsFields()
+        for name, kind in (("row", QVariant.Int), ("col", QVariant.Int), ("velocity", QVariant.Double),
+                           ("points", QVariant.Int), (INVENTORY_FIELDS["label"], QVariant.Int),
+                           (INVENTORY_FIELDS["random"], QVariant.String), (INVENTORY_FIELDS["block"], QVariant.String)):
+            fields.append(QgsField(name, kind))
+        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields, QgsWkbTypes.Point,
+                                          stack_layer.crs())
+        split = ("train", "test")
+        features = []
+        for i in range(len(inventory)):
+            feature = QgsFeature(fields)
+            feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(inventory.x[i], inventory.y[i])))
+            feature.setAttributes([int(inventory.rows[i]), int(inventory.cols[i]), float(inventory.velocity[i]),
+                                   int(inventory.points[i]), int(inventory.label[i]),
+                                   split[int(inventory.random_test[i])], split[int(inventory.block_test[i])]])
+            features.append(feature)
+            if len(features) == 50000:
+                sink.addFeatures(features, QgsFeatureSink.FastInsert)
+                features = []
+        sink.addFeatures(features, QgsFeatureSink.FastInsert)
+        return {"OUTPUT": dest, "SUBSIDING": n_pos, "STABLE": len(inventory) - n_pos}

@@ -1,0 +1,53 @@
+"""subsidence:filldepressions - priority-flood depression filling (Barnes et al. 2014)."""
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination
+
+from ...core.io.rasters import read_raster, valid_mask
+from ...core.terrain.fill import fill_depressions
+from .. import styles
+from ..base import SubsidenceAlgorithm, processing_errors, progress_adapter
+from ..inputs import dem_input
+from ..outputs import finish_raster_output
+from .common import NOTE, add_flow_parameters, write_rows
+
+
+class FillDepressions(SubsidenceAlgorithm):
+    NAME = "filldepressions"
+    DISPLAY_NAME = "Fill depressions"
+    GROUP = "Hydrology"
+    HELP = ("<p>Fills closed depressions (pits, sinks) of a DEM so every cell can drain to the raster edge or to "
+            "nodata: each cell is raised to the lowest elevation at which water could spill out of it "
+            "(priority-flood semantics, Barnes, Lehman & Mulla 2014; identical to RichDEM's FillDepressions). "
+            "With <b>epsilon gradient</b>, filled flats also get the smallest possible increments (one "
+            "floating-point step per cell away from the outlet) so that every cell drains along strictly "
+            "decreasing elevations.</p><p>Units: the DEM's (m).</p>" + NOTE)
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_flow_parameters(self, flow_method=False)
+        self.addParameter(QgsProcessingParameterBoolean("EPSILON", "Epsilon gradient so every cell drains", False))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Filled DEM"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        layer, path, band = dem_input(self, parameters, context)
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        with processing_errors(prefix=layer.name()):
+            raster = read_raster(path, bands=[band])
+            dem = raster.array[0]
+            if np.issubdtype(dem.dtype, np.floating):
+                dem[~valid_mask(dem, raster.grid.nodata)] = np.nan  # in place, instead of a float64 copy
+            else:
+                dem = raster.band(0)
+            filled = fill_depressions(dem, epsilon=self.parameterAsBoolean(parameters, "EPSILON", context),
+                                      progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
+        raised, rise = 0, 0.0
+        for start in range(0, dem.shape[0], 256):
+            rises = filled[start:start + 256] - dem[start:start + 256]
+            rises = rises[rises > 0]
+            raised += rises.size
+            rise = max(rise, float(rises.max(initial=0.0)))
+        feedback.pushInfo(f"{raised} cells raised, by up to {rise:.3f}")
+        write_rows(output, filled, raster.grid.with_nodata(-9999.0), "filled_dem", dtype=np.float64)
+        finish_raster_output(context, output, "Filled DEM", "OUTPUT", styles.style_terrain)
+        return {"OUTPUT": output}

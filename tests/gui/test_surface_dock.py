@@ -1,0 +1,57 @@
+"""The Subsidence surface dock runs the algorithms in a background task, live loss curve, cancel, results."""
+import os
+
+import numpy as np
+from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
+
+from subsidence_plugin.core.io.rasters import read_raster
+from subsidence_plugin.gui.docks.surface_dock import SurfaceDock
+
+
+def _dock(sample_area, qgis_new_project, folder):
+    points = QgsVectorLayer(f"{sample_area.vector_path}|layername=ps_points", "PS points", "ogr")
+    dem = QgsRasterLayer(sample_area.rasters["dem"], "DEM")
+    QgsProject.instance().addMapLayers([points, dem])
+    dock = SurfaceDock()
+    dock.points.setLayer(points)
+    dock.field.setField("velocity")
+    dock.stack.setLayer(dem)
+    dock.folder.setFilePath(str(folder))
+    dock.epochs.setValue(3)
+    dock.device.setCurrentText("cpu")
+    return dock
+
+
+def test_dock_trains_in_a_task_with_a_live_loss_curve(provider, sample_area, qgis_new_project, tmp_path,
+        wait_for_dock):
+    dock = _dock(sample_area, qgis_new_project, tmp_path)
+    before = len(QgsProject.instance().mapLayers())
+    dock.run()
+    assert dock.running and not dock.run_button.isEnabled()
+    wait_for_dock(dock)
+    assert dock.outcome == "done", dock.status.text()
+    assert len(dock.loss.training) == 3 and len(dock.loss.validation) == 3
+    assert os.path.exists(tmp_path / "patch_cnn.pt") and os.path.exists(tmp_path / "patch_cnn.tif")
+    assert len(QgsProject.instance().mapLayers()) == before + 1
+    assert dock.status.text().startswith("Done.") and dock.run_button.isEnabled()
+    dock.method.setCurrentIndex(2)  # IDW through the same dock
+    dock.run()
+    wait_for_dock(dock)
+    assert np.isfinite(read_raster(str(tmp_path / "idw.tif")).band(0)).all()
+
+
+def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path,
+        wait_for_dock):
+    dock = _dock(sample_area, qgis_new_project, tmp_path)
+    dock.epochs.setValue(500)
+    dock.run()
+    dock.cancel()
+    wait_for_dock(dock)
+    assert dock.outcome == "cancelled" and "Cancelled" in dock.status.text()
+    assert not [p for p in os.listdir(tmp_path) if p.endswith((".pt", ".tif"))]
+
+
+def test_missing_inputs_are_explained(qgis_new_project):
+    dock = SurfaceDock()
+    dock.run()
+    assert "Choose the points" in dock.status.text() and not dock.running
