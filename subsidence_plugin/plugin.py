@@ -1,7 +1,8 @@
 """The QGIS plugin object: Processing provider, the "Land subsidence" menu and toolbar."""
 from __future__ import annotations
 
-from qgis.core import QgsApplication
+from qgis.core import QgsApplication, QgsTask
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QMenu, QMessageBox, QToolButton
@@ -109,7 +110,8 @@ class SubsidencePlugin:
         from .gui.install_dependencies import InstallDependenciesTask
 
         task = InstallDependenciesTask(self.iface.messageBar())
-        self.tasks = [t for t in self.tasks if t.status() not in (t.Complete, t.Terminated)] + [task]
+        self.tasks = [t for t in self.tasks if not sip.isdeleted(t)  # QGIS deletes a task once it has ended
+                      and t.status() not in (QgsTask.Complete, QgsTask.Terminated)] + [task]
         QgsApplication.taskManager().addTask(task)
 
     def show_about(self) -> None:

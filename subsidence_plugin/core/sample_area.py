@@ -29,14 +29,13 @@ from scipy.spatial import cKDTree
 
 from .io.grid import RasterGrid, crs_wkt_from_epsg
 from .io.points import date_field_name
-from .io.rasters import write_raster
+from .io.rasters import NODATA, write_raster
 from .io.vectors import VectorLayer, write_geopackage
 from .progress import CancelCheck, ProgressCallback, Steps
 
 SAMPLE_EPSG = 32613  # WGS 84 / UTM zone 13N: a metric CRS; the basin itself is synthetic
 LAND_USE_CLASSES = {1: "town", 2: "fields", 3: "rangeland"}
 IMAGE_BANDS = ["green", "red", "nir", "swir"]
-NODATA_FLOAT = -9999.0
 
 # Surface reflectance (green, red, NIR, SWIR) per land use, and of open water.
 _REFLECTANCE = {
@@ -234,7 +233,7 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
     length = size * cell_size
     x0, y0 = 400000.0, 3600000.0
     crs = crs_wkt_from_epsg(SAMPLE_EPSG)
-    grid = RasterGrid.from_origin(x0, y0 + length, cell_size, size, size, crs, NODATA_FLOAT)
+    grid = RasterGrid.from_origin(x0, y0 + length, cell_size, size, size, crs, NODATA)
     model_args = dict(x0=x0, y0=y0, length=length)
     wells_xy, wells_rate = _wells(rng, model_args, n_wells)
     model = BasinModel(wells_xy=wells_xy, wells_rate=wells_rate, **model_args)

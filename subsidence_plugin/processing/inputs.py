@@ -2,8 +2,14 @@
 point series (through the vectorised reader), the DEM parameters."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from qgis.core import QgsProcessingException
+
+from ..core.io.points import point_table, read_points
+from ..core.progress import Cancelled
+from .base import processing_errors
 
 
 def gdal_raster_path(layer, parameter: str) -> str:
@@ -41,78 +47,107 @@ def feature_wkbs(source, target_crs, context, feedback, parameter: str):
     return wkbs
 
 
-def points_with_values(source, field: str, target_crs, context, feedback, parameter: str = "Points"):
-    """x, y (in ``target_crs``) and float values of a point source's numeric field; multipoints are
-    exploded, features with a null value or no geometry are skipped and counted.
+def read_point_layer(algorithm, parameters, key: str, context, target_crs, feedback, label: str = "Points"):
+    """Every point of a point-layer parameter as a core `PointTable` in ``target_crs`` (multipoints exploded:
+    every part is a point with its feature's attributes, the plugin's one policy).
+
+    A layer in an OGR file (GeoPackage, shapefile, CSV, ...) without a subset, selection or feature limit is
+    read column-wise by the core reader (`core.io.points.read_points`, no per-point Python work) and
+    transformed in one call; any other source (memory or database layers, selected features) is read feature
+    by feature with its WKB decoded at once. Raises a clear error for a missing or empty layer.
+    """
+    from ..core.io.points import transform_points
+
+    source = algorithm.parameterAsSource(parameters, key, context)
+    if source is None:
+        raise QgsProcessingException(f"{label}: no layer was given")
+    if source.featureCount() == 0:
+        raise QgsProcessingException(f"{label}: the layer is empty")
+    path, layer_name = _ogr_file_of(algorithm, parameters, key, context)
+    with processing_errors(prefix=label):
+        if path is not None:
+            table = read_points(path, layer_name)
+            table.x, table.y = transform_points(table.x, table.y, table.crs_wkt, target_crs.toWkt())
+        else:
+            table = _read_features(source, target_crs, context, feedback, label)
+    table.crs_wkt = target_crs.toWkt()
+    return table
+
+
+def _ogr_file_of(algorithm, parameters, key, context):
+    """(file path, layer name or None) when the parameter is a whole layer of an OGR file, else (None, None)."""
+    from qgis.core import QgsProcessingFeatureSourceDefinition, QgsProviderRegistry
+
+    definition = parameters.get(key)
+    if isinstance(definition, QgsProcessingFeatureSourceDefinition) and (
+            definition.selectedFeaturesOnly or definition.featureLimit not in (-1, None)):
+        return None, None
+    layer = algorithm.parameterAsVectorLayer(parameters, key, context)
+    if layer is None or layer.providerType() != "ogr" or layer.subsetString():
+        return None, None
+    parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+    path = parts.get("path")
+    if not path or not os.path.isfile(path) or parts.get("layerId") not in (None, 0, "0"):
+        return None, None
+    return path, parts.get("layerName") or None
+
+
+def _read_features(source, target_crs, context, feedback, label):
+    """A `PointTable` from any feature source, feature by feature (geometries transformed by QGIS)."""
+    from qgis.core import NULL, QgsFeatureRequest
+
+    request = QgsFeatureRequest()
+    request.setDestinationCrs(target_crs, context.transformContext())
+    fields = source.fields()
+    rows, fids, wkbs = [], [], []
+    for feature in source.getFeatures(request):
+        if feedback.isCanceled():
+            raise Cancelled()
+        rows.append(feature.attributes())
+        fids.append(feature.id())
+        geometry = feature.geometry()
+        wkbs.append(None if geometry.isNull() or geometry.isEmpty() else bytes(geometry.asWkb()))
+    columns = {}
+    for index, values in enumerate(zip(*rows) if rows else [[]] * fields.count()):
+        if fields.at(index).isNumeric():
+            columns[fields.at(index).name()] = np.array([np.nan if v is None or v == NULL else v for v in values],
+                                                        dtype=np.float64)
+        else:
+            columns[fields.at(index).name()] = np.array([None if v == NULL else v for v in values], dtype=object)
+    return point_table(source.sourceName(), source.sourceName(), target_crs.toWkt(), columns,
+                       np.array(fids, dtype=np.int64), wkbs)
+
+
+def points_with_values(algorithm, parameters, key: str, field: str, target_crs, context, feedback,
+                       label: str = "Points"):
+    """x, y (in ``target_crs``) and float values of a point layer parameter's numeric field (multipoints
+    exploded); points without a value are skipped and counted.
 
     Returns (x, y, values, skipped). Raises a clear error for a missing or non-numeric field or an empty layer.
     """
-    from qgis.core import QgsFeatureRequest
-
-    if source is None:
-        raise QgsProcessingException(f"{parameter}: no layer was given")
-    index = source.fields().lookupField(field)
-    if index < 0:
-        raise QgsProcessingException(f"{parameter}: there is no field {field!r}")
-    if not source.fields().at(index).isNumeric():
-        raise QgsProcessingException(f"{parameter}: field {field!r} is not numeric")
-    if source.featureCount() == 0:
-        raise QgsProcessingException(f"{parameter}: the layer is empty")
-    request = QgsFeatureRequest().setSubsetOfAttributes([index])
-    request.setDestinationCrs(target_crs, context.transformContext())
-    xs, ys, values, skipped = [], [], [], 0
-    for feature in source.getFeatures(request):
-        if feedback.isCanceled():
-            raise QgsProcessingException("Cancelled: no output was written")
-        value = feature.attribute(index)
-        geometry = feature.geometry()
-        if value is None or geometry.isNull() or geometry.isEmpty() or (hasattr(value, "isNull") and value.isNull()):
-            skipped += 1
-            continue
-        for part in geometry.constParts():
-            for vertex in part.vertices():
-                xs.append(vertex.x())
-                ys.append(vertex.y())
-                values.append(float(value))
-    if not values:
-        raise QgsProcessingException(f"{parameter}: no feature has both a geometry and a value in {field!r}")
-    return np.array(xs), np.array(ys), np.array(values), skipped
+    source = algorithm.parameterAsSource(parameters, key, context)
+    if source is not None:
+        index = source.fields().lookupField(field)
+        if index < 0:
+            raise QgsProcessingException(f"{label}: there is no field {field!r}")
+        if not source.fields().at(index).isNumeric():
+            raise QgsProcessingException(f"{label}: field {field!r} is not numeric")
+    table = read_point_layer(algorithm, parameters, key, context, target_crs, feedback, label)
+    with processing_errors(prefix=label):
+        values = table.numeric(field)
+    ok = np.isfinite(values)
+    if not ok.any():
+        raise QgsProcessingException(f"{label}: no feature has both a geometry and a value in {field!r}")
+    return table.x[ok], table.y[ok], values[ok], int((~ok).sum())
 
 
-def point_series(source, target_crs, context, feedback, parameter: str = "Points"):
-    """x, y (in ``target_crs``), dates and the (points x dates) matrix of a point source's time-series fields
-    (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD; NULL = NaN). Multipoints are exploded."""
-    from qgis.core import QgsFeatureRequest
-
-    from ..core.io.points import date_of_field
-
-    if source is None or source.featureCount() == 0:
-        raise QgsProcessingException(f"{parameter}: the layer is missing or empty")
-    fields = [(i, f.name(), date_of_field(f.name())) for i, f in enumerate(source.fields())]
-    dated = sorted((d, i, name) for i, name, d in fields if d is not None)
-    if not dated:
-        raise QgsProcessingException(f"{parameter}: no time-series fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
-    bad = [name for _, i, name in dated if not source.fields().at(i).isNumeric()]
-    if bad:
-        raise QgsProcessingException(f"{parameter}: date field(s) {', '.join(bad[:5])} are not numeric")
-    request = QgsFeatureRequest().setSubsetOfAttributes([i for _, i, _ in dated])
-    request.setDestinationCrs(target_crs, context.transformContext())
-    xs, ys, rows = [], [], []
-    for feature in source.getFeatures(request):
-        if feedback.isCanceled():
-            raise QgsProcessingException("Cancelled: no output was written")
-        geometry = feature.geometry()
-        if geometry.isNull() or geometry.isEmpty():
-            continue
-        values = [feature.attribute(i) for _, i, _ in dated]
-        row = [np.nan if v is None or (hasattr(v, "isNull") and v.isNull()) else float(v) for v in values]
-        for part in geometry.constParts():
-            for vertex in part.vertices():
-                xs.append(vertex.x())
-                ys.append(vertex.y())
-                rows.append(row)
-    dates = np.array([d for d, _, _ in dated], dtype="datetime64[D]")
-    return np.array(xs), np.array(ys), dates, np.array(rows, dtype=np.float64).reshape(len(rows), len(dates))
+def point_series(algorithm, parameters, key: str, target_crs, context, feedback, label: str = "Points"):
+    """x, y (in ``target_crs``), dates and the (points x dates) matrix of a point layer parameter's time-series
+    fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD; NULL = NaN); multipoints exploded."""
+    table = read_point_layer(algorithm, parameters, key, context, target_crs, feedback, label)
+    if not table.has_series:
+        raise QgsProcessingException(f"{label}: no time-series fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
+    return table.x, table.y, table.dates, table.series
 
 
 def add_dem_input(algorithm) -> None:

@@ -60,15 +60,18 @@ class InterpolationSettings:
     device: str = "auto"
 
 
-def run_interpolation(source, field_name: str, reference, output: str, settings: InterpolationSettings, context,
-                      feedback, report_path: Optional[str] = None, unit: str = "") -> dict:
-    """Interpolate a numeric field of points to the reference grid; returns the algorithm's results."""
+def run_interpolation(algorithm, parameters, points_key: str, field_name: str, reference, output: str,
+                      settings: InterpolationSettings, context, feedback, report_path: Optional[str] = None,
+                      unit: str = "") -> dict:
+    """Interpolate a numeric field of the points parameter ``points_key`` to the reference grid; returns the
+    algorithm's results."""
     with processing_errors():
         grid = reference_grid(gdal_raster_path(reference, "Reference raster"))
         if grid.is_geographic:
             raise ValueError("The reference raster is in a geographic CRS (degrees); interpolation needs a "
                              "projected CRS in metres: reproject it first")
-        x, y, values, skipped = points_with_values(source, field_name, reference.crs(), context, feedback)
+        x, y, values, skipped = points_with_values(algorithm, parameters, points_key, field_name, reference.crs(), context,
+                                                   feedback)
         if skipped:
             feedback.pushWarning(f"{skipped} feature(s) without geometry or value were skipped")
         feedback.pushInfo(f"{len(values)} points, {field_name} from {values.min():.4g} to {values.max():.4g}")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from typing import Dict, Optional, Sequence, Tuple
 
-from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsFillSymbol, QgsGraduatedSymbolRenderer,
-                       QgsLineSymbol, QgsMapLayer, QgsMarkerSymbol, QgsMultiBandColorRenderer,
-                       QgsPalettedRasterRenderer, QgsRasterLayer, QgsRasterShader, QgsRendererRange,
-                       QgsSingleBandPseudoColorRenderer, QgsSingleSymbolRenderer, QgsVectorLayer)
+from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsGraduatedSymbolRenderer, QgsLineSymbol,
+                       QgsMapLayer, QgsMarkerSymbol, QgsMultiBandColorRenderer, QgsPalettedRasterRenderer,
+                       QgsRasterLayer, QgsRasterShader, QgsRendererRange, QgsSingleBandPseudoColorRenderer,
+                       QgsSingleSymbolRenderer, QgsVectorLayer)
 from qgis.PyQt.QtGui import QColor
 
 DIVERGING = ("#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac")
@@ -122,11 +122,6 @@ def style_line(layer: QgsVectorLayer, colour: str, width: float = 0.6, dashed: b
     if dashed:
         props.update({"use_custom_dash": "1", "customdash": "4;2", "customdash_unit": "MM"})
     layer.setRenderer(QgsSingleSymbolRenderer(QgsLineSymbol.createSimple(props)))
-
-
-def style_polygon(layer: QgsVectorLayer, colour: str, outline: str = "#404040") -> None:
-    layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
-        {"color": colour, "outline_color": outline, "outline_width": "0.3"})))
 
 
 def save_default_style(layer: QgsMapLayer) -> None:

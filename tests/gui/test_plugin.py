@@ -65,3 +65,32 @@ def test_metadata_is_complete_for_the_plugin_repository():
     assert meta["license"].startswith("GPL")
     assert os.path.exists(os.path.join(ROOT, meta["icon"]))
     assert open(os.path.join(ROOT, "LICENSE")).read().startswith("                    GNU GENERAL PUBLIC LICENSE")
+
+
+def test_a_second_install_click_after_qgis_deleted_the_first_task(qgis_iface, monkeypatch):
+    """QGIS deletes a task when it ends; the plugin must not ask a deleted task for its status."""
+    import time
+
+    from qgis.core import QgsTask
+    from qgis.PyQt import sip
+
+    from subsidence_plugin.gui import install_dependencies
+
+    class QuickTask(QgsTask):
+        def __init__(self, message_bar=None):
+            super().__init__("Land subsidence: test task", QgsTask.CanCancel)
+
+        def run(self):
+            return True
+
+    monkeypatch.setattr(install_dependencies, "InstallDependenciesTask", QuickTask)
+    plugin = subsidence_plugin.classFactory(qgis_iface)
+    plugin.install_dependencies()
+    first = plugin.tasks[0]
+    started = time.time()
+    while not sip.isdeleted(first):
+        QApplication.processEvents()
+        QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+        assert time.time() - started < 30
+    plugin.install_dependencies()
+    assert len(plugin.tasks) == 1 and plugin.tasks[0] is not first

@@ -11,9 +11,12 @@ from typing import Optional, Tuple
 import numpy as np
 from osgeo import osr
 
+from .gdal_errors import raising_gdal_errors
+
 GeoTransform = Tuple[float, float, float, float, float, float]
 
 
+@raising_gdal_errors
 def spatial_reference(crs_wkt: str) -> osr.SpatialReference:
     """An OSR spatial reference from WKT (or any user string OSR understands), axis order x, y."""
     srs = osr.SpatialReference()
@@ -23,6 +26,7 @@ def spatial_reference(crs_wkt: str) -> osr.SpatialReference:
     return srs
 
 
+@raising_gdal_errors
 def crs_wkt_from_epsg(code: int) -> str:
     """WKT of an EPSG code."""
     srs = osr.SpatialReference()

@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from osgeo import gdal, ogr
+from osgeo import ogr, osr
 
+from .gdal_errors import raising_gdal_errors
 from .vectors import arrow_batches
-
-gdal.UseExceptions()
-ogr.UseExceptions()
 
 _DATE_FIELD = re.compile(r"^(?:[dD]_?)?(\d{8})$")
 
@@ -170,6 +168,7 @@ def points_from_wkb(geometries: Sequence) -> tuple:
     return x[keep], y[keep], present[owner[keep]]
 
 
+@raising_gdal_errors
 def _open_layer(path: str, layer: Optional[str]):
     if not path or not os.path.exists(path):
         raise PointReadError(f"Point layer not found: {path}")
@@ -189,6 +188,7 @@ def _open_layer(path: str, layer: Optional[str]):
     return ds, lyr
 
 
+@raising_gdal_errors
 def read_points(path: str, layer: Optional[str] = None, require_crs: bool = True) -> PointTable:
     """Read a point layer (GeoPackage, shapefile, any OGR format) into a `PointTable`.
 
@@ -209,22 +209,26 @@ def read_points(path: str, layer: Optional[str] = None, require_crs: bool = True
         raise PointReadError(f"{path}: layer {name!r} holds {ogr.GeometryTypeToName(lyr.GetGeomType())} "
                              "geometries, not points")
     defn = lyr.GetLayerDefn()
-    field_types = {defn.GetFieldDefn(i).GetName(): defn.GetFieldDefn(i).GetType()
-                   for i in range(defn.GetFieldCount())}
-    columns, fids, geoms = _read_columns(lyr, list(field_types))
-    try:
-        x, y, owner = points_from_wkb(geoms)
-    except ValueError as error:
-        raise PointReadError(f"{path}: layer {name!r}: {error}") from error
-    if x.size == 0:
-        raise PointReadError(f"{path}: layer {name!r} has no point with coordinates")
+    field_names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    columns, fids, geoms = _read_columns(lyr, field_names)
+    return point_table(path, name, srs.ExportToWkt() if srs else "", columns, fids, geoms)
 
-    dated = sorted((date_of_field(f), f) for f in field_types if date_of_field(f) is not None)
-    attributes, series_columns = {}, []
-    for fname in field_types:
-        values = _column_to_numpy(columns[fname])[owner]
-        if date_of_field(fname) is None:
-            attributes[fname] = values
+
+def point_table(path: str, layer_name: str, crs_wkt: str, columns: Dict[str, np.ndarray], fids: np.ndarray,
+                geometries: Sequence) -> PointTable:
+    """A `PointTable` from attribute columns (one value per feature), feature ids and WKB geometries, with the
+    plugin's one multipoint policy: every part of a multipoint becomes a point that keeps its feature's
+    attributes and fid; features without a geometry are dropped. Date fields become the series matrix."""
+    try:
+        x, y, owner = points_from_wkb(geometries)
+    except ValueError as error:
+        raise PointReadError(f"{path}: layer {layer_name!r}: {error}") from error
+    if x.size == 0:
+        raise PointReadError(f"{path}: layer {layer_name!r} has no point with coordinates")
+    dated = sorted((date_of_field(f), f) for f in columns if date_of_field(f) is not None)
+    attributes = {fname: _column_to_numpy(values)[owner] for fname, values in columns.items()
+                  if date_of_field(fname) is None}
+    series_columns = []
     for _, fname in dated:
         values = _column_to_numpy(columns[fname])[owner]
         if values.dtype.kind not in "fiub":
@@ -234,10 +238,24 @@ def read_points(path: str, layer: Optional[str] = None, require_crs: bool = True
                 raise PointReadError(f"{path}: date field {fname!r} is not numeric ({error})") from error
         series_columns.append(values.astype(np.float64))
     series = np.stack(series_columns, axis=1) if series_columns else np.zeros((x.size, 0))
-    return PointTable(path=path, layer_name=name, crs_wkt=srs.ExportToWkt() if srs else "", x=x, y=y,
-                      fids=np.asarray(fids)[owner], attributes=attributes,
+    return PointTable(path=path, layer_name=layer_name, crs_wkt=crs_wkt, x=x, y=y,
+                      fids=np.asarray(fids, dtype=np.int64)[owner], attributes=attributes,
                       dates=np.array([d for d, _ in dated], dtype="datetime64[D]"), series=series,
                       date_fields=[f for _, f in dated])
+
+
+@raising_gdal_errors
+def transform_points(x: np.ndarray, y: np.ndarray, source_wkt: str, target_wkt: str):
+    """x, y from one CRS to another (both as WKT, x = easting / longitude), all points in one call."""
+    source, target = osr.SpatialReference(), osr.SpatialReference()
+    for srs, wkt in ((source, source_wkt), (target, target_wkt)):
+        srs.ImportFromWkt(wkt)
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    if source.IsSame(target) or len(x) == 0:
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    moved = np.asarray(osr.CoordinateTransformation(source, target).TransformPoints(
+        np.column_stack([x, y]).astype(np.float64)), dtype=np.float64)
+    return moved[:, 0], moved[:, 1]
 
 
 def _read_columns(lyr, field_names: List[str]):
@@ -262,6 +280,7 @@ def _read_columns(lyr, field_names: List[str]):
     return columns, fids, geoms
 
 
+@raising_gdal_errors
 def _read_columns_by_feature(lyr, field_names: List[str]):
     """Feature-by-feature reading for GDAL older than 3.6 (no Arrow interface)."""
     rows, fids, geoms = [], [], []

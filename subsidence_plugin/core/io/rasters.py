@@ -15,10 +15,10 @@ from typing import Iterator, List, Optional, Sequence
 import numpy as np
 from osgeo import gdal
 
+from .gdal_errors import raising_gdal_errors
 from .grid import RasterGrid
 
-gdal.UseExceptions()
-
+NODATA = -9999.0  # the nodata value of every float raster the plugin writes
 GTIFF_OPTIONS = ("TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "ZLEVEL=1", "NUM_THREADS=ALL_CPUS",
                  "BIGTIFF=IF_SAFER")
 
@@ -70,6 +70,7 @@ def valid_mask(values: np.ndarray, nodata: Optional[float]) -> np.ndarray:
     return valid
 
 
+@raising_gdal_errors
 def open_raster(path: str, require_crs: bool = True) -> gdal.Dataset:
     """Open a raster for reading, or raise `RasterReadError` naming the file and the problem."""
     if not path:
@@ -91,12 +92,14 @@ def open_raster(path: str, require_crs: bool = True) -> gdal.Dataset:
     return ds
 
 
+@raising_gdal_errors
 def grid_of(ds: gdal.Dataset, band: int = 1) -> RasterGrid:
     """The grid of an open dataset; nodata from the given band."""
     return RasterGrid(ds.RasterXSize, ds.RasterYSize, tuple(ds.GetGeoTransform()), ds.GetProjection() or "",
                       ds.GetRasterBand(band).GetNoDataValue())
 
 
+@raising_gdal_errors
 def band_names_of(ds: gdal.Dataset) -> List[str]:
     """Band descriptions, or ``band_1`` ... where a band has none."""
     return [ds.GetRasterBand(i + 1).GetDescription() or f"band_{i + 1}" for i in range(ds.RasterCount)]
@@ -110,6 +113,7 @@ def read_grid(path: str, require_crs: bool = True, band: int = 1) -> RasterGrid:
     return grid_of(ds, band)
 
 
+@raising_gdal_errors
 def read_raster(path: str, bands: Optional[Sequence[int]] = None, require_crs: bool = True) -> Raster:
     """Read whole bands (1-based indices, default all) of a raster into memory."""
     ds = open_raster(path, require_crs)
@@ -138,6 +142,7 @@ class Block:
         return self.data[..., self.halo_top:self.data.shape[-2] - self.halo_bottom, :]
 
 
+@raising_gdal_errors
 def iter_blocks(path: str, block_rows: int = 512, halo: int = 0, band: int = 1,
                 require_crs: bool = True) -> Iterator[Block]:
     """Stream one band in row blocks with an optional halo, for rasters larger than memory."""
@@ -152,6 +157,7 @@ def iter_blocks(path: str, block_rows: int = 512, halo: int = 0, band: int = 1,
         yield Block(row0, rows, data, top, bottom)
 
 
+@raising_gdal_errors
 def iter_stack_blocks(path: str, block_rows: int = 256, require_crs: bool = True) -> Iterator[tuple]:
     """Stream every band of a multi-band raster in row blocks: (row0, float32 (bands, rows, cols) with NaN at
     each band's nodata)."""
@@ -165,6 +171,7 @@ def iter_stack_blocks(path: str, block_rows: int = 256, require_crs: bool = True
         yield row0, values
 
 
+@raising_gdal_errors
 def _gdal_type(dtype: np.dtype) -> int:
     dtype = np.dtype(dtype)
     if dtype == np.bool_:
@@ -183,6 +190,7 @@ class RasterWriter:
     file and leaves any existing target untouched.
     """
 
+    @raising_gdal_errors
     def __init__(self, path: str, grid: RasterGrid, bands: int = 1, dtype=np.float32,
                  band_names: Optional[Sequence[str]] = None, nodata: Optional[float] = None,
                  metadata: Optional[dict] = None):
@@ -225,11 +233,13 @@ class RasterWriter:
         for i in range(array.shape[0]):
             self._write_band(i + 1, array[i], row0)
 
+    @raising_gdal_errors
     def _write_band(self, band: int, values: np.ndarray, row0: int) -> None:
         if np.issubdtype(values.dtype, np.floating) and self.nodata is not None:
             values = np.where(np.isnan(values), self.nodata, values)
         self.ds.GetRasterBand(band).WriteArray(values, 0, row0)
 
+    @raising_gdal_errors
     def close(self) -> str:
         """Finish the file and move it to its path; returns the path."""
         self.ds.FlushCache()

@@ -19,11 +19,11 @@ import numpy as np
 from osgeo import gdal
 
 from ..progress import CancelCheck, ProgressCallback, Steps
+from .gdal_errors import raising_gdal_errors
 from .grid import RasterGrid
-from .rasters import (RasterReadError, RasterWriter, band_names_of, iter_stack_blocks, open_raster, read_grid,
+from .rasters import (NODATA, RasterReadError, RasterWriter, band_names_of, iter_stack_blocks, open_raster, read_grid,
                       read_raster, valid_mask)
 
-STACK_NODATA = -9999.0
 RESAMPLING = {"bilinear": gdal.GRA_Bilinear, "nearest": gdal.GRA_NearestNeighbour, "mode": gdal.GRA_Mode,
               "average": gdal.GRA_Average, "cubic": gdal.GRA_Cubic}
 
@@ -62,6 +62,7 @@ def factors_of_raster(path: str, name: str, categorical: bool = False, one_hot: 
             for i in range(ds.RasterCount)]
 
 
+@raising_gdal_errors
 def _warped(factor: Factor, grid: RasterGrid):
     """A virtual dataset of the factor's band warped to the grid (nothing is read yet), with the
     single-band source it depends on (keep both alive while reading)."""
@@ -76,6 +77,7 @@ def _warped(factor: Factor, grid: RasterGrid):
     return gdal.Warp("", single, options=options), single
 
 
+@raising_gdal_errors
 def _classes(factor: Factor, block_rows: int = 1024) -> List[float]:
     """The class values present in a categorical factor (read from the source raster in blocks)."""
     ds = open_raster(factor.path)
@@ -91,6 +93,7 @@ def _classes(factor: Factor, block_rows: int = 1024) -> List[float]:
     return sorted(float(v) for v in found)
 
 
+@raising_gdal_errors
 def build_factor_stack(factors: Sequence[Factor], reference: RasterGrid, path: str, block_rows: int = 512,
                        progress: Optional[ProgressCallback] = None,
                        is_cancelled: Optional[CancelCheck] = None) -> FactorStack:
@@ -112,12 +115,12 @@ def build_factor_stack(factors: Sequence[Factor], reference: RasterGrid, path: s
     if duplicates:
         raise ValueError(f"Factor names must be unique; repeated: {', '.join(duplicates)}")
     warped = [_warped(f, reference) for f in factors]
-    grid = reference.with_nodata(STACK_NODATA)
+    grid = reference.with_nodata(NODATA)
     steps = Steps(reference.height * len(factors), progress, is_cancelled)
     metadata = {"FACTORS": json.dumps(_descriptions(factors))}
     seen_valid = np.zeros(len(factors), dtype=np.int64)
     valid_cells = 0
-    with RasterWriter(path, grid, len(names), np.float32, names, STACK_NODATA, metadata) as writer:
+    with RasterWriter(path, grid, len(names), np.float32, names, NODATA, metadata) as writer:
         for row0 in range(0, reference.height, block_rows):
             rows = min(block_rows, reference.height - row0)
             blocks = []
@@ -156,6 +159,7 @@ def _descriptions(factors: Sequence[Factor]) -> List[dict]:
     return [{**asdict(f), "band_names": _band_names(f)} for f in factors]
 
 
+@raising_gdal_errors
 def read_stack_factors(path: str) -> List[dict]:
     """The factor descriptions stored in a stack written by `build_factor_stack` (empty for other rasters)."""
     ds = open_raster(path)

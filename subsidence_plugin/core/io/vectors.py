@@ -13,9 +13,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-ogr.UseExceptions()
+from .gdal_errors import raising_gdal_errors
 
 
+@raising_gdal_errors
 def arrow_batches(lyr, masked: bool = True) -> List[dict]:
     """Non-empty Arrow record batches of a layer as dicts of numpy arrays (GDAL >= 3.6), fids included.
 
@@ -50,6 +51,7 @@ class VectorLayer:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
 
+@raising_gdal_errors
 def _field_type(values: np.ndarray) -> int:
     kind = values.dtype.kind
     if kind == "M":
@@ -69,6 +71,7 @@ def _python_values(values: np.ndarray) -> List:
     return values.tolist()
 
 
+@raising_gdal_errors
 def write_geopackage(path: str, layers: Sequence[VectorLayer], crs_wkt: str) -> str:
     """Write layers into a new GeoPackage at ``path`` (replacing it); returns the path."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -92,6 +95,7 @@ def write_geopackage(path: str, layers: Sequence[VectorLayer], crs_wkt: str) -> 
     return path
 
 
+@raising_gdal_errors
 def _write_layer(ds, spec: VectorLayer, srs) -> None:
     if spec.points is not None:
         lyr = ds.CreateLayer(spec.name, srs, ogr.wkbPoint, ["FID=fid"])
@@ -126,6 +130,7 @@ def _write_layer(ds, spec: VectorLayer, srs) -> None:
     ds.CommitTransaction()
 
 
+@raising_gdal_errors
 def read_table(path: str, layer: str) -> Dict[str, np.ndarray]:
     """All attribute columns of a layer (e.g. a long table of station, date, value) as numpy arrays.
 

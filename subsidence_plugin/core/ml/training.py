@@ -2,12 +2,14 @@
 seed 002): Adam, mini-batches drawn by a seeded generator, validation loss per epoch, optional early stopping
 with patience (the best validation weights are kept), progress, cancel and a per-epoch callback for live loss
 curves. Runs on the device chosen once (`devices.choose_device`) and starts again on the CPU if the GPU runs
-out of memory. Seeded: the same settings give the same weights on the CPU.
+out of memory. Seeded with torch's generators forked for the run (`seeded_torch`): the same settings give
+the same weights on the CPU, and the process's generators are as before.
 """
 from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Callable, List, Optional
 
@@ -51,9 +53,17 @@ class History:
         return asdict(self)
 
 
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2 ** 32))
+@contextmanager
+def seeded_torch(seed: int, device=None):
+    """Torch's default generators (CPU, and the GPU trained on) seeded for the block and restored on leaving:
+    weight initialisation and dropout draw from them, and QGIS hosts other plugins that use torch too."""
+    if device is not None and device.type in ("cuda", "mps"):
+        device_type, devices = device.type, [device.index or 0]
+    else:
+        device_type, devices = "cuda", []
+    with torch.random.fork_rng(devices=devices, device_type=device_type):
+        torch.manual_seed(seed)
+        yield
 
 
 def _loss(name: str):
@@ -82,8 +92,12 @@ def train_model(build: Callable[[], nn.Module], batches: BatchSource, train_idx:
 
 
 def _train(build, batches, train_idx, val_idx, settings, device, progress, is_cancelled, on_epoch):
+    with seeded_torch(settings.seed, device):
+        return _train_seeded(build, batches, train_idx, val_idx, settings, device, progress, is_cancelled, on_epoch)
+
+
+def _train_seeded(build, batches, train_idx, val_idx, settings, device, progress, is_cancelled, on_epoch):
     started = time.time()
-    seed_everything(settings.seed)
     model = build().to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     criterion = _loss(settings.loss)

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..io.grid import RasterGrid
-from ..io.rasters import RasterWriter
+from ..io.rasters import NODATA, RasterWriter
 from ..progress import CancelCheck, ProgressCallback, Steps
 from ..stats.metrics import error_statistics
 from .variogram import Variogram
@@ -96,9 +96,9 @@ class LocalKriging:
 
     Targets are taken ``chunk`` at a time (one KD-tree query); targets with the same neighbour set (frequent on
     a grid finer than the point spacing) share one system, solved once for all their right-hand sides. On the
-    CPU, systems are built and solved ``SYSTEMS_PER_BATCH`` at a time (cache-sized batches), batches spread over
-    a pool of single-threaded workers (one per torch thread, or per core with numpy): no OpenMP barrier per
-    small operation, which stalls when the cores are shared. On a GPU, a chunk is one batch. ``device``: a
+    CPU, systems are built and solved ``SYSTEMS_PER_BATCH`` at a time (cache-sized batches): with numpy spread over
+    a pool of worker threads, with torch one after the other on torch's own threads (its thread settings are
+    process-wide, so they are left alone). On a GPU, a chunk is one batch. ``device``: a
     ``torch.device`` to build and solve the systems with torch (CUDA, MPS or CPU threads), or None for numpy.
     Both use float64 and give the same predictions.
     """
@@ -132,22 +132,13 @@ class LocalKriging:
 
     @contextmanager
     def _workers(self):
-        """A ``map`` over batches: a thread pool of single-threaded workers on the CPU, serial on a GPU."""
-        if self.device is not None and self.device.type != "cpu":
+        """A ``map`` over batches: a thread pool with numpy; serial with torch, which spreads each batch over
+        its own threads (the process's torch settings are left as they are)."""
+        if self.device is not None:
             yield map
             return
-        if self.device is None:
-            with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-                yield pool.map
-            return
-        import torch
-
-        threads = torch.get_num_threads()
-        try:
-            with ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-                yield pool.map
-        finally:
-            torch.set_num_threads(threads)
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            yield pool.map
 
     def _neighbours(self, tx, ty, exclude_self):
         """(targets, k) indices of the nearest points, nearest first."""
@@ -334,7 +325,7 @@ def interpolate_to_grid(predict, grid: RasterGrid, path: str, band_names, block_
     one float32 band per returned array (nodata -9999)."""
     xs, ys = grid.centre_axes()
     steps = Steps(grid.height, progress, is_cancelled)
-    with RasterWriter(path, grid.with_nodata(-9999.0), len(band_names), np.float32, band_names) as writer:
+    with RasterWriter(path, grid.with_nodata(NODATA), len(band_names), np.float32, band_names) as writer:
         for row0 in range(0, grid.height, block_rows):
             rows = min(block_rows, grid.height - row0)
             px = np.tile(xs, rows)

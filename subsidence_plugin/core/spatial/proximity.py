@@ -22,10 +22,9 @@ from osgeo import gdal, ogr
 from scipy.signal import oaconvolve
 from scipy.spatial import cKDTree
 
+from ..io.gdal_errors import raising_gdal_errors
 from ..io.grid import RasterGrid
 from ..progress import CancelCheck, ProgressCallback, Steps
-
-ogr.UseExceptions()
 
 
 @dataclass
@@ -40,6 +39,7 @@ class Features:
         return len(self.segments) == 0
 
 
+@raising_gdal_errors
 def features_from_wkb(geometries: Sequence[bytes]) -> Features:
     """Points (as zero-length segments), line segments and polygon outlines of WKB geometries."""
     segments: List[np.ndarray] = []
@@ -101,6 +101,7 @@ def _segment_distance(px, py, seg):
     return np.hypot(px - (seg[..., 0] + t * dx), py - (seg[..., 1] + t * dy))
 
 
+@raising_gdal_errors
 def _inside_polygons(polygons: List[bytes], grid: RasterGrid) -> np.ndarray:
     """Cells whose centre lies inside any polygon (GDAL rasterisation)."""
     mem = ogr.GetDriverByName("Memory").CreateDataSource("")

@@ -5,6 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 CLASSIFICATIONS = ("quantile", "natural_breaks", "equal_interval")
+SAMPLE_CELLS = 1_000_000  # cells of a raster sampled (a regular subsample) for class breaks and definitions
+
+
+def sample_stride(cells: int) -> int:
+    """Every how many cells to take so that at most `SAMPLE_CELLS` of ``cells`` are sampled."""
+    return max(1, int(np.ceil(cells / SAMPLE_CELLS)))
+
+
 CLASSIFICATION_LABELS = ("Quantiles (seed 002)", "Natural breaks (Jenks)", "Equal intervals")
 
 

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from ..io.grid import RasterGrid
-from ..io.rasters import RasterWriter
+from ..io.rasters import NODATA, RasterWriter
 from ..ml.model_files import read_model, save_model
 from ..ml.samplers import Normalisation, PatchSampler, fit_normalisation
-from ..ml.training import EpochCallback, TrainingSettings, predict, train_model
+from ..ml.training import EpochCallback, TrainingSettings, predict, seeded_torch, train_model
 from ..progress import CancelCheck, ProgressCallback, Steps
 from ..stats.metrics import error_statistics
 from ..stats.splits import random_split
@@ -136,8 +136,8 @@ def predict_surface(model: PatchCNN, normalisation: Normalisation, target_mean: 
     before = p // 2
     bands = ["prediction" if not band_name else band_name] + (["mc_dropout_std"] if mc_samples > 1 else [])
     steps = Steps(int(np.ceil(grid.height / tile)) * int(np.ceil(grid.width / tile)), progress, is_cancelled)
-    torch.manual_seed(seed)
-    with RasterWriter(path, grid.with_nodata(-9999.0), len(bands), np.float32, bands) as writer:
+    with seeded_torch(seed, device), RasterWriter(path, grid.with_nodata(NODATA), len(bands), np.float32,
+                                                  bands) as writer:
         for row0 in range(0, grid.height, tile):
             rows = min(tile, grid.height - row0)
             strip = np.full((len(bands), rows, grid.width), np.nan, dtype=np.float32)

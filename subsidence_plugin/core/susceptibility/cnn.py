@@ -24,19 +24,19 @@ import torch
 from torch import nn
 
 from ..io.grid import RasterGrid
-from ..io.rasters import RasterWriter, iter_stack_blocks
+from ..io.rasters import NODATA, RasterWriter, iter_stack_blocks
 from ..io.stack import FactorColumn
 from ..ml.model_files import read_model, save_model
 from ..ml.optimisers import OptimisationResult, Problem, optimise
 from ..ml.training import EpochCallback, TrainingSettings, train_model
 from ..progress import CancelCheck, ProgressCallback, Steps
+from ..stats.classes import sample_stride
 from ..stats.roc import roc_auc
 from ..stats.splits import stratified_test_split
 from .factors import FactorClasses, fr_encoded, frequency_ratio_index
 
 MODELS = ("cnn", "cnn_gwo", "cnn_ica", "frequency_ratio")
 ENCODINGS = ("fr", "zscore")
-INDEX_NODATA = -9999.0
 
 
 class FactorVectorCNN(nn.Module):
@@ -261,9 +261,9 @@ def predict_index(trained: TrainedSusceptibility, stack_path: str, columns: Sequ
     """Write the susceptibility index (0-1, float32, nodata -9999) of every valid cell; returns a regular
     subsample of the index values (for class breaks)."""
     steps = Steps(grid.height, progress, is_cancelled)
-    stride = max(1, int(np.ceil(grid.width * grid.height / 1_000_000)))
+    stride = sample_stride(grid.width * grid.height)
     sample = []
-    with RasterWriter(path, grid.with_nodata(INDEX_NODATA), 1, np.float32, ["susceptibility_index"]) as writer:
+    with RasterWriter(path, grid.with_nodata(NODATA), 1, np.float32, ["susceptibility_index"]) as writer:
         for row0, values in iter_stack_blocks(stack_path, block_rows):
             rows = values.shape[1]
             flat = values.reshape(values.shape[0], -1)

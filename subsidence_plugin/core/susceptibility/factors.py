@@ -23,10 +23,10 @@ import numpy as np
 from ..io.rasters import iter_stack_blocks, open_raster
 from ..io.stack import FactorColumn
 from ..progress import CancelCheck, ProgressCallback, Steps
+from ..stats.classes import sample_stride
 from ..stats.correlation import _checked_variance, information_gain, pearson_matrix, variance_inflation
 
 CLASS_NAMES = ("very low", "low", "moderate", "high", "very high")
-SAMPLE_CELLS = 1_000_000
 
 
 # ---------------------------------------------------------------- factors of a stack
@@ -73,11 +73,11 @@ class FactorClasses:
 
 def _sample_columns(stack_path: str, columns: Sequence[FactorColumn], steps: Steps,
                     block_rows: int = 256) -> Tuple[np.ndarray, int]:
-    """A regular subsample (at most SAMPLE_CELLS) of the factor values on cells valid in every band, and the
+    """A regular subsample (at most `stats.classes.SAMPLE_CELLS`) of the factor values on cells valid in every band, and the
     number of such cells."""
     ds = open_raster(stack_path)
     total = ds.RasterXSize * ds.RasterYSize
-    stride = max(1, int(np.ceil(total / SAMPLE_CELLS)))
+    stride = sample_stride(total)
     samples, valid_cells, offset = [], 0, 0
     for row0, values in iter_stack_blocks(stack_path, block_rows):
         flat = values.reshape(values.shape[0], -1)

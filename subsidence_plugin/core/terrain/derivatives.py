@@ -18,11 +18,10 @@ from typing import Dict, Iterator, Optional, Tuple
 import numpy as np
 
 from ..io.grid import RasterGrid, spatial_reference
-from ..io.rasters import RasterWriter, iter_blocks, read_grid, valid_mask
+from ..io.rasters import NODATA, RasterWriter, iter_blocks, read_grid, valid_mask
 from ..progress import CancelCheck, ProgressCallback, Steps
 
 FLAT_ASPECT = -1.0
-NODATA = -9999.0
 
 
 def metric_cell_sizes(grid: RasterGrid, rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

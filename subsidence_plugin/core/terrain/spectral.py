@@ -18,7 +18,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..io.rasters import RasterWriter, band_names_of, open_raster, read_grid, valid_mask
+from ..io.gdal_errors import raising_gdal_errors
+from ..io.rasters import NODATA, RasterWriter, band_names_of, open_raster, read_grid, valid_mask
 from ..progress import CancelCheck, ProgressCallback, Steps
 
 INDEX_BANDS = {"ndvi": ("nir", "red"), "ndwi_mcfeeters": ("green", "nir"), "ndwi_gao": ("nir", "swir"),
@@ -29,7 +30,6 @@ _BAND_ALIASES = {
     "nir": ("nir", "b8", "nir_band", "near infrared", "near-infrared", "b5", "sr_b5", "nir08"),
     "swir": ("swir", "swir1", "swir16", "b11", "swir1_band", "sr_b6", "swir_1"),
 }
-NODATA = -9999.0
 
 
 def find_band(path: str, role: str) -> int:
@@ -63,6 +63,7 @@ def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(total > 0, (a - b) / total, np.nan)
 
 
+@raising_gdal_errors
 def spectral_index(paths: Sequence[str], out_path: str, index: str = "ndvi", bands: Optional[Dict[str, int]] = None,
                    scale: float = 1.0, offset: float = 0.0, dates: Optional[Sequence[np.datetime64]] = None,
                    block_rows: int = 512, progress: Optional[ProgressCallback] = None,

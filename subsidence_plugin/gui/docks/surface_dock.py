@@ -14,7 +14,7 @@ from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, Qg
 from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QVBoxLayout, QWidget
 
 from ...core.ml.devices import DEVICE_CHOICES
-from ..widgets.curve_plot import LossCurve
+from ..widgets.curve_plot import CurvePlot
 from ..widgets.task_dock import TaskDock
 
 METHODS = [("Patch CNN (seed 000)", "subsidence:trainpatchcnn"), ("Kriging", "subsidence:kriging"),
@@ -75,7 +75,7 @@ class SurfaceDock(TaskDock):
         layout.addWidget(advanced)
 
         self.add_controls(layout, body)
-        self.loss = self.curves["loss"] = LossCurve(body)
+        self.loss = self.curves["loss"] = CurvePlot(body)
         layout.addWidget(self.loss)
         self.add_status(layout, body)
         self.setWidget(body)

@@ -19,7 +19,7 @@ from qgis.PyQt.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QTableW
 from ...core.ml.devices import DEVICE_CHOICES
 from ...core.susceptibility.cnn import MODEL_LABELS
 from ...core.susceptibility.gardlif import DEFAULT_WEIGHTS, LAYER_TITLES, LAYERS
-from ..widgets.curve_plot import LossCurve
+from ..widgets.curve_plot import CurvePlot
 from ..widgets.task_dock import TaskDock
 
 FIELD_ROLES = ("Velocity (mm/yr): make the inventory with the thresholds", "Inventory label (1 subsiding, 0 stable)")
@@ -47,8 +47,8 @@ class SusceptibilityDock(TaskDock):
         form.addRow("Seed", self.seed)
         layout.addLayout(form)
         self.add_controls(layout, body)
-        self.loss = self.curves["loss"] = LossCurve(body)
-        self.fitness = self.curves["fitness"] = LossCurve(
+        self.loss = self.curves["loss"] = CurvePlot(body)
+        self.fitness = self.curves["fitness"] = CurvePlot(
             body, "AUC", "candidate", "Tuner: validation AUC of each candidate (blue) and the best so far (red)")
         layout.addWidget(self.loss)
         layout.addWidget(self.fitness)

@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from typing import Callable, List, Tuple
 
-from qgis.core import QgsApplication, QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProject, QgsRasterLayer
+from qgis.core import (QgsApplication, QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProject, QgsRasterLayer,
+                       QgsVectorLayer)
 from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox
 
 from ...processing.base import TrainingFeedback
 
 Step = Tuple[str, Callable[[dict], dict]]  # algorithm id, parameters from the previous step's results
+
+
+def output_layer(source: str, name: str):
+    """A written output as a map layer: raster or vector (GeoPackage layers included), None if neither opens."""
+    raster = QgsRasterLayer(source, name)
+    if raster.isValid():
+        return raster
+    vector = QgsVectorLayer(source, name, "ogr")
+    return vector if vector.isValid() else None
 
 
 class TaskDock(QgsDockWidget):
@@ -121,8 +131,10 @@ class TaskDock(QgsDockWidget):
             return
         self.outcome = "done"
         for source, details in self.context.layersToLoadOnCompletion().items():
-            layer = QgsRasterLayer(source, details.name)
-            if layer.isValid():
-                QgsProject.instance().addMapLayer(layer)
+            layer = output_layer(source, details.name)
+            if layer is None:
+                self.status.setText(f"{details.name}: {source} could not be opened as a raster or vector layer")
+                continue
+            QgsProject.instance().addMapLayer(layer)
         self.succeeded(results)
         self.progress.setValue(100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from qgis.core import (QgsProcessingParameterFeatureSource, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
-from ...core.io.rasters import write_raster
+from ...core.io.rasters import NODATA, write_raster
 from ...core.io.stack import reference_grid
 from ...core.spatial.proximity import distance_to_features, features_from_wkb
 from .. import styles
@@ -39,7 +39,7 @@ class DistanceToFeatures(SubsidenceAlgorithm):
             features = features_from_wkb(feature_wkbs(source, reference.crs(), context, feedback, "Features"))
             distance = distance_to_features(features, grid, progress=progress_adapter(feedback),
                                             is_cancelled=feedback.isCanceled)
-        write_raster(output, distance, grid.with_nodata(-9999.0), ["distance_m"])
+        write_raster(output, distance, grid.with_nodata(NODATA), ["distance_m"])
         feedback.pushInfo(f"Distance from 0 to {distance.max():.0f} m")
         finish_raster_output(context, output, "Distance (m)", "OUTPUT",
                              lambda lyr: styles.style_sequential(lyr, "m", colours=styles.SEQUENTIAL[::-1]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
-from ...core.io.rasters import write_raster
+from ...core.io.rasters import NODATA, write_raster
 from ...core.io.stack import reference_grid
 from ...core.spatial.proximity import features_from_wkb, line_density, point_density
 from .. import styles
@@ -46,7 +46,7 @@ class DrainageDensity(SubsidenceAlgorithm):
             features = features_from_wkb(feature_wkbs(source, reference.crs(), context, feedback, "Features"))
             density = (line_density if lines else point_density)(features, grid, radius)
         unit = "km/km²" if lines else "per km²"
-        write_raster(output, density, grid.with_nodata(-9999.0), ["drainage_density_km_km2" if lines else
+        write_raster(output, density, grid.with_nodata(NODATA), ["drainage_density_km_km2" if lines else
                                                                   "point_density_per_km2"])
         feedback.pushInfo(f"Density from {density.min():.3g} to {density.max():.3g} {unit}")
         finish_raster_output(context, output, f"Density ({unit})", "OUTPUT",

@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingP
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from ...core.groundwater.levels import level_change
-from ...core.io.rasters import read_raster, write_raster
+from ...core.io.rasters import NODATA, read_raster, write_raster
 from ...core.io.stack import Factor, build_factor_stack, reference_grid
 from ...core.spatial.interpolation import (InverseDistance, LocalKriging, cross_validate, interpolate_to_grid,
                                            select_variogram)
@@ -75,7 +75,7 @@ class GroundwaterChange(SubsidenceAlgorithm):
                                        os.path.join(tmp, "levels.tif"), progress=progress_adapter(feedback),
                                        is_cancelled=feedback.isCanceled)
             levels = read_raster(stack.path)
-            write_raster(output, levels.band(1) - levels.band(0), grid.with_nodata(-9999.0), ["groundwater_change_m"])
+            write_raster(output, levels.band(1) - levels.band(0), grid.with_nodata(NODATA), ["groundwater_change_m"])
 
     def _from_piezometers(self, parameters, context, feedback, reference, grid, output):
         source = self.parameterAsSource(parameters, "PIEZOMETERS", context)
@@ -90,7 +90,8 @@ class GroundwaterChange(SubsidenceAlgorithm):
             start, end = (np.datetime64(t, "D") for t in texts)
         except ValueError as error:
             raise ValueError(f"Dates must be written YYYY-MM-DD ({error})") from None
-        x, y, dates, series = point_series(source, reference.crs(), context, feedback, "Piezometers")
+        x, y, dates, series = point_series(self, parameters, "PIEZOMETERS", reference.crs(), context, feedback,
+                                          "Piezometers")
         change = level_change(dates, series, start, end)
         ok = ~np.isnan(change)
         if ok.sum() < 3:

@@ -53,7 +53,7 @@ class InterpolatePoints(SubsidenceAlgorithm):
             power=self.parameterAsDouble(parameters, "POWER", context),
             radius=self.parameterAsDouble(parameters, "RADIUS", context),
             models=variogram_models(choice))
-        return run_interpolation(self.parameterAsSource(parameters, "INPUT", context),
+        return run_interpolation(self, parameters, "INPUT",
                                  self.parameterAsString(parameters, "FIELD", context),
                                  self.parameterAsRasterLayer(parameters, "REFERENCE", context),
                                  self.parameterAsOutputLayer(parameters, "OUTPUT", context), settings, context,

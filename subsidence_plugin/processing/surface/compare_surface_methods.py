@@ -85,7 +85,7 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
             stack_values = stack.read_values()
             if stack.grid.is_geographic:
                 raise ValueError("The factor stack is in a geographic CRS; kriging and blocks need metres")
-            x, y, values, _ = points_with_values(self.parameterAsSource(parameters, "INPUT", context), field,
+            x, y, values, _ = points_with_values(self, parameters, "INPUT", field,
                                                  stack_layer.crs(), context, feedback, "InSAR points")
             settings = CnnSettings(patch_size=self.parameterAsInt(parameters, "PATCH_SIZE", context),
                                    training=TrainingSettings(

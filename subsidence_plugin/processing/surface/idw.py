@@ -36,7 +36,7 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         settings = InterpolationSettings(method="idw", k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
                                          power=self.parameterAsDouble(parameters, "POWER", context),
                                          radius=self.parameterAsDouble(parameters, "RADIUS", context))
-        return run_interpolation(self.parameterAsSource(parameters, "INPUT", context),
+        return run_interpolation(self, parameters, "INPUT",
                                  self.parameterAsString(parameters, "FIELD", context),
                                  self.parameterAsRasterLayer(parameters, "REFERENCE", context),
                                  self.parameterAsOutputLayer(parameters, "OUTPUT", context), settings, context,

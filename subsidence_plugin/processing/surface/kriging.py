@@ -61,7 +61,7 @@ class Kriging(SubsidenceAlgorithm):
             cv_points=self.parameterAsInt(parameters, "CV_POINTS", context),
             seed=self.parameterAsInt(parameters, "SEED", context),
             device=DEVICE_CHOICES[self.parameterAsEnum(parameters, "DEVICE", context)])
-        return run_interpolation(self.parameterAsSource(parameters, "INPUT", context),
+        return run_interpolation(self, parameters, "INPUT",
                                  self.parameterAsString(parameters, "FIELD", context),
                                  self.parameterAsRasterLayer(parameters, "REFERENCE", context),
                                  self.parameterAsOutputLayer(parameters, "OUTPUT", context), settings, context,

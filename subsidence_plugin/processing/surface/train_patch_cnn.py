@@ -108,7 +108,7 @@ class TrainPatchCnn(SubsidenceAlgorithm):
         with processing_errors():
             stack = factor_stack(stack_layer)
             stack_values = stack.read_values()
-            x, y, values, skipped = points_with_values(self.parameterAsSource(parameters, "INPUT", context), field,
+            x, y, values, skipped = points_with_values(self, parameters, "INPUT", field,
                                                        stack_layer.crs(), context, feedback, "InSAR points")
             if skipped:
                 feedback.pushWarning(f"{skipped} point(s) without geometry or value were skipped")

@@ -6,15 +6,13 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterBand, QgsProcessingP
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
-from ...core.stats.classes import CLASSIFICATION_LABELS, CLASSIFICATIONS, class_breaks
+from ...core.stats.classes import CLASSIFICATION_LABELS, CLASSIFICATIONS, class_breaks, sample_stride
 from ...core.susceptibility.factors import CLASS_NAMES
 from .. import styles
 from ..base import SubsidenceAlgorithm, processing_errors, progress_adapter
 from ..inputs import gdal_raster_path
 from ..outputs import table_sink
 from .common import class_table, finish_classes, write_classes
-
-SAMPLE_CELLS = 1_000_000
 
 
 class ClassifySusceptibility(SubsidenceAlgorithm):
@@ -54,7 +52,7 @@ class ClassifySusceptibility(SubsidenceAlgorithm):
             grid = read_grid(path, band=band)
             dataset = open_raster(path)  # kept alive while its band is used
             nodata = dataset.GetRasterBand(band).GetNoDataValue()
-            stride = max(1, int(np.ceil(grid.width * grid.height / SAMPLE_CELLS)))
+            stride = sample_stride(grid.width * grid.height)
             sample = []
             for block in iter_blocks(path, 256, band=band):
                 values = block.data.astype(np.float64).ravel()

@@ -11,6 +11,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum, QgsPr
 from ...core.io.grid import RasterGrid
 from .. import styles
 from ..base import add_advanced
+from ..inputs import read_point_layer
 from ..outputs import finish_raster_output
 
 INVENTORY_FIELDS = {"label": "subsiding", "random": "random_split", "block": "block_split"}
@@ -29,46 +30,31 @@ def add_inventory_parameters(algorithm) -> None:
     algorithm.addParameter(QgsProcessingParameterRasterLayer("STACK", "Factor stack"))
 
 
-def read_inventory(source, crs, context, feedback, label_field: str, split_fields: Sequence[str] = ()):
-    """x, y (in ``crs``), 0/1 labels and the test flags of the named split fields ("test" = True) of an
-    inventory layer (`subsidence:subsidenceinventory`)."""
-    from qgis.core import QgsFeatureRequest
-
+def read_inventory(algorithm, parameters, crs, context, feedback, label_field: str, split_fields: Sequence[str] = ()):
+    """x, y (in ``crs``), 0/1 labels and the test flags of the named split fields ("test" = True) of the
+    INVENTORY layer (`subsidence:subsidenceinventory`); points without a label are left out, multipoints
+    exploded (every part a point)."""
+    source = algorithm.parameterAsSource(parameters, "INVENTORY", context)
     if source is None or source.featureCount() == 0:
         raise QgsProcessingException("Inventory: the layer is missing or empty")
     fields = source.fields()
-    indices = []
     for name in [label_field] + list(split_fields):
-        index = fields.lookupField(name)
-        if index < 0:
+        if fields.lookupField(name) < 0:
             raise QgsProcessingException(f"Inventory: there is no field {name!r} (make the inventory with "
                                          "'Subsidence inventory from InSAR points')")
-        indices.append(index)
-    if not fields.at(indices[0]).isNumeric():
+    if not fields.at(fields.lookupField(label_field)).isNumeric():
         raise QgsProcessingException(f"Inventory: field {label_field!r} must hold 1 (subsiding) and 0 (stable)")
-    request = QgsFeatureRequest().setSubsetOfAttributes(indices)
-    request.setDestinationCrs(crs, context.transformContext())
-    xs, ys, labels, splits = [], [], [], []
-    for feature in source.getFeatures(request):
-        if feedback.isCanceled():
-            raise QgsProcessingException("Cancelled: no output was written")
-        geometry = feature.geometry()
-        value = feature.attribute(indices[0])
-        if geometry.isNull() or value is None or (hasattr(value, "isNull") and value.isNull()):
-            continue
-        point = geometry.asPoint() if not geometry.isMultipart() else geometry.asMultiPoint()[0]
-        xs.append(point.x())
-        ys.append(point.y())
-        labels.append(float(value))
-        splits.append([str(feature.attribute(i)).lower() == "test" for i in indices[1:]])
-    label = np.array(labels)
+    table = read_point_layer(algorithm, parameters, "INVENTORY", context, crs, feedback, "Inventory")
+    label = table.numeric(label_field)
+    keep = ~np.isnan(label)
+    label = label[keep]
     if not np.isin(label, (0.0, 1.0)).all():
         raise QgsProcessingException(f"Inventory: field {label_field!r} must hold only 1 (subsiding) and 0 (stable)")
     if len(np.unique(label)) < 2:
         raise QgsProcessingException("Inventory: it holds only one class; susceptibility needs subsiding and "
                                      "stable cells (change the thresholds of the inventory)")
-    flags = np.array(splits, dtype=bool).reshape(len(label), len(split_fields))
-    return np.array(xs), np.array(ys), label.astype(np.int64), [flags[:, i] for i in range(len(split_fields))]
+    tests = [np.char.lower(table.attributes[name][keep].astype(str)) == "test" for name in split_fields]
+    return table.x[keep], table.y[keep], label.astype(np.int64), tests
 
 
 def inventory_cells(grid: RasterGrid, valid: np.ndarray, x, y, feedback):

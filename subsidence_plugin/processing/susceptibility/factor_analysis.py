@@ -49,7 +49,7 @@ class FactorAnalysis(SubsidenceAlgorithm):
         with processing_errors():
             stack = factor_stack(stack_layer, projected=True)
             columns = stack.columns(categorical_names(self, parameters, context))
-            x, y, label, _ = read_inventory(self.parameterAsSource(parameters, "INVENTORY", context),
+            x, y, label, _ = read_inventory(self, parameters,
                                             stack_layer.crs(), context, feedback,
                                             self.parameterAsString(parameters, "LABEL_FIELD", context)
                                             or INVENTORY_FIELDS["label"])

@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingParameterMatrix, QgsProcessingParameterRaste
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from ...core.io.grid import RasterGrid
-from ...core.io.rasters import RasterWriter, iter_blocks, open_raster, read_grid, valid_mask
+from ...core.io.rasters import NODATA, RasterWriter, iter_blocks, open_raster, read_grid, valid_mask
 from ...core.progress import Steps
 from ...core.susceptibility import gardlif
 from .. import styles
@@ -115,7 +115,7 @@ def write_index(paths: List[str], table, weights: np.ndarray, output: str, class
     grid = read_grid(paths[0])
     steps = Steps(grid.height, progress, is_cancelled)
     counts = np.zeros(len(gardlif.VULNERABILITY_CLASSES) + 1, dtype=np.int64)
-    with RasterWriter(output, grid.with_nodata(-9999.0), 1, np.float32, ["vulnerability_index"]) as index_writer, \
+    with RasterWriter(output, grid.with_nodata(NODATA), 1, np.float32, ["vulnerability_index"]) as index_writer, \
             RasterWriter(classes_output, grid.with_nodata(0), 1, np.uint8, ["vulnerability_class"], 0) as class_writer:
         for row0, ratings in _rated_blocks(paths, table):
             index = gardlif.vulnerability_index(ratings, weights)

@@ -81,7 +81,7 @@ class OptimizeWeights(SubsidenceAlgorithm):
             paths = layer_paths(self, parameters, context)
             grid = read_grid(paths[0])
             crs_layer = self.parameterAsRasterLayer(parameters, "GROUNDWATER_DECLINE", context)
-            x, y, velocity, _ = points_with_values(self.parameterAsSource(parameters, "POINTS", context),
+            x, y, velocity, _ = points_with_values(self, parameters, "POINTS",
                                                    self.parameterAsString(parameters, "FIELD", context),
                                                    crs_layer.crs(), context, feedback, "InSAR points")
             rows, cols, inside = grid.cell_of(x, y)

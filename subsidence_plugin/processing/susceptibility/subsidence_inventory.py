@@ -62,7 +62,7 @@ class SubsidenceInventory(SubsidenceAlgorithm):
         stack_layer = self.parameterAsRasterLayer(parameters, "STACK", context)
         with processing_errors():
             stack = factor_stack(stack_layer, projected=True)
-            x, y, velocity, skipped = points_with_values(self.parameterAsSource(parameters, "INPUT", context),
+            x, y, velocity, skipped = points_with_values(self, parameters, "INPUT",
                                                          self.parameterAsString(parameters, "FIELD", context),
                                                          stack_layer.crs(), context, feedback, "InSAR points")
             if skipped:

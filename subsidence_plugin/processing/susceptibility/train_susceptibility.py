@@ -119,7 +119,7 @@ class TrainSusceptibility(SubsidenceAlgorithm):
             if blocked:
                 split_fields.append(self.parameterAsString(parameters, "BLOCK_FIELD", context) or INVENTORY_FIELDS["block"])
             label_field = self.parameterAsString(parameters, "LABEL_FIELD", context) or INVENTORY_FIELDS["label"]
-            x, y, label, tests = read_inventory(self.parameterAsSource(parameters, "INVENTORY", context),
+            x, y, label, tests = read_inventory(self, parameters,
                                                 stack_layer.crs(), context, feedback, label_field, split_fields)
             rows, cols, ok = inventory_cells(stack.grid, stack.valid_cells(), x, y, feedback)
             label, tests = label[ok], [t[ok] for t in tests]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterNumber
 
-from ...core.io.rasters import RasterWriter, read_raster, valid_mask
+from ...core.io.rasters import NODATA, RasterWriter, read_raster, valid_mask
 from ...core.terrain.derivatives import write_terrain
 from ...core.terrain.indices import hydrology_from_dem
 from ..base import add_advanced, processing_errors, progress_adapter
@@ -79,7 +79,7 @@ def run_hydrology(algorithm, parameters, context, feedback, products) -> dict:
         result = hydrology_from_dem(dem, raster.grid, method=method, min_slope_degrees=min_slope,
                                     outputs=list(outputs), progress=progress_adapter(feedback),
                                     is_cancelled=feedback.isCanceled)
-    grid = raster.grid.with_nodata(-9999.0)
+    grid = raster.grid.with_nodata(NODATA)
     del raster, dem
     results = {}
     for key, target in outputs.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination
 
-from ...core.io.rasters import read_raster, valid_mask
+from ...core.io.rasters import NODATA, read_raster, valid_mask
 from ...core.terrain.fill import fill_depressions
 from .. import styles
 from ..base import SubsidenceAlgorithm, processing_errors, progress_adapter
@@ -48,6 +48,6 @@ class FillDepressions(SubsidenceAlgorithm):
             raised += rises.size
             rise = max(rise, float(rises.max(initial=0.0)))
         feedback.pushInfo(f"{raised} cells raised, by up to {rise:.3f}")
-        write_rows(output, filled, raster.grid.with_nodata(-9999.0), "filled_dem", dtype=np.float64)
+        write_rows(output, filled, raster.grid.with_nodata(NODATA), "filled_dem", dtype=np.float64)
         finish_raster_output(context, output, "Filled DEM", "OUTPUT", styles.style_terrain)
         return {"OUTPUT": output}
