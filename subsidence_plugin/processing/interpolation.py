@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination,
@@ -11,8 +10,7 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingPa
 
 from ..core.io.stack import reference_grid
 from ..core.ml.devices import choose_device, describe, torch_available
-from ..core.spatial.interpolation import (InverseDistance, LocalKriging, cross_validate, interpolate_to_grid,
-                                          select_variogram)
+from ..core.spatial.interpolation import InterpolationSettings, cross_validate, interpolate_to_grid, make_interpolator
 from ..core.spatial.reports import write_interpolation_report
 from ..core.spatial.variogram import MODELS
 from . import styles
@@ -45,24 +43,9 @@ def add_report_and_cv_outputs(algorithm) -> None:
         algorithm.addOutput(QgsProcessingOutputNumber(key, name))
 
 
-@dataclass
-class InterpolationSettings:
-    method: str  # "idw" or "kriging"
-    k: int
-    power: float = 2.0
-    radius: float = 0.0
-    models: Sequence[str] = ()
-    drift: bool = False
-    n_lags: int = 20
-    max_lag: float = 0.0
-    cv_points: int = 1000
-    seed: int = 0
-    device: str = "auto"
-
-
 def run_interpolation(algorithm, parameters, points_key: str, field_name: str, reference, output: str,
                       settings: InterpolationSettings, context, feedback, report_path: Optional[str] = None,
-                      unit: str = "") -> dict:
+                      unit: str = "", device_name: str = "auto") -> dict:
     """Interpolate a numeric field of the points parameter ``points_key`` to the reference grid; returns the
     algorithm's results."""
     with processing_errors():
@@ -70,46 +53,34 @@ def run_interpolation(algorithm, parameters, points_key: str, field_name: str, r
         if grid.is_geographic:
             raise ValueError("The reference raster is in a geographic CRS (degrees); interpolation needs a "
                              "projected CRS in metres: reproject it first")
-        x, y, values, skipped = points_with_values(algorithm, parameters, points_key, field_name, reference.crs(), context,
-                                                   feedback)
+        x, y, values, skipped = points_with_values(algorithm, parameters, points_key, field_name, reference.crs(),
+                                                   context, feedback)
         if skipped:
             feedback.pushWarning(f"{skipped} feature(s) without geometry or value were skipped")
         feedback.pushInfo(f"{len(values)} points, {field_name} from {values.min():.4g} to {values.max():.4g}")
-        variogram_json, table, experimental = "", {}, None
+        device = choose_device(device_name) if settings.method == "kriging" and torch_available() else None
         if settings.method == "kriging":
-            device = choose_device(settings.device) if torch_available() else None
             feedback.pushInfo(f"Kriging systems solved with {describe(device) if device is not None else 'numpy'}")
-            variogram, experimental, table = select_variogram(
-                x, y, values, settings.models, k=settings.k, cv_points=settings.cv_points, n_lags=settings.n_lags,
-                max_lag=settings.max_lag, seed=settings.seed, drift=settings.drift, device=device)
-            for name, (fitted, stats) in table.items():
-                feedback.pushInfo(f"{name}: psill {fitted.psill:.4g}, range {fitted.range:.4g} m, nugget "
-                                  f"{fitted.nugget:.4g}; leave-one-out RMSE {stats['rmse']:.4g}")
-            feedback.pushInfo(f"Variogram used: {variogram.model}")
-            method = LocalKriging(x, y, values, variogram, k=settings.k, drift=settings.drift, device=device)
-            variogram_json = json.dumps(variogram.as_dict())
-
-            def predict(px, py):
-                result = method.predict(px, py)
-                return result.values, result.variance
-
-            names = [f"{field_name}_kriged", f"{field_name}_kriging_variance"]
-        else:
-            method = InverseDistance(x, y, values, settings.power, settings.k, settings.radius)
-            predict = method.predict
-            names = [f"{field_name}_idw"]
-        if method.merged:
-            feedback.pushWarning(f"{method.merged} point(s) at duplicate positions were averaged")
-        stats = cross_validate(method)
+        interpolator = make_interpolator(x, y, values, settings, device)
+        for name, (fitted, stats) in interpolator.fitted.items():
+            feedback.pushInfo(f"{name}: psill {fitted.psill:.4g}, range {fitted.range:.4g} m, nugget "
+                              f"{fitted.nugget:.4g}; leave-one-out RMSE {stats['rmse']:.4g}")
+        variogram_json = ""
+        if interpolator.variogram is not None:
+            feedback.pushInfo(f"Variogram used: {interpolator.variogram.model}")
+            variogram_json = json.dumps(interpolator.variogram.as_dict())
+        if interpolator.merged:
+            feedback.pushWarning(f"{interpolator.merged} point(s) at duplicate positions were averaged")
+        stats = cross_validate(interpolator.method)
         feedback.pushInfo(f"Leave-one-out over {stats['n']} points: RMSE {stats['rmse']:.4g}, "
                           f"MAE {stats['mae']:.4g}, R² {stats['r2']:.3f}")
-        interpolate_to_grid(predict, grid, output, names, progress=progress_adapter(feedback),
-                            is_cancelled=feedback.isCanceled)
+        interpolate_to_grid(interpolator.bands, grid, output, interpolator.band_names(field_name),
+                            progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
     label = "kriging" if settings.method == "kriging" else "IDW"
     finish_raster_output(context, output, f"{field_name} ({label})", "OUTPUT",
                          lambda lyr: styles.style_sequential(lyr, unit))
     if report_path:
-        write_interpolation_report(report_path, field_name, label, settings, stats, table, experimental, method, unit)
+        write_interpolation_report(report_path, field_name, label, interpolator, stats, unit)
     return {"OUTPUT": output, "CV_RMSE": stats["rmse"], "CV_MAE": stats["mae"], "CV_R2": stats["r2"],
             "VARIOGRAM_MODEL": variogram_json, "REPORT": report_path or ""}
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -27,7 +27,7 @@ from ..io.grid import RasterGrid
 from ..io.rasters import NODATA, RasterWriter
 from ..progress import CancelCheck, ProgressCallback, Steps
 from ..stats.metrics import error_statistics
-from .variogram import Variogram
+from .variogram import MODELS, Variogram
 
 EPS = 1e-10
 SYSTEMS_PER_BATCH = 256  # kriging systems per batch on the CPU: (256, 32, 32) float64, 2 MB, stays in cache
@@ -358,3 +358,69 @@ def select_variogram(x, y, z, models, k: int = 16, cv_points: int = 1000, n_lags
         table[name] = (variogram, error_statistics(z[targets], predicted))
     best = min(table, key=lambda m: table[m][1]["rmse"])
     return table[best][0], (lags, gamma, counts), table
+
+
+METHODS = ("idw", "kriging")
+
+
+@dataclass
+class InterpolationSettings:
+    """How to interpolate: ``idw`` (``power``, ``k`` nearest, optional ``radius`` in m) or local ``kriging``
+    (``k`` nearest, ``drift`` for universal kriging, the variogram model chosen among ``models`` by leave-one-out
+    RMSE on at most ``cv_points`` points with ``selection_k`` neighbours (default ``k``); experimental variogram
+    of ``n_lags`` lags up to ``max_lag`` m (0: automatic); ``seed`` for the subsample)."""
+
+    method: str = "kriging"
+    k: int = 12
+    power: float = 2.0
+    radius: float = 0.0
+    models: Sequence[str] = MODELS
+    drift: bool = False
+    n_lags: int = 20
+    max_lag: float = 0.0
+    cv_points: int = 1000
+    seed: int = 0
+    selection_k: Optional[int] = None
+
+
+@dataclass
+class Interpolator:
+    """A fitted interpolator (`make_interpolator`): the method, and for kriging the chosen variogram, the
+    experimental variogram (lags, gamma, counts) and every fitted model with its leave-one-out statistics."""
+
+    settings: InterpolationSettings
+    method: Union[InverseDistance, "LocalKriging"]
+    variogram: Optional[Variogram] = None
+    experimental: Optional[tuple] = None
+    fitted: Dict[str, tuple] = field(default_factory=dict)
+
+    @property
+    def merged(self) -> int:
+        return self.method.merged
+
+    def values(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Interpolated values at (x, y)."""
+        result = self.method.predict(x, y)
+        return getattr(result, "values", result)
+
+    def bands(self, x: np.ndarray, y: np.ndarray) -> tuple:
+        """The raster bands at (x, y): (values,) for IDW, (values, kriging variance) for kriging."""
+        result = self.method.predict(x, y)
+        return (result.values, result.variance) if isinstance(result, KrigingResult) else (result,)
+
+    def band_names(self, name: str) -> list:
+        return [f"{name}_kriged", f"{name}_kriging_variance"] if self.variogram is not None else [f"{name}_idw"]
+
+
+def make_interpolator(x, y, z, settings: InterpolationSettings, device=None) -> Interpolator:
+    """The one place IDW and kriging are configured: fit the interpolator ``settings`` describe to the points
+    (x, y in metres). ``device``: a torch device for the kriging systems, or None for numpy."""
+    if settings.method not in METHODS:
+        raise ValueError(f"Unknown interpolation method {settings.method!r}; use one of {', '.join(METHODS)}")
+    if settings.method == "idw":
+        return Interpolator(settings, InverseDistance(x, y, z, settings.power, settings.k, settings.radius))
+    variogram, experimental, fitted = select_variogram(
+        x, y, z, settings.models, k=settings.selection_k or settings.k, cv_points=settings.cv_points,
+        n_lags=settings.n_lags, max_lag=settings.max_lag, seed=settings.seed, drift=settings.drift, device=device)
+    method = LocalKriging(x, y, z, variogram, k=settings.k, drift=settings.drift, device=device)
+    return Interpolator(settings, method, variogram, experimental, fitted)

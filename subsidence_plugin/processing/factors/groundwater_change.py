@@ -9,9 +9,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingP
 from ...core.groundwater.levels import level_change
 from ...core.io.rasters import NODATA, read_raster, write_raster
 from ...core.io.stack import Factor, build_factor_stack, reference_grid
-from ...core.spatial.interpolation import (InverseDistance, LocalKriging, cross_validate, interpolate_to_grid,
-                                           select_variogram)
-from ...core.spatial.variogram import MODELS
+from ...core.spatial.interpolation import InterpolationSettings, cross_validate, interpolate_to_grid, make_interpolator
 from .. import styles
 from ..base import SubsidenceAlgorithm, processing_errors, progress_adapter
 from ..inputs import gdal_raster_path, point_series
@@ -99,17 +97,10 @@ class GroundwaterChange(SubsidenceAlgorithm):
                              "at least 3 are needed")
         feedback.pushInfo(f"{ok.sum()} of {len(change)} piezometers span {start} .. {end}; "
                           f"change from {change[ok].min():.2f} to {change[ok].max():.2f} m")
-        k = self.parameterAsInt(parameters, "NEIGHBOURS", context)
-        if self.parameterAsEnum(parameters, "METHOD", context) == 1:
-            variogram, _, _ = select_variogram(x[ok], y[ok], change[ok], MODELS, k=k)
-            method = LocalKriging(x[ok], y[ok], change[ok], variogram, k=k)
-
-            def predict(px, py):
-                return method.predict(px, py).values
-        else:
-            method = InverseDistance(x[ok], y[ok], change[ok], k=k)
-            predict = method.predict
-        stats = cross_validate(method)
+        settings = InterpolationSettings(("idw", "kriging")[self.parameterAsEnum(parameters, "METHOD", context)],
+                                         k=self.parameterAsInt(parameters, "NEIGHBOURS", context))
+        interpolator = make_interpolator(x[ok], y[ok], change[ok], settings)
+        stats = cross_validate(interpolator.method)
         feedback.pushInfo(f"Leave-one-out RMSE {stats['rmse']:.3f} m over {stats['n']} piezometers")
-        interpolate_to_grid(predict, grid, output, ["groundwater_change_m"], progress=progress_adapter(feedback),
+        interpolate_to_grid(interpolator.values, grid, output, ["groundwater_change_m"], progress=progress_adapter(feedback),
                             is_cancelled=feedback.isCanceled)

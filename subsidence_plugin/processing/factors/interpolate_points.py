@@ -4,9 +4,9 @@ from __future__ import annotations
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterEnum,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
+from ...core.spatial.interpolation import InterpolationSettings
 from ..base import SubsidenceAlgorithm, add_advanced
-from ..interpolation import (VARIOGRAMS, InterpolationSettings, add_points_parameters, run_interpolation,
-                             variogram_models)
+from ..interpolation import VARIOGRAMS, add_points_parameters, run_interpolation, variogram_models
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging"]
 

@@ -69,7 +69,7 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ...core.ml.samplers import PatchSampler
         from ...core.ml.training import TrainingSettings
-        from ...core.spatial.interpolation import InverseDistance, LocalKriging, select_variogram
+        from ...core.spatial.interpolation import InterpolationSettings, make_interpolator, select_variogram
         from ...core.spatial.variogram import MODELS
         from ...core.surface.comparison import compare_methods
         from ...core.surface.patch_cnn import CnnSettings, locate_points, train_surface_cnn
@@ -104,13 +104,14 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
             k_krige = self.parameterAsInt(parameters, "KRIGING_NEIGHBOURS", context)
             k_idw = self.parameterAsInt(parameters, "IDW_NEIGHBOURS", context)
 
+            kriging_settings = InterpolationSettings("kriging", k=k_krige, seed=seed, selection_k=16)
+            idw_settings = InterpolationSettings("idw", k=k_idw)
+
             def kriging(train, val, test):
-                fitted, _, _ = select_variogram(x[train], y[train], values[train], MODELS, seed=seed)
-                return LocalKriging(x[train], y[train], values[train], fitted, k=k_krige).predict(
-                    x[test], y[test]).values
+                return make_interpolator(x[train], y[train], values[train], kriging_settings).values(x[test], y[test])
 
             def idw(train, val, test):
-                return InverseDistance(x[train], y[train], values[train], k=k_idw).predict(x[test], y[test])
+                return make_interpolator(x[train], y[train], values[train], idw_settings).values(x[test], y[test])
 
             losses = []
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination
 
+from ...core.spatial.interpolation import InterpolationSettings
 from ..base import SubsidenceAlgorithm
-from ..interpolation import InterpolationSettings, add_points_parameters, add_report_and_cv_outputs, run_interpolation
+from ..interpolation import add_points_parameters, add_report_and_cv_outputs, run_interpolation
 
 
 class InverseDistanceWeighting(SubsidenceAlgorithm):

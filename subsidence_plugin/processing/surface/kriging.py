@@ -5,9 +5,10 @@ from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterEnum, Qg
                        QgsProcessingParameterRasterDestination)
 
 from ...core.ml.devices import DEVICE_CHOICES
+from ...core.spatial.interpolation import InterpolationSettings
 from ..base import SubsidenceAlgorithm, add_advanced
-from ..interpolation import (VARIOGRAMS, InterpolationSettings, add_points_parameters, add_report_and_cv_outputs,
-                             run_interpolation, variogram_models)
+from ..interpolation import (VARIOGRAMS, add_points_parameters, add_report_and_cv_outputs, run_interpolation,
+                             variogram_models)
 
 DRIFTS = ["Ordinary (constant unknown mean)", "Universal (linear drift in x and y)"]
 
@@ -59,10 +60,10 @@ class Kriging(SubsidenceAlgorithm):
             n_lags=self.parameterAsInt(parameters, "N_LAGS", context),
             max_lag=self.parameterAsDouble(parameters, "MAX_LAG", context),
             cv_points=self.parameterAsInt(parameters, "CV_POINTS", context),
-            seed=self.parameterAsInt(parameters, "SEED", context),
-            device=DEVICE_CHOICES[self.parameterAsEnum(parameters, "DEVICE", context)])
+            seed=self.parameterAsInt(parameters, "SEED", context))
         return run_interpolation(self, parameters, "INPUT",
                                  self.parameterAsString(parameters, "FIELD", context),
                                  self.parameterAsRasterLayer(parameters, "REFERENCE", context),
                                  self.parameterAsOutputLayer(parameters, "OUTPUT", context), settings, context,
-                                 feedback, self.parameterAsFileOutput(parameters, "REPORT", context))
+                                 feedback, self.parameterAsFileOutput(parameters, "REPORT", context),
+                                 device_name=DEVICE_CHOICES[self.parameterAsEnum(parameters, "DEVICE", context)])

@@ -163,3 +163,26 @@ def test_groundwater_levels_interpolate_in_time():
         level_change(dates, series, np.datetime64("2020-01-21"), np.datetime64("2020-01-11"))
 
 
+
+
+def test_the_one_factory_equals_the_methods_it_configures():
+    from subsidence_plugin.core.spatial.interpolation import InterpolationSettings, make_interpolator
+
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(0, 5000, (2, 300))
+    z = np.sin(x / 700.0) + 0.5 * np.cos(y / 900.0) + rng.normal(0, 0.02, 300)
+    tx, ty = rng.uniform(0, 5000, (2, 50))
+    idw = make_interpolator(x, y, z, InterpolationSettings("idw", k=10, power=1.5, radius=2000.0))
+    np.testing.assert_array_equal(idw.values(tx, ty), InverseDistance(x, y, z, 1.5, 10, 2000.0).predict(tx, ty))
+    assert idw.band_names("v") == ["v_idw"] and len(idw.bands(tx, ty)) == 1
+    settings = InterpolationSettings("kriging", k=24, models=("spherical", "exponential"), selection_k=12, seed=3)
+    kriging = make_interpolator(x, y, z, settings)
+    best, _, table = select_variogram(x, y, z, ("spherical", "exponential"), k=12, seed=3)
+    assert kriging.variogram == best and set(kriging.fitted) == set(table)
+    direct = LocalKriging(x, y, z, best, k=24).predict(tx, ty)
+    values, variance = kriging.bands(tx, ty)
+    np.testing.assert_array_equal(values, direct.values)
+    np.testing.assert_array_equal(variance, direct.variance)
+    assert kriging.band_names("v") == ["v_kriged", "v_kriging_variance"]
+    with pytest.raises(ValueError, match="Unknown interpolation method"):
+        make_interpolator(x, y, z, InterpolationSettings("spline"))
