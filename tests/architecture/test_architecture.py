@@ -204,3 +204,28 @@ def test_each_rule_catches_a_planted_import(tmp_path, relative, source, expected
     found = violations(_plant(tmp_path, relative, source))
     assert any(expected in f and "planted.py" in f for f in found), found
     assert all("planted.py" in f or "deeper/__init__.py" in f for f in found), found
+
+
+def test_parameter_keys_are_class_constants_of_the_algorithms_the_docks_run(qgis_app):
+    """Each algorithm a dock runs names every parameter and output as a class constant equal to its key, and
+    the docks write no key as a string literal."""
+    from subsidence_plugin.processing.surface.idw import InverseDistanceWeighting
+    from subsidence_plugin.processing.surface.kriging import Kriging
+    from subsidence_plugin.processing.surface.train_patch_cnn import TrainPatchCnn
+    from subsidence_plugin.processing.susceptibility.optimize_weights import OptimizeWeights
+    from subsidence_plugin.processing.susceptibility.subsidence_inventory import SubsidenceInventory
+    from subsidence_plugin.processing.susceptibility.train_susceptibility import TrainSusceptibility
+
+    every_key = set()
+    for cls in (InverseDistanceWeighting, Kriging, TrainPatchCnn, OptimizeWeights, SubsidenceInventory,
+                TrainSusceptibility):
+        algorithm = cls()
+        algorithm.initAlgorithm()
+        keys = {p.name() for p in algorithm.parameterDefinitions()} | {o.name() for o in algorithm.outputDefinitions()}
+        assert all(getattr(cls, key, None) == key for key in keys), cls.__name__
+        every_key |= keys
+    for dock in (PLUGIN / "gui" / "docks").glob("*.py"):
+        source = dock.read_text(encoding="utf-8")
+        literal_keys = [node.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Constant)
+                        and isinstance(node.value, str) and node.value in every_key]
+        assert literal_keys == [], dock.name

@@ -146,7 +146,8 @@ def build_factor_stack(factors: Sequence[Factor], reference: RasterGrid, path: s
         if empty:
             raise ValueError(f"Factor(s) {', '.join(empty)} hold no value on the reference grid (no overlap, "
                              "or nodata everywhere)")
-    return FactorStack(path, grid, names, _descriptions(factors), valid_cells / float(reference.width * reference.height))
+    return FactorStack(path, grid, names, _descriptions(factors),
+                       valid_cells / float(reference.width * reference.height))
 
 
 def _band_names(factor: Factor) -> List[str]:

@@ -73,8 +73,8 @@ class FactorClasses:
 
 def _sample_columns(stack_path: str, columns: Sequence[FactorColumn], steps: Steps,
                     block_rows: int = 256) -> Tuple[np.ndarray, int]:
-    """A regular subsample (at most `stats.classes.SAMPLE_CELLS`) of the factor values on cells valid in every band, and the
-    number of such cells."""
+    """A regular subsample (at most `stats.classes.SAMPLE_CELLS`) of the factor values on cells valid in every
+    band, and the number of such cells."""
     ds = open_raster(stack_path)
     total = ds.RasterXSize * ds.RasterYSize
     stride = sample_stride(total)

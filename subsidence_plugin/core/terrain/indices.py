@@ -4,7 +4,7 @@ All functions work on whole arrays with vectorised numpy / scipy operations (no 
 run over pointer-doubling rounds or over flow "waves" (cells whose upstream cells are all done). Full-size
 work arrays are int8 / int16 / bool / int32, the epsilon-filled DEM is kept compact (`EpsilonFilledDem`) and
 temporaries are made per block of rows or per chunk of cells, so that memory stays within about four times the
-DEM's size (float32) besides the DEM and any extra output (measured by scripts/benchmark_factors.py).
+DEM's size (float32) besides the DEM and any extra output (measured by scripts/benchmarks/benchmark_factors.py).
 
 Conventions shared by every function:
 

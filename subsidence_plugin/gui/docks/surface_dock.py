@@ -14,6 +14,9 @@ from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, Qg
 from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QVBoxLayout, QWidget
 
 from ...core.ml.devices import DEVICE_CHOICES
+from ...processing.surface.idw import InverseDistanceWeighting
+from ...processing.surface.kriging import Kriging
+from ...processing.surface.train_patch_cnn import TrainPatchCnn
 from ..widgets.curve_plot import CurvePlot
 from ..widgets.task_dock import TaskDock
 
@@ -88,18 +91,22 @@ class SurfaceDock(TaskDock):
         """The algorithm's parameters from the widgets."""
         algorithm_id = METHODS[self.method.currentIndex()][1]
         points, stack = self.points.currentLayer(), self.stack.currentLayer()
-        common = {"INPUT": points, "FIELD": self.field.currentField()}
         if algorithm_id == "subsidence:trainpatchcnn":
-            return {**common, "STACK": stack, "EPOCHS": self.epochs.value(), "BATCH_SIZE": self.batch.value(),
-                    "LEARNING_RATE": self.learning_rate.value(), "PATCH_SIZE": self.patch.value(),
-                    "PATIENCE": self.patience.value(), "SEED": self.seed.value(),
-                    "DEVICE": self.device.currentIndex(), "UNCERTAINTY": self.uncertainty.isChecked(),
-                    "OUTPUT_MODEL": self._output("patch_cnn.pt"), "OUTPUT": self._output("patch_cnn.tif")}
+            keys = TrainPatchCnn
+            return {keys.INPUT: points, keys.FIELD: self.field.currentField(), keys.STACK: stack,
+                    keys.EPOCHS: self.epochs.value(), keys.BATCH_SIZE: self.batch.value(),
+                    keys.LEARNING_RATE: self.learning_rate.value(), keys.PATCH_SIZE: self.patch.value(),
+                    keys.PATIENCE: self.patience.value(), keys.SEED: self.seed.value(),
+                    keys.DEVICE: self.device.currentIndex(), keys.UNCERTAINTY: self.uncertainty.isChecked(),
+                    keys.OUTPUT_MODEL: self._output("patch_cnn.pt"), keys.OUTPUT: self._output("patch_cnn.tif")}
         if algorithm_id == "subsidence:kriging":
-            return {**common, "REFERENCE": stack, "NEIGHBOURS": self.neighbours.value(),
-                    "DEVICE": self.device.currentIndex(), "SEED": self.seed.value(),
-                    "OUTPUT": self._output("kriging.tif")}
-        return {**common, "REFERENCE": stack, "NEIGHBOURS": self.neighbours.value(), "OUTPUT": self._output("idw.tif")}
+            keys = Kriging
+            return {keys.INPUT: points, keys.FIELD: self.field.currentField(), keys.REFERENCE: stack,
+                    keys.NEIGHBOURS: self.neighbours.value(), keys.DEVICE: self.device.currentIndex(),
+                    keys.SEED: self.seed.value(), keys.OUTPUT: self._output("kriging.tif")}
+        keys = InverseDistanceWeighting
+        return {keys.INPUT: points, keys.FIELD: self.field.currentField(), keys.REFERENCE: stack,
+                keys.NEIGHBOURS: self.neighbours.value(), keys.OUTPUT: self._output("idw.tif")}
 
     def run(self) -> None:
         if self.points.currentLayer() is None or self.stack.currentLayer() is None or not self.field.currentField():

@@ -19,6 +19,9 @@ from qgis.PyQt.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QTableW
 from ...core.ml.devices import DEVICE_CHOICES
 from ...core.susceptibility.cnn import MODEL_LABELS
 from ...core.susceptibility.gardlif import DEFAULT_WEIGHTS, LAYER_TITLES, LAYERS
+from ...processing.susceptibility.optimize_weights import OptimizeWeights
+from ...processing.susceptibility.subsidence_inventory import SubsidenceInventory
+from ...processing.susceptibility.train_susceptibility import TrainSusceptibility
 from ..widgets.curve_plot import CurvePlot
 from ..widgets.task_dock import TaskDock
 
@@ -49,7 +52,7 @@ class SusceptibilityDock(TaskDock):
         self.add_controls(layout, body)
         self.loss = self.curves["loss"] = CurvePlot(body)
         self.fitness = self.curves["fitness"] = CurvePlot(
-            body, "AUC", "candidate", "Tuner: validation AUC of each candidate (blue) and the best so far (red)")
+            body, "validation AUC", "candidate", "Tuner: validation AUC of each candidate (blue) and the best so far (red)")
         layout.addWidget(self.loss)
         layout.addWidget(self.fitness)
         self.add_status(layout, body)
@@ -134,28 +137,31 @@ class SusceptibilityDock(TaskDock):
         return os.path.join(folder, name) if folder else QgsProcessing.TEMPORARY_OUTPUT
 
     def model_parameters(self, inventory) -> dict:
-        return {"INVENTORY": inventory, "STACK": self.stack.currentLayer(), "MODEL": self.model.currentIndex(),
-                "EPOCHS": self.epochs.value(), "POPULATION": self.population.value(),
-                "ITERATIONS": self.iterations.value(), "SEED": self.seed.value(),
-                "DEVICE": self.device.currentIndex(), "OUTPUT": self._output("susceptibility_index.tif"),
-                "CLASSES_OUTPUT": self._output("susceptibility_classes.tif"),
-                "OUTPUT_MODEL": self._output("susceptibility_model.pt"),
-                "REPORT": self._output("susceptibility_report.html")}
+        keys = TrainSusceptibility
+        return {keys.INVENTORY: inventory, keys.STACK: self.stack.currentLayer(), keys.MODEL: self.model.currentIndex(),
+                keys.EPOCHS: self.epochs.value(), keys.POPULATION: self.population.value(),
+                keys.ITERATIONS: self.iterations.value(), keys.SEED: self.seed.value(),
+                keys.DEVICE: self.device.currentIndex(), keys.OUTPUT: self._output("susceptibility_index.tif"),
+                keys.CLASSES_OUTPUT: self._output("susceptibility_classes.tif"),
+                keys.OUTPUT_MODEL: self._output("susceptibility_model.pt"),
+                keys.REPORT: self._output("susceptibility_report.html")}
 
     def inventory_parameters(self) -> dict:
-        return {"INPUT": self.points.currentLayer(), "FIELD": self.field.currentField(),
-                "STACK": self.stack.currentLayer(), "THRESHOLD": self.threshold.value(),
-                "STABLE_THRESHOLD": self.stable.value(), "SEED": self.seed.value(),
-                "OUTPUT": self._output("inventory.gpkg")}
+        keys = SubsidenceInventory
+        return {keys.INPUT: self.points.currentLayer(), keys.FIELD: self.field.currentField(),
+                keys.STACK: self.stack.currentLayer(), keys.THRESHOLD: self.threshold.value(),
+                keys.STABLE_THRESHOLD: self.stable.value(), keys.SEED: self.seed.value(),
+                keys.OUTPUT: self._output("inventory.gpkg")}
 
     def gardlif_parameters(self) -> dict:
-        return {"POINTS": self.gardlif_points.currentLayer(), "FIELD": self.gardlif_field.currentField(),
-                **{layer.upper(): combo.currentLayer() for layer, combo in self.layers.items()},
-                "PARTICLES": self.particles.value(), "ITERATIONS": self.pso_iterations.value(),
-                "SEED": self.seed.value(), "OUTPUT": self._output("gardlif_pso_index.tif"),
-                "CLASSES_OUTPUT": self._output("gardlif_pso_classes.tif"),
-                "WEIGHTS_TABLE": self._output("gardlif_pso_weights.gpkg"),
-                "REPORT": self._output("gardlif_pso_report.html")}
+        keys = OptimizeWeights
+        return {keys.POINTS: self.gardlif_points.currentLayer(), keys.FIELD: self.gardlif_field.currentField(),
+                **{getattr(keys, layer.upper()): combo.currentLayer() for layer, combo in self.layers.items()},
+                keys.PARTICLES: self.particles.value(), keys.ITERATIONS: self.pso_iterations.value(),
+                keys.SEED: self.seed.value(), keys.OUTPUT: self._output("gardlif_pso_index.tif"),
+                keys.CLASSES_OUTPUT: self._output("gardlif_pso_classes.tif"),
+                keys.WEIGHTS_TABLE: self._output("gardlif_pso_weights.gpkg"),
+                keys.REPORT: self._output("gardlif_pso_report.html")}
 
     def run(self) -> None:
         if self.tabs.currentIndex() == 0:
@@ -165,11 +171,12 @@ class SusceptibilityDock(TaskDock):
                 return
             if self.field_role.currentIndex() == 0:
                 chain = [("subsidence:subsidenceinventory", lambda previous: self.inventory_parameters()),
-                         ("subsidence:trainsusceptibility", lambda previous: self.model_parameters(previous["OUTPUT"]))]
+                         ("subsidence:trainsusceptibility",
+                          lambda previous: self.model_parameters(previous[SubsidenceInventory.OUTPUT]))]
             else:
                 chain = [("subsidence:trainsusceptibility",
                           lambda previous: {**self.model_parameters(self.points.currentLayer()),
-                                            "LABEL_FIELD": self.field.currentField()})]
+                                            TrainSusceptibility.LABEL_FIELD: self.field.currentField()})]
         else:
             if self.gardlif_points.currentLayer() is None or not self.gardlif_field.currentField() or \
                     any(combo.currentLayer() is None for combo in self.layers.values()):
@@ -180,12 +187,15 @@ class SusceptibilityDock(TaskDock):
 
     def succeeded(self, results: dict) -> None:
         """Fill the PSO weights table or show the model's accuracy."""
-        if "OPTIMISED_WEIGHTS" in results:
-            for row, value in enumerate(results["OPTIMISED_WEIGHTS"].split(",")):
+        if OptimizeWeights.OPTIMISED_WEIGHTS in results:
+            keys = OptimizeWeights
+            for row, value in enumerate(results[keys.OPTIMISED_WEIGHTS].split(",")):
                 self.weights.setItem(row, 2, QTableWidgetItem(value.strip()))
-            self.status.setText(f"Done. Pearson r {results['R_BEFORE']:.3f} -> {results['R_AFTER']:.3f}, CI "
-                                f"{results['CI_BEFORE']:.0f} -> {results['CI_AFTER']:.0f}. Report: {results['REPORT']}")
+            self.status.setText(f"Done. Pearson r {results[keys.R_BEFORE]:.3f} -> {results[keys.R_AFTER]:.3f}, CI "
+                                f"{results[keys.CI_BEFORE]:.0f} -> {results[keys.CI_AFTER]:.0f}. "
+                                f"Report: {results[keys.REPORT]}")
         else:
-            self.status.setText(f"Done. Test AUC {results['AUC']:.3f} (frequency-ratio baseline "
-                                f"{results['FR_AUC']:.3f}, blocked split {results['BLOCKED_AUC']:.3f}). "
-                                f"Report: {results['REPORT']}")
+            keys = TrainSusceptibility
+            self.status.setText(f"Done. Test AUC {results[keys.AUC]:.3f} (frequency-ratio baseline "
+                                f"{results[keys.FR_AUC]:.3f}, blocked split {results[keys.BLOCKED_AUC]:.3f}). "
+                                f"Report: {results[keys.REPORT]}")

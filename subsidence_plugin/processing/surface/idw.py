@@ -22,23 +22,36 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         "reprojected to the reference CRS, which must be projected (metres); points at the same place are "
         "averaged.</p>")
 
+    # parameter and output keys (stable: saved models, .model3 files and scripts use them)
+    INPUT = "INPUT"
+    FIELD = "FIELD"
+    REFERENCE = "REFERENCE"
+    POWER = "POWER"
+    NEIGHBOURS = "NEIGHBOURS"
+    RADIUS = "RADIUS"
+    OUTPUT = "OUTPUT"
+    REPORT = "REPORT"
+    CV_RMSE = "CV_RMSE"
+    CV_MAE = "CV_MAE"
+    CV_R2 = "CV_R2"
+
     def initAlgorithm(self, config=None):  # noqa: N802
         add_points_parameters(self)
-        self.addParameter(QgsProcessingParameterNumber("POWER", "Power", QgsProcessingParameterNumber.Double, 2.0,
+        self.addParameter(QgsProcessingParameterNumber(self.POWER, "Power", QgsProcessingParameterNumber.Double, 2.0,
                                                        minValue=0.0))
-        self.addParameter(QgsProcessingParameterNumber("NEIGHBOURS", "Nearest points per cell (k)",
+        self.addParameter(QgsProcessingParameterNumber(self.NEIGHBOURS, "Nearest points per cell (k)",
                                                        QgsProcessingParameterNumber.Integer, 12, minValue=1))
-        self.addParameter(QgsProcessingParameterNumber("RADIUS", "Search radius (m, 0 = unlimited)",
+        self.addParameter(QgsProcessingParameterNumber(self.RADIUS, "Search radius (m, 0 = unlimited)",
                                                        QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "IDW surface"))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "IDW surface"))
         add_report_and_cv_outputs(self)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        settings = InterpolationSettings(method="idw", k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
-                                         power=self.parameterAsDouble(parameters, "POWER", context),
-                                         radius=self.parameterAsDouble(parameters, "RADIUS", context))
-        return run_interpolation(self, parameters, "INPUT",
-                                 self.parameterAsString(parameters, "FIELD", context),
-                                 self.parameterAsRasterLayer(parameters, "REFERENCE", context),
-                                 self.parameterAsOutputLayer(parameters, "OUTPUT", context), settings, context,
-                                 feedback, self.parameterAsFileOutput(parameters, "REPORT", context))
+        settings = InterpolationSettings(method="idw", k=self.parameterAsInt(parameters, self.NEIGHBOURS, context),
+                                         power=self.parameterAsDouble(parameters, self.POWER, context),
+                                         radius=self.parameterAsDouble(parameters, self.RADIUS, context))
+        return run_interpolation(self, parameters, self.INPUT,
+                                 self.parameterAsString(parameters, self.FIELD, context),
+                                 self.parameterAsRasterLayer(parameters, self.REFERENCE, context),
+                                 self.parameterAsOutputLayer(parameters, self.OUTPUT, context), settings, context,
+                                 feedback, self.parameterAsFileOutput(parameters, self.REPORT, context))

@@ -32,38 +32,57 @@ class Kriging(SubsidenceAlgorithm):
         "and the predicted-against-observed plot. Points are reprojected to the reference CRS, which must be "
         "projected (metres).</p>")
 
+    # parameter and output keys (stable: saved models, .model3 files and scripts use them)
+    INPUT = "INPUT"
+    FIELD = "FIELD"
+    REFERENCE = "REFERENCE"
+    DRIFT = "DRIFT"
+    VARIOGRAM = "VARIOGRAM"
+    NEIGHBOURS = "NEIGHBOURS"
+    N_LAGS = "N_LAGS"
+    MAX_LAG = "MAX_LAG"
+    CV_POINTS = "CV_POINTS"
+    SEED = "SEED"
+    DEVICE = "DEVICE"
+    OUTPUT = "OUTPUT"
+    REPORT = "REPORT"
+    CV_RMSE = "CV_RMSE"
+    CV_MAE = "CV_MAE"
+    CV_R2 = "CV_R2"
+    VARIOGRAM_MODEL = "VARIOGRAM_MODEL"
+
     def initAlgorithm(self, config=None):  # noqa: N802
         add_points_parameters(self)
-        self.addParameter(QgsProcessingParameterEnum("DRIFT", "Kriging type", DRIFTS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum("VARIOGRAM", "Variogram model", VARIOGRAMS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber("NEIGHBOURS", "Nearest points per cell (k)",
+        self.addParameter(QgsProcessingParameterEnum(self.DRIFT, "Kriging type", DRIFTS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(self.VARIOGRAM, "Variogram model", VARIOGRAMS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.NEIGHBOURS, "Nearest points per cell (k)",
                                                        QgsProcessingParameterNumber.Integer, 32, minValue=3))
-        add_advanced(self, QgsProcessingParameterNumber("N_LAGS", "Variogram lag classes",
+        add_advanced(self, QgsProcessingParameterNumber(self.N_LAGS, "Variogram lag classes",
                                                         QgsProcessingParameterNumber.Integer, 20, minValue=3))
-        add_advanced(self, QgsProcessingParameterNumber("MAX_LAG", "Largest lag (m, 0 = half the extent's diagonal)",
+        add_advanced(self, QgsProcessingParameterNumber(self.MAX_LAG, "Largest lag (m, 0 = half the extent's diagonal)",
                                                         QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
-        add_advanced(self, QgsProcessingParameterNumber("CV_POINTS", "Points used for leave-one-out model choice",
+        add_advanced(self, QgsProcessingParameterNumber(self.CV_POINTS, "Points used for leave-one-out model choice",
                                                         QgsProcessingParameterNumber.Integer, 1000, minValue=10))
-        add_advanced(self, QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer,
+        add_advanced(self, QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer,
                                                         0, minValue=0))
-        add_advanced(self, QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Kriged surface and variance"))
+        add_advanced(self, QgsProcessingParameterEnum(self.DEVICE, "Device", list(DEVICE_CHOICES), defaultValue=0))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Kriged surface and variance"))
         add_report_and_cv_outputs(self)
-        self.addOutput(QgsProcessingOutputString("VARIOGRAM_MODEL", "Variogram (JSON)"))
+        self.addOutput(QgsProcessingOutputString(self.VARIOGRAM_MODEL, "Variogram (JSON)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        choice = self.parameterAsEnum(parameters, "VARIOGRAM", context)
+        choice = self.parameterAsEnum(parameters, self.VARIOGRAM, context)
         settings = InterpolationSettings(
-            method="kriging", k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
+            method="kriging", k=self.parameterAsInt(parameters, self.NEIGHBOURS, context),
             models=variogram_models(choice),
-            drift=self.parameterAsEnum(parameters, "DRIFT", context) == 1,
-            n_lags=self.parameterAsInt(parameters, "N_LAGS", context),
-            max_lag=self.parameterAsDouble(parameters, "MAX_LAG", context),
-            cv_points=self.parameterAsInt(parameters, "CV_POINTS", context),
-            seed=self.parameterAsInt(parameters, "SEED", context))
-        return run_interpolation(self, parameters, "INPUT",
-                                 self.parameterAsString(parameters, "FIELD", context),
-                                 self.parameterAsRasterLayer(parameters, "REFERENCE", context),
-                                 self.parameterAsOutputLayer(parameters, "OUTPUT", context), settings, context,
-                                 feedback, self.parameterAsFileOutput(parameters, "REPORT", context),
-                                 device_name=DEVICE_CHOICES[self.parameterAsEnum(parameters, "DEVICE", context)])
+            drift=self.parameterAsEnum(parameters, self.DRIFT, context) == 1,
+            n_lags=self.parameterAsInt(parameters, self.N_LAGS, context),
+            max_lag=self.parameterAsDouble(parameters, self.MAX_LAG, context),
+            cv_points=self.parameterAsInt(parameters, self.CV_POINTS, context),
+            seed=self.parameterAsInt(parameters, self.SEED, context))
+        return run_interpolation(self, parameters, self.INPUT,
+                                 self.parameterAsString(parameters, self.FIELD, context),
+                                 self.parameterAsRasterLayer(parameters, self.REFERENCE, context),
+                                 self.parameterAsOutputLayer(parameters, self.OUTPUT, context), settings, context,
+                                 feedback, self.parameterAsFileOutput(parameters, self.REPORT, context),
+                                 device_name=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)])

@@ -43,72 +43,97 @@ class TrainPatchCnn(SubsidenceAlgorithm):
         "on the training, validation and test points, and an HTML report (metrics, loss curves, predicted vs "
         "observed, residual map).</p>")
 
+    # parameter and output keys (stable: saved models, .model3 files and scripts use them)
+    INPUT = "INPUT"
+    FIELD = "FIELD"
+    STACK = "STACK"
+    UNCERTAINTY = "UNCERTAINTY"
+    UNITS = "UNITS"
+    PATCH_SIZE = "PATCH_SIZE"
+    EPOCHS = "EPOCHS"
+    BATCH_SIZE = "BATCH_SIZE"
+    LEARNING_RATE = "LEARNING_RATE"
+    TRAIN_SHARE = "TRAIN_SHARE"
+    VALIDATION_SHARE = "VALIDATION_SHARE"
+    PATIENCE = "PATIENCE"
+    NORMALISATION = "NORMALISATION"
+    SEED = "SEED"
+    DEVICE = "DEVICE"
+    MC_SAMPLES = "MC_SAMPLES"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
+    OUTPUT = "OUTPUT"
+    REPORT = "REPORT"
+    TRAIN_RMSE = "TRAIN_RMSE"
+    VALIDATION_RMSE = "VALIDATION_RMSE"
+    TEST_RMSE = "TEST_RMSE"
+    TEST_R2 = "TEST_R2"
+
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "InSAR points", [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Field to learn (velocity mm/yr or displacement mm)",
-                                                      parentLayerParameterName="INPUT",
+        self.addParameter(QgsProcessingParameterFeatureSource(self.INPUT, "InSAR points", [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field to learn (velocity mm/yr or displacement mm)",
+                                                      parentLayerParameterName=self.INPUT,
                                                       type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterRasterLayer("STACK", "Factor stack"))
-        self.addParameter(QgsProcessingParameterBoolean("UNCERTAINTY", "Add a Monte-Carlo-dropout spread band", False))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
+        self.addParameter(QgsProcessingParameterBoolean(self.UNCERTAINTY, "Add a Monte-Carlo-dropout spread band", False))
         advanced = [
-            QgsProcessingParameterString("UNITS", "Units of the field", "mm/yr"),
-            QgsProcessingParameterNumber("PATCH_SIZE", "Patch size (cells)", QgsProcessingParameterNumber.Integer, 30,
+            QgsProcessingParameterString(self.UNITS, "Units of the field", "mm/yr"),
+            QgsProcessingParameterNumber(self.PATCH_SIZE, "Patch size (cells)", QgsProcessingParameterNumber.Integer, 30,
                                          minValue=22, maxValue=256),
-            QgsProcessingParameterNumber("EPOCHS", "Epochs", QgsProcessingParameterNumber.Integer, 150, minValue=1),
-            QgsProcessingParameterNumber("BATCH_SIZE", "Batch size", QgsProcessingParameterNumber.Integer, 128,
+            QgsProcessingParameterNumber(self.EPOCHS, "Epochs", QgsProcessingParameterNumber.Integer, 150, minValue=1),
+            QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, 128,
                                          minValue=2),
-            QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate (Adam)", QgsProcessingParameterNumber.Double,
+            QgsProcessingParameterNumber(self.LEARNING_RATE, "Learning rate (Adam)", QgsProcessingParameterNumber.Double,
                                          1e-4, minValue=1e-8, maxValue=1.0),
-            QgsProcessingParameterNumber("TRAIN_SHARE", "Training share", QgsProcessingParameterNumber.Double, 0.8,
+            QgsProcessingParameterNumber(self.TRAIN_SHARE, "Training share", QgsProcessingParameterNumber.Double, 0.8,
                                          minValue=0.05, maxValue=1.0),
-            QgsProcessingParameterNumber("VALIDATION_SHARE", "Validation share", QgsProcessingParameterNumber.Double,
+            QgsProcessingParameterNumber(self.VALIDATION_SHARE, "Validation share", QgsProcessingParameterNumber.Double,
                                          0.1, minValue=0.0, maxValue=0.9),
-            QgsProcessingParameterNumber("PATIENCE", "Early stopping patience (epochs, 0 = off)",
+            QgsProcessingParameterNumber(self.PATIENCE, "Early stopping patience (epochs, 0 = off)",
                                          QgsProcessingParameterNumber.Integer, 0, minValue=0),
-            QgsProcessingParameterEnum("NORMALISATION", "Factor normalisation", list(NORMALISATIONS), defaultValue=0),
-            QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0, minValue=0),
-            QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0),
-            QgsProcessingParameterNumber("MC_SAMPLES", "Monte Carlo dropout samples", QgsProcessingParameterNumber.Integer,
+            QgsProcessingParameterEnum(self.NORMALISATION, "Factor normalisation", list(NORMALISATIONS), defaultValue=0),
+            QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer, 0, minValue=0),
+            QgsProcessingParameterEnum(self.DEVICE, "Device", list(DEVICE_CHOICES), defaultValue=0),
+            QgsProcessingParameterNumber(self.MC_SAMPLES, "Monte Carlo dropout samples", QgsProcessingParameterNumber.Integer,
                                          20, minValue=2),
         ]
         for parameter in advanced:
             add_advanced(self, parameter)
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model file", "Model files (*.pt)"))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Predicted surface"))
-        self.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)",
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, "Model file", "Model files (*.pt)"))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Predicted surface"))
+        self.addParameter(QgsProcessingParameterFileDestination(self.REPORT, "Report", "HTML files (*.html)",
                                                                 optional=True, createByDefault=False))
         for split in ("TRAIN", "VALIDATION", "TEST"):
             self.addOutput(QgsProcessingOutputNumber(f"{split}_RMSE", f"{split.title()} RMSE"))
-        self.addOutput(QgsProcessingOutputNumber("TEST_R2", "Test R²"))
+        self.addOutput(QgsProcessingOutputNumber(self.TEST_R2, "Test R²"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        stack_layer = self.parameterAsRasterLayer(parameters, "STACK", context)
-        field = self.parameterAsString(parameters, "FIELD", context)
-        units = self.parameterAsString(parameters, "UNITS", context)
-        train_share = self.parameterAsDouble(parameters, "TRAIN_SHARE", context)
-        val_share = self.parameterAsDouble(parameters, "VALIDATION_SHARE", context)
+        stack_layer = self.parameterAsRasterLayer(parameters, self.STACK, context)
+        field = self.parameterAsString(parameters, self.FIELD, context)
+        units = self.parameterAsString(parameters, self.UNITS, context)
+        train_share = self.parameterAsDouble(parameters, self.TRAIN_SHARE, context)
+        val_share = self.parameterAsDouble(parameters, self.VALIDATION_SHARE, context)
         if train_share + val_share > 1.0 + 1e-9:
             raise QgsProcessingException("The training and validation shares add up to more than 1")
         from ...core.ml.training import TrainingSettings
         from ...core.surface.patch_cnn import CnnSettings, model_description, save_patch_cnn, train_surface_cnn
 
         training = TrainingSettings(
-            epochs=self.parameterAsInt(parameters, "EPOCHS", context),
-            batch_size=self.parameterAsInt(parameters, "BATCH_SIZE", context),
-            learning_rate=self.parameterAsDouble(parameters, "LEARNING_RATE", context),
-            patience=self.parameterAsInt(parameters, "PATIENCE", context),
-            seed=self.parameterAsInt(parameters, "SEED", context),
-            device=DEVICE_CHOICES[self.parameterAsEnum(parameters, "DEVICE", context)])
-        settings = CnnSettings(patch_size=self.parameterAsInt(parameters, "PATCH_SIZE", context),
-                               normalisation=NORMALISATIONS[self.parameterAsEnum(parameters, "NORMALISATION", context)],
+            epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
+            patience=self.parameterAsInt(parameters, self.PATIENCE, context),
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            device=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)])
+        settings = CnnSettings(patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
+                               normalisation=NORMALISATIONS[self.parameterAsEnum(parameters, self.NORMALISATION, context)],
                                split=(train_share, val_share, max(0.0, 1.0 - train_share - val_share)),
                                training=training)
-        model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
-        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         with processing_errors():
             stack = factor_stack(stack_layer)
             stack_values = stack.read_values()
-            x, y, values, skipped = points_with_values(self, parameters, "INPUT", field,
+            x, y, values, skipped = points_with_values(self, parameters, self.INPUT, field,
                                                        stack_layer.crs(), context, feedback, "InSAR points")
             if skipped:
                 feedback.pushWarning(f"{skipped} point(s) without geometry or value were skipped")
@@ -124,20 +149,20 @@ class TrainPatchCnn(SubsidenceAlgorithm):
             for name, stats in trained.metrics.items():
                 feedback.pushInfo(f"{name}: RMSE {stats['rmse']:.4g} {units}, MAE {stats['mae']:.4g}, "
                                   f"R² {stats['r2']:.3f} ({stats['n']} points)")
-            mc = self.parameterAsInt(parameters, "MC_SAMPLES", context) \
-                if self.parameterAsBoolean(parameters, "UNCERTAINTY", context) else 0
+            mc = self.parameterAsInt(parameters, self.MC_SAMPLES, context) \
+                if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 0
             predict_to_raster(trained.model, trained.normalisation, trained.target_mean, trained.target_std, stack,
                               stack_values,
                               output, f"{field}_cnn", mc, training.device, context, feedback, units)
             description = model_description(trained, settings, stack.band_names, stack.grid, field, units,
                                              plugin_version())
             save_patch_cnn(model_path, trained.model, description)
-        report = self.parameterAsFileOutput(parameters, "REPORT", context)
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
             write_training_report(report, trained, stack, stack_values, x, y, values, field, units)
         metrics = trained.metrics
-        return {"OUTPUT": output, "OUTPUT_MODEL": model_path, "REPORT": report or "",
-                "TRAIN_RMSE": metrics["train"]["rmse"],
-                "VALIDATION_RMSE": metrics.get("validation", {}).get("rmse", np.nan),
-                "TEST_RMSE": metrics.get("test", {}).get("rmse", np.nan),
-                "TEST_R2": metrics.get("test", {}).get("r2", np.nan)}
+        return {self.OUTPUT: output, self.OUTPUT_MODEL: model_path, self.REPORT: report or "",
+                self.TRAIN_RMSE: metrics["train"]["rmse"],
+                self.VALIDATION_RMSE: metrics.get("validation", {}).get("rmse", np.nan),
+                self.TEST_RMSE: metrics.get("test", {}).get("rmse", np.nan),
+                self.TEST_R2: metrics.get("test", {}).get("r2", np.nan)}

@@ -32,46 +32,76 @@ class OptimizeWeights(SubsidenceAlgorithm):
         "4 × points). Outputs: the index and classes with the optimised weights, a weights table and an HTML "
         "report with the PSO convergence.</p>")
 
+    # parameter and output keys (stable: saved models, .model3 files and scripts use them)
+    POINTS = "POINTS"
+    FIELD = "FIELD"
+    GROUNDWATER_DECLINE = "GROUNDWATER_DECLINE"
+    AQUIFER_MEDIA = "AQUIFER_MEDIA"
+    RECHARGE = "RECHARGE"
+    DISCHARGE = "DISCHARGE"
+    LAND_USE = "LAND_USE"
+    AQUIFER_THICKNESS = "AQUIFER_THICKNESS"
+    FAULT_DISTANCE = "FAULT_DISTANCE"
+    TABLE = "TABLE"
+    WEIGHTS = "WEIGHTS"
+    PARTICLES = "PARTICLES"
+    ITERATIONS = "ITERATIONS"
+    MIN_WEIGHT = "MIN_WEIGHT"
+    MAX_WEIGHT = "MAX_WEIGHT"
+    INERTIA = "INERTIA"
+    C1 = "C1"
+    C2 = "C2"
+    SEED = "SEED"
+    OUTPUT = "OUTPUT"
+    CLASSES_OUTPUT = "CLASSES_OUTPUT"
+    WEIGHTS_TABLE = "WEIGHTS_TABLE"
+    REPORT = "REPORT"
+    R_BEFORE = "R_BEFORE"
+    R_AFTER = "R_AFTER"
+    CI_BEFORE = "CI_BEFORE"
+    CI_AFTER = "CI_AFTER"
+    OPTIMISED_WEIGHTS = "OPTIMISED_WEIGHTS"
+
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("POINTS", "InSAR points",
+        self.addParameter(QgsProcessingParameterFeatureSource(self.POINTS, "InSAR points",
                                                               [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Velocity field (mm/yr, negative = subsidence)",
-                                                      parentLayerParameterName="POINTS",
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Velocity field (mm/yr, negative = subsidence)",
+                                                      parentLayerParameterName=self.POINTS,
                                                       type=QgsProcessingParameterField.Numeric))
         add_gardlif_parameters(self, "Starting weights")
         for parameter in (
-                QgsProcessingParameterNumber("PARTICLES", "Particles", QgsProcessingParameterNumber.Integer, 30,
+                QgsProcessingParameterNumber(self.PARTICLES, "Particles", QgsProcessingParameterNumber.Integer, 30,
                                              minValue=4),
-                QgsProcessingParameterNumber("ITERATIONS", "Iterations", QgsProcessingParameterNumber.Integer, 100,
+                QgsProcessingParameterNumber(self.ITERATIONS, "Iterations", QgsProcessingParameterNumber.Integer, 100,
                                              minValue=1),
-                QgsProcessingParameterNumber("MIN_WEIGHT", "Smallest weight", QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber(self.MIN_WEIGHT, "Smallest weight", QgsProcessingParameterNumber.Double,
                                              0.0, minValue=0.0),
-                QgsProcessingParameterNumber("MAX_WEIGHT", "Largest weight", QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber(self.MAX_WEIGHT, "Largest weight", QgsProcessingParameterNumber.Double,
                                              5.0, minValue=0.1),
-                QgsProcessingParameterNumber("INERTIA", "Inertia w", QgsProcessingParameterNumber.Double, 0.7,
+                QgsProcessingParameterNumber(self.INERTIA, "Inertia w", QgsProcessingParameterNumber.Double, 0.7,
                                              minValue=0.0, maxValue=1.5),
-                QgsProcessingParameterNumber("C1", "Cognitive coefficient c1", QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber(self.C1, "Cognitive coefficient c1", QgsProcessingParameterNumber.Double,
                                              1.5, minValue=0.0),
-                QgsProcessingParameterNumber("C2", "Social coefficient c2", QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber(self.C2, "Social coefficient c2", QgsProcessingParameterNumber.Double,
                                              1.5, minValue=0.0),
-                QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0,
+                QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer, 0,
                                              minValue=0)):
             add_advanced(self, parameter)
         add_map_outputs(self)
-        self.addParameter(QgsProcessingParameterFeatureSink("WEIGHTS_TABLE", "Weights", QgsProcessing.TypeVector))
-        self.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)"))
-        for key, text in (("R_BEFORE", "Pearson r with the starting weights"), ("R_AFTER", "Pearson r, optimised"),
-                          ("CI_BEFORE", "CI with the starting weights"), ("CI_AFTER", "CI, optimised")):
+        self.addParameter(QgsProcessingParameterFeatureSink(self.WEIGHTS_TABLE, "Weights", QgsProcessing.TypeVector))
+        self.addParameter(QgsProcessingParameterFileDestination(self.REPORT, "Report", "HTML files (*.html)"))
+        for key, text in ((self.R_BEFORE, "Pearson r with the starting weights"), (self.R_AFTER, "Pearson r, optimised"),
+                          (self.CI_BEFORE, "CI with the starting weights"), (self.CI_AFTER, "CI, optimised")):
             self.addOutput(QgsProcessingOutputNumber(key, text))
-        self.addOutput(QgsProcessingOutputString("OPTIMISED_WEIGHTS", "Optimised weights (G, A, R, D, L, I, F)"))
+        self.addOutput(QgsProcessingOutputString(self.OPTIMISED_WEIGHTS, "Optimised weights (G, A, R, D, L, I, F)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ...core.io.rasters import read_grid
 
-        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        classes_output = self.parameterAsOutputLayer(parameters, "CLASSES_OUTPUT", context)
-        low = self.parameterAsDouble(parameters, "MIN_WEIGHT", context)
-        high = self.parameterAsDouble(parameters, "MAX_WEIGHT", context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        classes_output = self.parameterAsOutputLayer(parameters, self.CLASSES_OUTPUT, context)
+        low = self.parameterAsDouble(parameters, self.MIN_WEIGHT, context)
+        high = self.parameterAsDouble(parameters, self.MAX_WEIGHT, context)
         progress = progress_adapter(feedback)
         with processing_errors():
             if high <= low:
@@ -80,20 +110,20 @@ class OptimizeWeights(SubsidenceAlgorithm):
             start = weights_of(self, parameters, context)
             paths = layer_paths(self, parameters, context)
             grid = read_grid(paths[0])
-            crs_layer = self.parameterAsRasterLayer(parameters, "GROUNDWATER_DECLINE", context)
-            x, y, velocity, _ = points_with_values(self, parameters, "POINTS",
-                                                   self.parameterAsString(parameters, "FIELD", context),
+            crs_layer = self.parameterAsRasterLayer(parameters, self.GROUNDWATER_DECLINE, context)
+            x, y, velocity, _ = points_with_values(self, parameters, self.POINTS,
+                                                   self.parameterAsString(parameters, self.FIELD, context),
                                                    crs_layer.crs(), context, feedback, "InSAR points")
             rows, cols, inside = grid.cell_of(x, y)
             feedback.pushInfo(f"{int(inside.sum())} of {len(x)} points lie on the layers")
             ratings = ratings_at(paths, table, rows[inside], cols[inside])
             result = gardlif.optimise_weights(
                 ratings, -velocity[inside], np.clip(start, low, high), (low, high),
-                self.parameterAsInt(parameters, "PARTICLES", context),
-                self.parameterAsInt(parameters, "ITERATIONS", context),
-                self.parameterAsInt(parameters, "SEED", context),
-                self.parameterAsDouble(parameters, "INERTIA", context),
-                self.parameterAsDouble(parameters, "C1", context), self.parameterAsDouble(parameters, "C2", context),
+                self.parameterAsInt(parameters, self.PARTICLES, context),
+                self.parameterAsInt(parameters, self.ITERATIONS, context),
+                self.parameterAsInt(parameters, self.SEED, context),
+                self.parameterAsDouble(parameters, self.INERTIA, context),
+                self.parameterAsDouble(parameters, self.C1, context), self.parameterAsDouble(parameters, self.C2, context),
                 lambda p, m: progress(0.6 * p, m), feedback.isCanceled)
             counts = write_index(paths, table, result.weights, output, classes_output,
                                  lambda p, m: progress(60 + 0.4 * p, m), feedback.isCanceled)
@@ -103,14 +133,14 @@ class OptimizeWeights(SubsidenceAlgorithm):
             feedback.pushInfo(f"{name}: {s:g} -> {w:.3f}")
         feedback.pushInfo(f"Pearson r {result.r_before:.3f} -> {result.r_after:.3f}; CI {result.ci_before} -> "
                           f"{result.ci_after} (maximum {4 * result.points}) over {result.points} points")
-        dest = table_sink(self, parameters, "WEIGHTS_TABLE", context,
+        dest = table_sink(self, parameters, self.WEIGHTS_TABLE, context,
                           (("layer", "string"), ("start_weight", "double"), ("pso_weight", "double")), rows_out)
-        report = self.parameterAsFileOutput(parameters, "REPORT", context)
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         write_weights_report(report, result, rows_out, class_rows(counts, result.weights))
         finish_maps(context, output, classes_output, result.weights, "GARDLIF-PSO")
-        return {"OUTPUT": output, "CLASSES_OUTPUT": classes_output, "WEIGHTS_TABLE": dest, "REPORT": report,
-                "R_BEFORE": result.r_before, "R_AFTER": result.r_after, "CI_BEFORE": result.ci_before,
-                "CI_AFTER": result.ci_after,
-                "OPTIMISED_WEIGHTS": ", ".join(f"{w:.3f}" for w in result.weights)}
+        return {self.OUTPUT: output, self.CLASSES_OUTPUT: classes_output, self.WEIGHTS_TABLE: dest, self.REPORT: report,
+                self.R_BEFORE: result.r_before, self.R_AFTER: result.r_after, self.CI_BEFORE: result.ci_before,
+                self.CI_AFTER: result.ci_after,
+                self.OPTIMISED_WEIGHTS: ", ".join(f"{w:.3f}" for w in result.weights)}
 
 

@@ -33,37 +33,51 @@ class SubsidenceInventory(SubsidenceAlgorithm):
         "<p>Output: points at the cell centres with <i>subsiding</i>, <i>velocity</i> (mm/yr), <i>points</i>, "
         "<i>row</i>, <i>col</i>, <i>random_split</i> and <i>block_split</i> (train / test).</p>")
 
+    # parameter and output keys (stable: saved models, .model3 files and scripts use them)
+    INPUT = "INPUT"
+    FIELD = "FIELD"
+    STACK = "STACK"
+    THRESHOLD = "THRESHOLD"
+    STABLE_THRESHOLD = "STABLE_THRESHOLD"
+    DIRECTION = "DIRECTION"
+    TEST_SHARE = "TEST_SHARE"
+    BLOCK_SIZE = "BLOCK_SIZE"
+    SEED = "SEED"
+    OUTPUT = "OUTPUT"
+    SUBSIDING = "SUBSIDING"
+    STABLE = "STABLE"
+
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "InSAR points", [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Velocity field (mm/yr, negative = subsidence)",
-                                                      parentLayerParameterName="INPUT",
+        self.addParameter(QgsProcessingParameterFeatureSource(self.INPUT, "InSAR points", [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Velocity field (mm/yr, negative = subsidence)",
+                                                      parentLayerParameterName=self.INPUT,
                                                       type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterRasterLayer("STACK", "Factor stack"))
-        self.addParameter(QgsProcessingParameterNumber("THRESHOLD", "Subsidence threshold (mm/yr)",
+        self.addParameter(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
+        self.addParameter(QgsProcessingParameterNumber(self.THRESHOLD, "Subsidence threshold (mm/yr)",
                                                        QgsProcessingParameterNumber.Double, 10.0, minValue=1e-6))
-        self.addParameter(QgsProcessingParameterNumber("STABLE_THRESHOLD", "Stable threshold |v| (mm/yr)",
+        self.addParameter(QgsProcessingParameterNumber(self.STABLE_THRESHOLD, "Stable threshold |v| (mm/yr)",
                                                        QgsProcessingParameterNumber.Double, 2.0, minValue=0.0))
-        self.addParameter(QgsProcessingParameterEnum("DIRECTION", "Direction", list(DIRECTION_LABELS),
+        self.addParameter(QgsProcessingParameterEnum(self.DIRECTION, "Direction", list(DIRECTION_LABELS),
                                                      defaultValue=0))
         for parameter in (
-                QgsProcessingParameterNumber("TEST_SHARE", "Test share", QgsProcessingParameterNumber.Double, 0.3,
+                QgsProcessingParameterNumber(self.TEST_SHARE, "Test share", QgsProcessingParameterNumber.Double, 0.3,
                                              minValue=0.05, maxValue=0.95),
-                QgsProcessingParameterNumber("BLOCK_SIZE", "Block size of the blocked split (m, 0 = automatic)",
+                QgsProcessingParameterNumber(self.BLOCK_SIZE, "Block size of the blocked split (m, 0 = automatic)",
                                              QgsProcessingParameterNumber.Double, 0.0, minValue=0.0),
-                QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0,
+                QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer, 0,
                                              minValue=0)):
             add_advanced(self, parameter)
-        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Subsidence inventory",
+        self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Subsidence inventory",
                                                             QgsProcessing.TypeVectorPoint))
-        self.addOutput(QgsProcessingOutputNumber("SUBSIDING", "Subsiding cells"))
-        self.addOutput(QgsProcessingOutputNumber("STABLE", "Stable cells"))
+        self.addOutput(QgsProcessingOutputNumber(self.SUBSIDING, "Subsiding cells"))
+        self.addOutput(QgsProcessingOutputNumber(self.STABLE, "Stable cells"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        stack_layer = self.parameterAsRasterLayer(parameters, "STACK", context)
+        stack_layer = self.parameterAsRasterLayer(parameters, self.STACK, context)
         with processing_errors():
             stack = factor_stack(stack_layer, projected=True)
-            x, y, velocity, skipped = points_with_values(self, parameters, "INPUT",
-                                                         self.parameterAsString(parameters, "FIELD", context),
+            x, y, velocity, skipped = points_with_values(self, parameters, self.INPUT,
+                                                         self.parameterAsString(parameters, self.FIELD, context),
                                                          stack_layer.crs(), context, feedback, "InSAR points")
             if skipped:
                 feedback.pushWarning(f"{skipped} point(s) without geometry or value were skipped")
@@ -72,13 +86,13 @@ class SubsidenceInventory(SubsidenceAlgorithm):
             feedback.setProgress(50)
             inventory = build_inventory(
                 x, y, velocity, stack.grid, valid,
-                threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
-                stable_threshold=self.parameterAsDouble(parameters, "STABLE_THRESHOLD", context),
-                direction=DIRECTIONS[self.parameterAsEnum(parameters, "DIRECTION", context)],
-                test_share=self.parameterAsDouble(parameters, "TEST_SHARE", context),
-                block_size=self.parameterAsDouble(parameters, "BLOCK_SIZE", context) *
+                threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context),
+                stable_threshold=self.parameterAsDouble(parameters, self.STABLE_THRESHOLD, context),
+                direction=DIRECTIONS[self.parameterAsEnum(parameters, self.DIRECTION, context)],
+                test_share=self.parameterAsDouble(parameters, self.TEST_SHARE, context),
+                block_size=self.parameterAsDouble(parameters, self.BLOCK_SIZE, context) *
                 (1.0 / (stack.grid.linear_unit_metres or 1.0)),
-                seed=self.parameterAsInt(parameters, "SEED", context))
+                seed=self.parameterAsInt(parameters, self.SEED, context))
         excluded = inventory.excluded
         feedback.pushInfo(f"{len(x)} points: {excluded['outside']} outside the stack, {excluded['nodata']} on "
                           f"nodata; {excluded['between_thresholds_cells']} cells between the thresholds left out")
@@ -90,7 +104,7 @@ class SubsidenceInventory(SubsidenceAlgorithm):
                            ("points", QVariant.Int), (INVENTORY_FIELDS["label"], QVariant.Int),
                            (INVENTORY_FIELDS["random"], QVariant.String), (INVENTORY_FIELDS["block"], QVariant.String)):
             fields.append(QgsField(name, kind))
-        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields, QgsWkbTypes.Point,
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Point,
                                           stack_layer.crs())
         split = ("train", "test")
         features = []
@@ -105,4 +119,4 @@ class SubsidenceInventory(SubsidenceAlgorithm):
                 sink.addFeatures(features, QgsFeatureSink.FastInsert)
                 features = []
         sink.addFeatures(features, QgsFeatureSink.FastInsert)
-        return {"OUTPUT": dest, "SUBSIDING": n_pos, "STABLE": len(inventory) - n_pos}
+        return {self.OUTPUT: dest, self.SUBSIDING: n_pos, self.STABLE: len(inventory) - n_pos}

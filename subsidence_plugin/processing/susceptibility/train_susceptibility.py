@@ -46,40 +46,69 @@ class TrainSusceptibility(SubsidenceAlgorithm):
         "settings, tuned values, metrics) and the HTML report. Seeded; the device is chosen automatically "
         "(CUDA, MPS, CPU) unless set.</p>")
 
+    # parameter and output keys (stable: saved models, .model3 files and scripts use them)
+    INVENTORY = "INVENTORY"
+    LABEL_FIELD = "LABEL_FIELD"
+    STACK = "STACK"
+    MODEL = "MODEL"
+    CLASSIFICATION = "CLASSIFICATION"
+    BLOCKED = "BLOCKED"
+    CATEGORICAL = "CATEGORICAL"
+    CLASS_METHOD = "CLASS_METHOD"
+    CLASSES = "CLASSES"
+    SPLIT_FIELD = "SPLIT_FIELD"
+    BLOCK_FIELD = "BLOCK_FIELD"
+    ENCODING = "ENCODING"
+    EPOCHS = "EPOCHS"
+    BATCH_SIZE = "BATCH_SIZE"
+    LEARNING_RATE = "LEARNING_RATE"
+    POPULATION = "POPULATION"
+    ITERATIONS = "ITERATIONS"
+    SEED = "SEED"
+    DEVICE = "DEVICE"
+    OUTPUT = "OUTPUT"
+    CLASSES_OUTPUT = "CLASSES_OUTPUT"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
+    REPORT = "REPORT"
+    AUC = "AUC"
+    RMSE = "RMSE"
+    FR_AUC = "FR_AUC"
+    BLOCKED_AUC = "BLOCKED_AUC"
+
     def initAlgorithm(self, config=None):  # noqa: N802
         add_inventory_parameters(self)
-        self.addParameter(QgsProcessingParameterEnum("MODEL", "Model", list(MODEL_LABELS), defaultValue=1))
-        self.addParameter(QgsProcessingParameterEnum("CLASSIFICATION", "Five classes by",
+        self.addParameter(QgsProcessingParameterEnum(self.MODEL, "Model", list(MODEL_LABELS), defaultValue=1))
+        self.addParameter(QgsProcessingParameterEnum(self.CLASSIFICATION, "Five classes by",
                                                      list(CLASSIFICATION_LABELS), defaultValue=0))
-        self.addParameter(QgsProcessingParameterBoolean("BLOCKED", "Also evaluate on the spatially blocked split",
+        self.addParameter(QgsProcessingParameterBoolean(self.BLOCKED, "Also evaluate on the spatially blocked split",
                                                         True))
         add_factor_class_parameters(self)
         for parameter in (
-                QgsProcessingParameterField("SPLIT_FIELD", "Random split field (train / test)",
-                                            INVENTORY_FIELDS["random"], "INVENTORY", optional=True),
-                QgsProcessingParameterField("BLOCK_FIELD", "Blocked split field (train / test)",
-                                            INVENTORY_FIELDS["block"], "INVENTORY", optional=True),
-                QgsProcessingParameterEnum("ENCODING", "CNN input", list(ENCODING_LABELS), defaultValue=0),
-                QgsProcessingParameterNumber("EPOCHS", "Epochs (CNN; the upper bound when tuning)",
+                QgsProcessingParameterField(self.SPLIT_FIELD, "Random split field (train / test)",
+                                            INVENTORY_FIELDS["random"], self.INVENTORY, optional=True),
+                QgsProcessingParameterField(self.BLOCK_FIELD, "Blocked split field (train / test)",
+                                            INVENTORY_FIELDS["block"], self.INVENTORY, optional=True),
+                QgsProcessingParameterEnum(self.ENCODING, "CNN input", list(ENCODING_LABELS), defaultValue=0),
+                QgsProcessingParameterNumber(self.EPOCHS, "Epochs (CNN; the upper bound when tuning)",
                                              QgsProcessingParameterNumber.Integer, 100, minValue=1),
-                QgsProcessingParameterNumber("BATCH_SIZE", "Batch size", QgsProcessingParameterNumber.Integer, 64,
+                QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, 64,
                                              minValue=2),
-                QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate (Adam)",
+                QgsProcessingParameterNumber(self.LEARNING_RATE, "Learning rate (Adam)",
                                              QgsProcessingParameterNumber.Double, 1e-3, minValue=1e-7, maxValue=1.0),
-                QgsProcessingParameterNumber("POPULATION", "Tuner population", QgsProcessingParameterNumber.Integer,
+                QgsProcessingParameterNumber(self.POPULATION, "Tuner population", QgsProcessingParameterNumber.Integer,
                                              6, minValue=4),
-                QgsProcessingParameterNumber("ITERATIONS", "Tuner iterations", QgsProcessingParameterNumber.Integer,
+                QgsProcessingParameterNumber(self.ITERATIONS, "Tuner iterations", QgsProcessingParameterNumber.Integer,
                                              5, minValue=1),
-                QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0,
+                QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer, 0,
                                              minValue=0),
-                QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0)):
+                QgsProcessingParameterEnum(self.DEVICE, "Device", list(DEVICE_CHOICES), defaultValue=0)):
             add_advanced(self, parameter)
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Susceptibility index"))
-        self.addParameter(QgsProcessingParameterRasterDestination("CLASSES_OUTPUT", "Susceptibility classes"))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model file", "Model files (*.pt)"))
-        self.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)"))
-        for key, text in (("AUC", "Test AUC (random split)"), ("RMSE", "Test RMSE (random split)"),
-                          ("FR_AUC", "Frequency-ratio baseline test AUC"), ("BLOCKED_AUC", "Test AUC (blocked split)")):
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Susceptibility index"))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.CLASSES_OUTPUT, "Susceptibility classes"))
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, "Model file", "Model files (*.pt)"))
+        self.addParameter(QgsProcessingParameterFileDestination(self.REPORT, "Report", "HTML files (*.html)"))
+        for key, text in ((self.AUC, "Test AUC (random split)"), (self.RMSE, "Test RMSE (random split)"),
+                          (self.FR_AUC, "Frequency-ratio baseline test AUC"), (self.BLOCKED_AUC, "Test AUC (blocked split)")):
             self.addOutput(QgsProcessingOutputNumber(key, text))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -90,23 +119,23 @@ class TrainSusceptibility(SubsidenceAlgorithm):
                                                 save_susceptibility_model, train_susceptibility)
         from ...core.susceptibility.factors import analyse_factors, frequency_ratio_index, sample_values, split_ratios
 
-        model_key = MODELS[self.parameterAsEnum(parameters, "MODEL", context)]
+        model_key = MODELS[self.parameterAsEnum(parameters, self.MODEL, context)]
         settings = SusceptibilitySettings(
-            model=model_key, encoding=("fr", "zscore")[self.parameterAsEnum(parameters, "ENCODING", context)],
-            population=self.parameterAsInt(parameters, "POPULATION", context),
-            iterations=self.parameterAsInt(parameters, "ITERATIONS", context),
-            training=TrainingSettings(epochs=self.parameterAsInt(parameters, "EPOCHS", context),
-                                      batch_size=self.parameterAsInt(parameters, "BATCH_SIZE", context),
-                                      learning_rate=self.parameterAsDouble(parameters, "LEARNING_RATE", context),
-                                      seed=self.parameterAsInt(parameters, "SEED", context), loss="bce",
-                                      device=DEVICE_CHOICES[self.parameterAsEnum(parameters, "DEVICE", context)]))
+            model=model_key, encoding=("fr", "zscore")[self.parameterAsEnum(parameters, self.ENCODING, context)],
+            population=self.parameterAsInt(parameters, self.POPULATION, context),
+            iterations=self.parameterAsInt(parameters, self.ITERATIONS, context),
+            training=TrainingSettings(epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+                                      batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+                                      learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
+                                      seed=self.parameterAsInt(parameters, self.SEED, context), loss="bce",
+                                      device=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)]))
         settings.epoch_range = (min(10, settings.training.epochs), settings.training.epochs)
-        blocked = self.parameterAsBoolean(parameters, "BLOCKED", context)
-        stack_layer = self.parameterAsRasterLayer(parameters, "STACK", context)
-        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        classes_output = self.parameterAsOutputLayer(parameters, "CLASSES_OUTPUT", context)
-        model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
-        report_path = self.parameterAsFileOutput(parameters, "REPORT", context)
+        blocked = self.parameterAsBoolean(parameters, self.BLOCKED, context)
+        stack_layer = self.parameterAsRasterLayer(parameters, self.STACK, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        classes_output = self.parameterAsOutputLayer(parameters, self.CLASSES_OUTPUT, context)
+        model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
         progress = progress_adapter(feedback)
 
         def part(start, end):
@@ -115,18 +144,18 @@ class TrainSusceptibility(SubsidenceAlgorithm):
         with processing_errors():
             stack = factor_stack(stack_layer, projected=True)
             columns = stack.columns(categorical_names(self, parameters, context))
-            split_fields = [self.parameterAsString(parameters, "SPLIT_FIELD", context) or INVENTORY_FIELDS["random"]]
+            split_fields = [self.parameterAsString(parameters, self.SPLIT_FIELD, context) or INVENTORY_FIELDS["random"]]
             if blocked:
-                split_fields.append(self.parameterAsString(parameters, "BLOCK_FIELD", context) or INVENTORY_FIELDS["block"])
-            label_field = self.parameterAsString(parameters, "LABEL_FIELD", context) or INVENTORY_FIELDS["label"]
+                split_fields.append(self.parameterAsString(parameters, self.BLOCK_FIELD, context) or INVENTORY_FIELDS["block"])
+            label_field = self.parameterAsString(parameters, self.LABEL_FIELD, context) or INVENTORY_FIELDS["label"]
             x, y, label, tests = read_inventory(self, parameters,
                                                 stack_layer.crs(), context, feedback, label_field, split_fields)
             rows, cols, ok = inventory_cells(stack.grid, stack.valid_cells(), x, y, feedback)
             label, tests = label[ok], [t[ok] for t in tests]
             values = sample_values(stack.path, columns, rows[ok], cols[ok])
             analysis = analyse_factors(stack.path, columns, values, label,
-                                       CLASS_METHODS[self.parameterAsEnum(parameters, "CLASS_METHOD", context)],
-                                       self.parameterAsInt(parameters, "CLASSES", context), part(0, 10),
+                                       CLASS_METHODS[self.parameterAsEnum(parameters, self.CLASS_METHOD, context)],
+                                       self.parameterAsInt(parameters, self.CLASSES, context), part(0, 10),
                                        feedback.isCanceled)
             for warning in analysis.warnings:
                 feedback.pushWarning(warning)
@@ -157,7 +186,7 @@ class TrainSusceptibility(SubsidenceAlgorithm):
             feedback.setProgressText("Mapping the susceptibility index")
             sample = predict_index(trained, stack.path, columns, stack.grid, output, part(85, 95),
                                    feedback.isCanceled)
-            method = CLASSIFICATIONS[self.parameterAsEnum(parameters, "CLASSIFICATION", context)]
+            method = CLASSIFICATIONS[self.parameterAsEnum(parameters, self.CLASSIFICATION, context)]
             breaks = class_breaks(sample, method)
             counts = write_classes(output, breaks, classes_output, stack.grid, part(95, 99), feedback.isCanceled)
             metrics = {f"{split}/{name}": stats for (split, name), (stats, _, _) in evaluations.items()}
@@ -169,15 +198,15 @@ class TrainSusceptibility(SubsidenceAlgorithm):
             feedback.pushInfo(f"class {row[0]} ({row[1]}): {row[5]:.1f} % of the area")
         write_susceptibility_report(report_path, MODEL_NAMES[model_key], analysis, evaluations, trained, table, method,
                                     label, [styles.SUSCEPTIBILITY[k][1] for k in range(1, 6)])
-        finish_index(context, output, f"Susceptibility index ({MODEL_NAMES[model_key]})", "OUTPUT", 0.0, 1.0)
+        finish_index(context, output, f"Susceptibility index ({MODEL_NAMES[model_key]})", self.OUTPUT, 0.0, 1.0)
         finish_classes(context, classes_output, f"Susceptibility classes ({MODEL_NAMES[model_key]})",
-                       "CLASSES_OUTPUT", styles.SUSCEPTIBILITY)
+                       self.CLASSES_OUTPUT, styles.SUSCEPTIBILITY)
         main = evaluations[("random", MODEL_NAMES[model_key])][0]
         fr = evaluations.get(("random", "Frequency ratio"), evaluations[("random", MODEL_NAMES[model_key])])[0]
         block = evaluations.get(("blocked", MODEL_NAMES[model_key]), (None,))[0]
-        return {"OUTPUT": output, "CLASSES_OUTPUT": classes_output, "OUTPUT_MODEL": model_path,
-                "REPORT": report_path, "AUC": main["auc"], "RMSE": main["rmse"], "FR_AUC": fr["auc"],
-                "BLOCKED_AUC": block["auc"] if block else np.nan}
+        return {self.OUTPUT: output, self.CLASSES_OUTPUT: classes_output, self.OUTPUT_MODEL: model_path,
+                self.REPORT: report_path, self.AUC: main["auc"], self.RMSE: main["rmse"], self.FR_AUC: fr["auc"],
+                self.BLOCKED_AUC: block["auc"] if block else np.nan}
 
 
 
