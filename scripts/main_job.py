@@ -7,56 +7,15 @@ Writes into OUTPUT: the sample area's files, ``sample_area.qgz`` (every layer st
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import numpy as np  # noqa: E402
-from main_job_susceptibility import run_susceptibility, susceptibility_section  # noqa: E402
-from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProcessingFeedback, QgsProject,  # noqa: E402
-                       QgsRasterLayer, QgsVectorLayer)
-
-
-class ConsoleFeedback(QgsProcessingFeedback):
-    """Prints progress every 20 % and the algorithms' messages."""
-
-    def __init__(self):
-        super().__init__()
-        self._last = -20
-        self.progressChanged.connect(self._progress)
-
-    def _progress(self, value):
-        if value >= self._last + 20:
-            self._last = int(value // 20 * 20)
-            print(f"  {self._last:3d} %", flush=True)
-
-    def pushInfo(self, info):  # noqa: N802
-        if not info.startswith("Results:"):
-            print(f"  {info}", flush=True)
-
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803
-        print(f"  ERROR: {error}", file=sys.stderr, flush=True)
-
-
-def start_qgis():
-    """A headless QGIS with Processing and the plugin's provider."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app = QgsApplication([], False)
-    app.initQgis()
-    sys.path.append(os.path.join(QgsApplication.pkgDataPath(), "python", "plugins"))
-    from processing.core.Processing import Processing
-
-    Processing.initialize()
-    from subsidence_plugin.processing.provider import SubsidenceProvider
-
-    provider = SubsidenceProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    return app, provider
+import harness  # scripts/, beside this file; puts the repository root on sys.path
+import numpy as np
+from main_job_susceptibility import run_susceptibility, susceptibility_section
+from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsVectorLayer
 
 
 def add_group(project, name, layers):
@@ -271,8 +230,8 @@ def surface_section(report, surfaces, result, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output", default=os.path.join(ROOT, "demo_output"))
+    parser = harness.argument_parser(__doc__)
+    parser.add_argument("--output", default=os.path.join(harness.ROOT, "demo_output"))
     parser.add_argument("--size", type=int, default=200, help="cells per side of the sample area")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--epochs", type=int, default=MAIN_JOB_EPOCHS, help="patch-CNN epochs (paper: 150)")
@@ -280,13 +239,13 @@ def main(argv=None):
     output = os.path.abspath(args.output)
     os.makedirs(output, exist_ok=True)
     started = time.time()
-    app, provider = start_qgis()
+    app, provider = harness.start_qgis()
     import processing
 
     from subsidence_plugin.core.reports.html import HtmlReport
     from subsidence_plugin.resources import plugin_version
 
-    feedback = ConsoleFeedback()
+    feedback = harness.console_feedback()
     print("[main job] subsidence:createsamplearea", flush=True)
     result = processing.run("subsidence:createsamplearea", {
         "SIZE": args.size, "SEED": args.seed, "OUTPUT_FOLDER": os.path.join(output, "sample_area")},
@@ -362,11 +321,7 @@ def main(argv=None):
     print(f"  report      : {report_path}")
     print(f"  time        : {elapsed:.1f} s")
     project.clear()
-    QgsApplication.processingRegistry().removeProvider(provider)
-    import gc
-
-    gc.collect()  # Python wrappers of QGIS objects must go while QGIS still runs
-    app.exitQgis()
+    harness.stop_qgis(app, provider)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Validate slope and aspect against gdaldem on the real DEMs of the shared data folder.
 
-    .venv/bin/python scripts/validate_terrain.py [DATA_FOLDER] [--json OUT.json]
+    .venv/bin/python scripts/validation/validate_terrain.py [DATA_FOLDER] [--json OUT.json]
 
 For each DEM (geographic, EPSG:4326): warp it to its UTM zone, run gdaldem slope/aspect and the plugin's
 core on the projected DEM and compare away from edges (the oracle: identical formula, so differences are
@@ -9,8 +9,6 @@ and gdaldem's usual degree trick (-s 111120, one scale for both axes) with the p
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 import sys
@@ -18,9 +16,11 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from subsidence_plugin.core.io.rasters import read_grid, read_raster
-from subsidence_plugin.core.terrain.derivatives import write_terrain
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: the harness
+import harness  # noqa: E402  (puts the repository root on sys.path)
+
+from subsidence_plugin.core.io.rasters import read_grid, read_raster  # noqa: E402
+from subsidence_plugin.core.terrain.derivatives import write_terrain  # noqa: E402
 
 DEMS = {"DFW (HydroSHEDS 3\")": "dem-dfw-pysheds/dem.tif",
         "Mexico City (PyRate)": "mexico-city-pyrate/geotiffs/cropA_T005A_dem.tif"}
@@ -73,22 +73,15 @@ def compare(dem_path: str, tmp: str) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="?", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+    parser = harness.argument_parser(__doc__, data=True)
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
     results = {}
     for name, rel in DEMS.items():
         with tempfile.TemporaryDirectory() as tmp:
             results[name] = compare(os.path.join(args.data, rel), tmp)
-    keys = list(next(iter(results.values())))
-    print("| measure | " + " | ".join(results) + " |")
-    print("|---|" + "---|" * len(results))
-    for key in keys:
-        print(f"| {key} | " + " | ".join(f"{r[key]:.4g}" for r in results.values()) + " |")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
+    print(harness.measure_table(results, ".4g"))
+    harness.write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Validate the plugin's depression fill, D8 / MFD accumulation and TWI against RichDEM, pysheds and Whitebox.
 
-    .venv/bin/python scripts/validate_hydrology.py [DATA_FOLDER] [--json OUT.json] [--fractal-size 1000]
+    .venv/bin/python scripts/validation/validate_hydrology.py [DATA_FOLDER] [--json OUT.json] [--fractal-size 1000]
 
 DEMs: the real DFW DEM (``DATA_FOLDER/dem-dfw-pysheds/dem.tif``: HydroSHEDS 3", 367 x 359, Int16, EPSG:4326, no
 nodata cells) used as it is (geographic), and a seeded synthetic fractal DEM with many closed basins
@@ -33,8 +33,6 @@ How conventions are aligned (and what still differs; also printed under the tabl
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 import sys
@@ -42,10 +40,10 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: the harness
+import harness  # noqa: E402  (puts the repository root on sys.path)
+
+sys.path.insert(0, os.path.join(harness.SCRIPTS, "benchmarks"))  # benchmark_factors.fractal_dem
 
 # pysheds pointer codes (its default dirmap: N, NE, E, SE, S, SW, W, NW) and Whitebox's (NE=1, E=2, ... N=128)
 PYSHEDS_DIRMAP = (64, 128, 1, 2, 4, 8, 16, 32)
@@ -99,12 +97,7 @@ def interior(shape):
 
 def pysheds_worker(inp: str, out: str) -> None:
     """Run pysheds on the arrays of ``inp`` (no GDAL from osgeo in this process: pysheds brings rasterio)."""
-    os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
-    import warnings
-    warnings.filterwarnings("ignore")
-    from affine import Affine
-    from pysheds.grid import Grid
-    from pysheds.sview import Raster, ViewFinder
+    Affine, Grid, Raster, ViewFinder = harness.import_pysheds()
     data = np.load(inp)
     gt = tuple(data["geotransform"])
 
@@ -338,8 +331,7 @@ def main(argv=None):
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--pysheds-worker":
         pysheds_worker(sys.argv[2], sys.argv[3])
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="?", default=os.path.join(ROOT, "..", "shared", "data"))
+    parser = harness.argument_parser(__doc__, data=True)
     parser.add_argument("--json", default="")
     parser.add_argument("--fractal-size", type=int, default=1000)
     args = parser.parse_args(argv)
@@ -349,15 +341,7 @@ def main(argv=None):
     for name, (z, grid) in load_dems(args.data, args.fractal_size).items():
         with tempfile.TemporaryDirectory(prefix="validate_hydro_") as tmp:
             results[name] = validate(np.asarray(z, dtype=np.float64), grid, tmp, notes)
-    keys = list(dict.fromkeys(k for r in results.values() for k in r))
-    print("| measure | " + " | ".join(results) + " |")
-    print("|---|" + "---|" * len(results))
-    for key in keys:
-        cells = []
-        for r in results.values():
-            v = r.get(key)
-            cells.append("n/a" if v is None else f"{v:.6g}")
-        print(f"| {key} | " + " | ".join(cells) + " |")
+    print(harness.measure_table(results, ".6g"))
     print("\nConventions (details in the module docstring): accumulation shares and correlations are over interior "
           "valid cells (pysheds gives 0 at cells whose pointer is 'no flow', i.e. at the edge); 'aligned' / 'same "
           "surface' rows give every tool the plugin's epsilon-filled surface; pysheds runs on the DEM rotated 90 deg "
@@ -369,9 +353,7 @@ def main(argv=None):
           "Horn slope of gdaldem / the plugin, so its TWI differs on flats and steep cells alike.")
     for note in dict.fromkeys(notes):
         print("Note:", note)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"results": results, "notes": list(dict.fromkeys(notes))}, fh, indent=2)
+    harness.write_json(args.json, {"results": results, "notes": list(dict.fromkeys(notes))})
 
 
 if __name__ == "__main__":

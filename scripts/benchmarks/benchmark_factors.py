@@ -1,7 +1,8 @@
 """Benchmark the terrain and hydrology factors against RichDEM, pysheds, Whitebox Workflows and gdaldem.
 
-    .venv/bin/python scripts/benchmark_factors.py [DATA_FOLDER] [--sizes 2000 4000] [--json OUT.json]
-                                                  [--quick] [--skip-tasks spi ...] [--skip-tools pysheds ...]
+    .venv/bin/python scripts/benchmarks/benchmark_factors.py [DATA_FOLDER] [--sizes 2000 4000] [--json OUT.json]
+                                                             [--quick] [--skip-tasks spi ...]
+                                                             [--skip-tools pysheds ...]
 
 Tasks (each tool from the DEM, in memory unless said otherwise):
 
@@ -49,21 +50,18 @@ cache made it fail with a numba ``KeyError``). Needs ``affine<3`` for pysheds 0.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: the harness
+import harness  # noqa: E402  (puts the repository root on sys.path)
 
 TASKS = ["slope", "fill", "d8", "mfd", "twi", "spi"]
 TOOLS = {
@@ -137,42 +135,8 @@ def write_dem(path: str, values: np.ndarray, grid) -> None:
 
 # ----------------------------------------------------------------------------------------------- child
 
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _wait_rusage(proc: subprocess.Popen, timeout: float):
-    """(exit status, rusage) of a child, killed after ``timeout`` seconds."""
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage
-
-
 def _pysheds_inputs(values, meta):
-    os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
-    import warnings
-    warnings.filterwarnings("ignore")
-    from affine import Affine
-    from pysheds.grid import Grid
-    from pysheds.sview import Raster, ViewFinder
+    Affine, Grid, Raster, ViewFinder = harness.import_pysheds()
     gt = meta["geotransform"]
 
     def build(arr):
@@ -304,20 +268,20 @@ def child(task: str, tool: str, npy: str, meta_path: str, result_path: str) -> N
         if isinstance(work, tuple) and work[0] == "command":
             start = time.perf_counter()
             proc = subprocess.Popen(work[1], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            code, usage = _wait_rusage(proc, meta["timeout"])
+            code, usage = harness.wait_rusage(proc, meta["timeout"])
             result["seconds"] = time.perf_counter() - start
             result["peak_mb"] = usage.ru_maxrss / 1024
             result["timed"] = "whole command"
             if code:
                 raise RuntimeError(f"{work[1]} exited with {code}: {proc.stderr.read().decode()[-500:]}")
         else:
-            result["base_mb"] = _status_kb("VmRSS") / 1024
+            result["base_mb"] = harness.status_mb("VmRSS")
             result["dem_mb"] = values.size * 4 / 2 ** 20
-            reset = _reset_peak()
+            reset = harness.reset_peak()
             start = time.perf_counter()
             output = work()
             result["seconds"] = time.perf_counter() - start
-            result["peak_mb"] = _status_kb("VmHWM") / 1024 if reset else float("nan")
+            result["peak_mb"] = harness.status_mb("VmHWM") if reset else float("nan")
             result["timed"] = "file to file" if tool == "plugin-file" else "computation"
             result["output_type"] = type(output).__name__
     with open(result_path, "w") as fh:
@@ -333,7 +297,7 @@ def run_one(task, tool, dem_name, size, npy, meta_path, workdir, timeout):
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", task, tool, npy,
                                  meta_path, result_path], stdout=log, stderr=subprocess.STDOUT)
         wall = time.perf_counter()
-        code, usage = _wait_rusage(proc, timeout)
+        code, usage = harness.wait_rusage(proc, timeout)
         wall = time.perf_counter() - wall
     row = {"task": task, "dem": dem_name, "size": size, "tool": tool, "child_wall_s": wall,
            "child_maxrss_mb": usage.ru_maxrss / 1024}
@@ -350,26 +314,26 @@ def run_one(task, tool, dem_name, size, npy, meta_path, workdir, timeout):
 
 
 def markdown(rows) -> str:
-    lines = ["| task | DEM | size | tool | seconds | Mcells/s | peak MB | MB above input | x DEM | x fastest |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    columns = ["task", "DEM", "size", "tool", "seconds", "Mcells/s", "peak MB", "MB above input", "x DEM",
+               "x fastest"]
     groups = {}
     for row in rows:
         if "seconds" in row:
             key = (row["task"], row["dem"], row["size"])
             groups[key] = min(groups.get(key, np.inf), row["seconds"])
+    cells = []
     for row in rows:
         size = f"{row['size']}x{row['size']}"
         if "seconds" not in row:
-            lines.append(f"| {row['task']} | {row['dem']} | {size} | {row['tool']} | failed: {row['error'][:120]} "
-                         "| | | | | |")
+            cells.append([row["task"], row["dem"], size, row["tool"], f"failed: {row['error'][:120]}"] + [None] * 5)
             continue
         fastest = groups[(row["task"], row["dem"], row["size"])]
         above = row["peak_mb"] - row["base_mb"] if "base_mb" in row else float("nan")
         multiple = above / row["dem_mb"] if "dem_mb" in row else float("nan")
-        lines.append(f"| {row['task']} | {row['dem']} | {size} | {row['tool']} | {row['seconds']:.2f} | "
-                     f"{row['mcells_per_s']:.2f} | {row['peak_mb']:.0f} | {above:.0f} | {multiple:.1f} | "
-                     f"{row['seconds'] / fastest:.1f} |")
-    return "\n".join(lines)
+        cells.append([row["task"], row["dem"], size, row["tool"], f"{row['seconds']:.2f}",
+                      f"{row['mcells_per_s']:.2f}", f"{row['peak_mb']:.0f}", f"{above:.0f}", f"{multiple:.1f}",
+                      f"{row['seconds'] / fastest:.1f}"])
+    return harness.markdown_table(columns, cells)
 
 
 def available_tools():
@@ -386,8 +350,7 @@ def main(argv=None):
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(*sys.argv[2:7])
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="?", default=os.path.join(ROOT, "..", "shared", "data"))
+    parser = harness.argument_parser(__doc__, data=True)
     parser.add_argument("--sizes", nargs="+", type=int, default=[2000, 4000])
     parser.add_argument("--json", default="")
     parser.add_argument("--quick", action="store_true", help="500 x 500 only")
@@ -463,8 +426,7 @@ def main(argv=None):
             except Exception:  # noqa: BLE001 - an absent tool is reported, not fatal
                 versions[module] = None
         info["versions"] = {k: str(v) for k, v in versions.items()}
-        with open(args.json, "w") as fh:
-            json.dump(info, fh, indent=2, default=str)
+        harness.write_json(args.json, info, default=str)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark of the surface methods: local kriging against PyKrige, and the dense patch-CNN evaluation.
 
-    .venv/bin/python scripts/benchmark_surface.py [--json out.json] [--quick]
+    .venv/bin/python scripts/benchmarks/benchmark_surface.py [--json out.json] [--quick]
 
 Every measurement runs in its own subprocess, so its peak memory (max RSS) is its own. Kriging: random points
 (N = 10^3 ... 10^6) of a smooth field with noise, a spherical variogram, k = 32 neighbours, predicted on a
@@ -16,14 +16,15 @@ the machine may be shared, so compare rows of one run.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # scripts/: the harness
+import harness  # noqa: E402  (puts the repository root on sys.path)
 
 
 def _field(n, seed=0):
@@ -37,7 +38,6 @@ def _field(n, seed=0):
 def task_ours(n, backend, cells):
     import numpy as np
 
-    sys.path.insert(0, ROOT)
     from subsidence_plugin.core.ml.devices import choose_device
     from subsidence_plugin.core.spatial.interpolation import LocalKriging
     from subsidence_plugin.core.spatial.variogram import Variogram
@@ -72,7 +72,6 @@ def task_pykrige(n, cells):
 
 
 def task_variogram(n):
-    sys.path.insert(0, ROOT)
     from subsidence_plugin.core.spatial.variogram import fit_models
 
     x, y, z = _field(n)
@@ -85,7 +84,6 @@ def task_cnn_dense(size, sample):
     import numpy as np
     import torch
 
-    sys.path.insert(0, ROOT)
     from subsidence_plugin.core.ml.samplers import Normalisation, PatchSampler
     from subsidence_plugin.core.ml.training import predict
     from subsidence_plugin.core.surface.network import PatchCNN
@@ -110,7 +108,6 @@ def task_cnn_dense(size, sample):
 def task_cnn_training(points, batches):
     import numpy as np
 
-    sys.path.insert(0, ROOT)
     from subsidence_plugin.core.io.grid import RasterGrid
     from subsidence_plugin.core.ml.training import TrainingSettings
     from subsidence_plugin.core.surface.patch_cnn import CnnSettings, train_surface_cnn
@@ -134,10 +131,9 @@ TASKS = {"ours": task_ours, "pykrige": task_pykrige, "variogram": task_variogram
 
 def run(name, *args):
     """Run a task in a subprocess; returns its result with peak memory (MB), or an error."""
-    code = (f"import sys, json, os, resource; sys.path.insert(0, {ROOT!r}); "
-            f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import benchmark_surface as b; "
+    code = (f"import sys, json, os; sys.path.insert(0, {HERE!r}); import benchmark_surface as b; "
             f"r = b.TASKS[{name!r}](*{list(args)!r}); "
-            "r.update(peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, load=os.getloadavg()[0]); "
+            "r.update(peak_mb=b.harness.self_peak_mb(), load=os.getloadavg()[0]); "
             "print(json.dumps(r))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
@@ -146,7 +142,7 @@ def run(name, *args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--json", default="")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
     parser.add_argument("--tasks", nargs="+", default=["kriging", "variogram", "cnn"],
@@ -174,11 +170,10 @@ def main(argv=None):
                          **run("cnn_dense", size, 2000 if args.quick else 20000)})
         rows.append({"task": "patch CNN training (patches/s), 10^5 points", "points": 10 ** 5,
                      "tool": "plugin (cpu)", **run("cnn_training", 10 ** 5, 5 if args.quick else 40)})
-    print("| task | points | tool | seconds | cells/s | to 10^6 cells (s) | CPU s | peak MB | load | notes |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    table = []
     for r in rows:
         if "error" in r:
-            print(f"| {r['task']} | {r['points']:,} | {r['tool']} | - | - | - | - | - | - | {r['error']} |")
+            table.append([r["task"], f"{r['points']:,}", r["tool"]] + ["-"] * 6 + [r["error"]])
             continue
         rate = r["cells"] / r["seconds"]
         notes = []
@@ -187,12 +182,12 @@ def main(argv=None):
         if "speed_up" in r:
             notes.append(f"per-patch {r['per_patch_seconds_extrapolated']:.0f} s, {r['speed_up']:.1f}x, "
                          f"max diff {r['max_diff']:.1e}")
-        print(f"| {r['task']} | {r['points']:,} | {r['tool']} | {r['seconds']:.2f} | {rate:,.0f} | "
-              f"{1e6 / rate:.1f} | {r.get('cpu_seconds', float('nan')):.1f} | {r['peak_mb']:.0f} | {r['load']:.1f} | "
-              f"{'; '.join(notes)} |")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+        table.append([r["task"], f"{r['points']:,}", r["tool"], f"{r['seconds']:.2f}", f"{rate:,.0f}",
+                      f"{1e6 / rate:.1f}", f"{r.get('cpu_seconds', float('nan')):.1f}", f"{r['peak_mb']:.0f}",
+                      f"{r['load']:.1f}", "; ".join(notes)])
+    harness.print_table(["task", "points", "tool", "seconds", "cells/s", "to 10^6 cells (s)", "CPU s", "peak MB",
+                         "load", "notes"], table)
+    harness.write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Validate the surface methods on real InSAR data from the shared data folder.
 
-    .venv/bin/python scripts/validate_surface.py [DATA_FOLDER] [--epochs 150] [--json out.json]
+    .venv/bin/python scripts/validation/validate_surface.py [DATA_FOLDER] [--epochs 150] [--json out.json]
 
 Mexico City (mexico-city-pyrate): the 30 unwrapped interferograms (radians, 13 dates 2018-01-06 .. 2018-07-17)
 are inverted pixel by pixel to a LOS velocity by least squares (phase = 4 pi / lambda * v * dt, no per-ifg
@@ -16,9 +16,7 @@ cross-validation.
 """
 from __future__ import annotations
 
-import argparse
 import glob
-import json
 import os
 import re
 import sys
@@ -27,20 +25,22 @@ import tempfile
 import numpy as np
 from osgeo import gdal
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: the harness
+import harness  # noqa: E402  (puts the repository root on sys.path)
 
-from subsidence_plugin.core.io.grid import RasterGrid
-from subsidence_plugin.core.io.points import read_points
-from subsidence_plugin.core.io.rasters import read_raster, write_raster
-from subsidence_plugin.core.ml.training import TrainingSettings
-from subsidence_plugin.core.spatial.interpolation import InverseDistance, LocalKriging, select_variogram
-from subsidence_plugin.core.spatial.variogram import MODELS
-from subsidence_plugin.core.stats.metrics import error_statistics
-from subsidence_plugin.core.surface.comparison import compare_methods
-from subsidence_plugin.core.surface.patch_cnn import CnnSettings, predict_surface, train_surface_cnn, window_reader
-from subsidence_plugin.core.terrain.derivatives import terrain_array
-from subsidence_plugin.core.terrain.indices import hydrology_from_dem
+from subsidence_plugin.core.io.grid import RasterGrid  # noqa: E402
+from subsidence_plugin.core.io.points import read_points  # noqa: E402
+from subsidence_plugin.core.io.rasters import read_raster, write_raster  # noqa: E402
+from subsidence_plugin.core.ml.training import TrainingSettings  # noqa: E402
+from subsidence_plugin.core.spatial.interpolation import (InterpolationSettings, make_interpolator,  # noqa: E402
+                                                          select_variogram)
+from subsidence_plugin.core.spatial.variogram import MODELS  # noqa: E402
+from subsidence_plugin.core.stats.metrics import error_statistics  # noqa: E402
+from subsidence_plugin.core.surface.comparison import compare_methods  # noqa: E402
+from subsidence_plugin.core.surface.patch_cnn import (CnnSettings, predict_surface, train_surface_cnn,  # noqa: E402
+                                                      window_reader)
+from subsidence_plugin.core.terrain.derivatives import terrain_array  # noqa: E402
+from subsidence_plugin.core.terrain.indices import hydrology_from_dem  # noqa: E402
 
 WAVELENGTH_MM = 55.465763
 UTM14N = "EPSG:32614"
@@ -84,18 +84,27 @@ def warp(path: str, out: str, resolution: float, like: RasterGrid = None) -> str
     return out
 
 
-def mexico_city(data: str, epochs: int, tmp: str) -> list:
+def mexico_city_utm(data: str, tmp: str):
+    """(velocity mm/yr, mean coherence, DEM path, grid) of Mexico City: the inverted velocity and the coherence
+    warped to UTM 14N at 150 m, the DEM onto the same grid (files in ``tmp``)."""
     folder = os.path.join(data, "mexico-city-pyrate")
     velocity, coherence, grid = invert_velocity(folder)
     wgs = RasterGrid(grid.width, grid.height, grid.geotransform, "EPSG:4326", -9999.0)
     truth_path = warp(write_raster(os.path.join(tmp, "v.tif"), velocity, wgs), os.path.join(tmp, "v_utm.tif"), 150.0)
     truth = read_raster(truth_path)
     utm = truth.grid
-    v = truth.band(0)
     coh_path = warp(write_raster(os.path.join(tmp, "c.tif"), coherence, wgs), os.path.join(tmp, "c_utm.tif"), 0, utm)
     coh = read_raster(coh_path).band(0)
-    z = read_raster(warp(os.path.join(folder, "geotiffs", "cropA_T005A_dem.tif"), os.path.join(tmp, "dem.tif"), 0,
-                         utm)).band(0)
+    dem_path = warp(os.path.join(folder, "geotiffs", "cropA_T005A_dem.tif"), os.path.join(tmp, "dem.tif"), 0, utm)
+    return truth.band(0), coh, dem_path, utm
+
+
+KRIGING = InterpolationSettings("kriging", k=32, selection_k=16)  # variogram chosen with 16 neighbours
+IDW = InterpolationSettings("idw", k=12)
+
+def mexico_city(data: str, epochs: int, tmp: str) -> list:
+    v, coh, dem_path, utm = mexico_city_utm(data, tmp)
+    z = read_raster(dem_path).band(0)
     rng = np.random.default_rng(0)
     candidates = np.flatnonzero((coh.ravel() > 0.6) & ~np.isnan(v.ravel()) & ~np.isnan(z.ravel()))
     ps = rng.choice(candidates, max(30, int(0.15 * len(candidates))), replace=False)
@@ -106,10 +115,11 @@ def mexico_city(data: str, epochs: int, tmp: str) -> list:
     hr, hc = np.unravel_index(held, v.shape)
     hx, hy = utm.cell_centres(hr, hc)
     results = []
-    variogram, _, _ = select_variogram(px, py, pv, MODELS)
-    kriged = LocalKriging(px, py, pv, variogram, k=32).predict(hx, hy).values
-    results.append(("Mexico City", "Kriging (" + variogram.model + ")", error_statistics(v.ravel()[held], kriged)))
-    idw = InverseDistance(px, py, pv, k=12).predict(hx, hy)
+    kriging = make_interpolator(px, py, pv, KRIGING)
+    kriged = kriging.values(hx, hy)
+    results.append(("Mexico City", "Kriging (" + kriging.variogram.model + ")",
+                    error_statistics(v.ravel()[held], kriged)))
+    idw = make_interpolator(px, py, pv, IDW).values(hx, hy)
     results.append(("Mexico City", "IDW", error_statistics(v.ravel()[held], idw)))
     dem_grid = utm.with_nodata(None)
     factors = terrain_array(z, dem_grid, ["slope", "aspect", "total"])
@@ -136,11 +146,10 @@ def donana(data: str) -> list:
         variogram, _, _ = select_variogram(x, y, values, MODELS)
 
         def kriging(train, val, test):
-            fitted, _, _ = select_variogram(x[train], y[train], values[train], MODELS)
-            return LocalKriging(x[train], y[train], values[train], fitted, k=32).predict(x[test], y[test]).values
+            return make_interpolator(x[train], y[train], values[train], KRIGING).values(x[test], y[test])
 
         def idw(train, val, test):
-            return InverseDistance(x[train], y[train], values[train], k=12).predict(x[test], y[test])
+            return make_interpolator(x[train], y[train], values[train], IDW).values(x[test], y[test])
 
         # blocks as large as the variogram range, but small enough for at least about 16 blocks
         block = max(min(variogram.range, max(np.ptp(x), np.ptp(y)) / 4.0), 500.0)
@@ -154,21 +163,17 @@ def donana(data: str) -> list:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="?", default=os.path.join(ROOT, "..", "shared", "data"))
+    parser = harness.argument_parser(__doc__, data=True)
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         results = mexico_city(args.data, args.epochs, tmp) + donana(args.data)
-    print("| data set | method | RMSE (mm/yr) | MAE | R² | points scored |")
-    print("|---|---|---|---|---|---|")
-    for name, method, stats in results:
-        print(f"| {name} | {method} | {stats['rmse']:.2f} | {stats['mae']:.2f} | {stats['r2']:.3f} | {stats['n']} |")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump([{"data": n, "method": m, **{k: v for k, v in s.items() if np.isscalar(v)}}
-                       for n, m, s in results], fh, indent=2)
+    harness.print_table(["data set", "method", "RMSE (mm/yr)", "MAE", "R²", "points scored"],
+                        [[name, method, f"{stats['rmse']:.2f}", f"{stats['mae']:.2f}", f"{stats['r2']:.3f}", stats["n"]]
+                         for name, method, stats in results])
+    harness.write_json(args.json, [{"data": n, "method": m, **{k: v for k, v in s.items() if np.isscalar(v)}}
+                                   for n, m, s in results])
 
 
 if __name__ == "__main__":

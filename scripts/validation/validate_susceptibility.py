@@ -1,10 +1,10 @@
 """Validate the susceptibility models (seed 002) on real InSAR data: Mexico City, through the Processing tools.
 
-    .venv/bin/python scripts/validate_susceptibility.py [DATA_FOLDER] [--epochs 100] [--json out.json]
+    .venv/bin/python scripts/validation/validate_susceptibility.py [DATA_FOLDER] [--epochs 100] [--json out.json]
 
 Mexico City (mexico-city-pyrate): the 30 interferograms are inverted to a LOS velocity (mm/yr) as in
-scripts/validate_surface.py. The inversion has no reference point, so the velocity is re-referenced to the median
-of the cells above 2,250 m (the volcanic hills around the former lake bed, stable ground: the lake-bed cells
+scripts/validation/validate_surface.py. The inversion has no reference point, so the velocity is re-referenced to the
+median of the cells above 2,250 m (the volcanic hills around the former lake bed, stable ground: the lake-bed cells
 below 2,240 m move about 120 mm/yr away from the satellite relative to them). Everything is warped to UTM 14N at
 150 m. Sparse "PS" points are a seeded 30 % of the cells whose mean coherence exceeds 0.6.
 
@@ -19,23 +19,17 @@ alone (the former lake bed is the low ground).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: the harness
+import harness  # noqa: E402  (puts the repository root on sys.path)
+from validate_surface import UTM14N, mexico_city_utm  # noqa: E402
 
-from main_job import ConsoleFeedback, start_qgis  # noqa: E402
-from validate_surface import UTM14N, invert_velocity, warp  # noqa: E402
-
-from subsidence_plugin.core.io.grid import RasterGrid
-from subsidence_plugin.core.io.rasters import read_raster, write_raster
+from subsidence_plugin.core.io.rasters import read_raster  # noqa: E402
 
 STABLE_GROUND_M = 2250.0  # cells above this altitude (m) reference the velocity
 THRESHOLD = 50.0  # mm/yr, subsiding
@@ -47,17 +41,8 @@ MODELS = {"Frequency ratio": (3, 0), "CNN": (0, 0), "CNN-GWO": (1, 0), "CNN-ICA"
 
 def mexico_city_rasters(data: str, tmp: str):
     """(velocity mm/yr re-referenced, mean coherence, DEM path) on a UTM 14N grid of 150 m."""
-    folder = os.path.join(data, "mexico-city-pyrate")
-    velocity, coherence, grid = invert_velocity(folder)
-    wgs = RasterGrid(grid.width, grid.height, grid.geotransform, "EPSG:4326", -9999.0)
-    truth = read_raster(warp(write_raster(os.path.join(tmp, "v.tif"), velocity, wgs),
-                             os.path.join(tmp, "v_utm.tif"), 150.0))
-    utm = truth.grid
-    coh = read_raster(warp(write_raster(os.path.join(tmp, "c.tif"), coherence, wgs),
-                           os.path.join(tmp, "c_utm.tif"), 0, utm)).band(0)
-    dem_path = warp(os.path.join(folder, "geotiffs", "cropA_T005A_dem.tif"), os.path.join(tmp, "dem.tif"), 0, utm)
+    v, coh, dem_path, utm = mexico_city_utm(data, tmp)
     z = read_raster(dem_path).band(0)
-    v = truth.band(0)
     reference = float(np.nanmedian(v[z > STABLE_GROUND_M]))
     return v - reference, coh, dem_path, utm, reference
 
@@ -112,18 +97,16 @@ def held_out_ranking(index, v, held):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="?", default=os.path.join(ROOT, "..", "shared", "data"))
+    parser = harness.argument_parser(__doc__, data=True)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--population", type=int, default=6)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
-    app, provider = start_qgis()
+    app, provider = harness.start_qgis()
     import processing
-    from qgis.core import QgsApplication
 
-    feedback = ConsoleFeedback()
+    feedback = harness.console_feedback()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         v, coh, dem, grid, reference = mexico_city_rasters(args.data, tmp)
@@ -152,17 +135,13 @@ def main(argv=None):
             rows.append({"model": name, "auc_random": result["AUC"], "auc_blocked": result["BLOCKED_AUC"],
                          "rmse_random": result["RMSE"], "fr_auc_random": result["FR_AUC"],
                          "auc_held_out": auc, "spearman_held_out": spearman, "held_out_scored": scored})
-    QgsApplication.processingRegistry().removeProvider(provider)
-    app.exitQgis()
-    print("| model | test AUC, random 70/30 | test AUC, blocked | test RMSE, random | held-out cells: AUC | "
-          "held-out cells: Spearman r with -v |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['model']} | {r['auc_random']:.3f} | {r['auc_blocked']:.3f} | {r['rmse_random']:.3f} | "
-              f"{r['auc_held_out']:.3f} ({r['held_out_scored']} cells) | {r['spearman_held_out']:.3f} |")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+    harness.stop_qgis(app, provider)
+    harness.print_table(["model", "test AUC, random 70/30", "test AUC, blocked", "test RMSE, random",
+                         "held-out cells: AUC", "held-out cells: Spearman r with -v"],
+                        [[r["model"], f"{r['auc_random']:.3f}", f"{r['auc_blocked']:.3f}", f"{r['rmse_random']:.3f}",
+                          f"{r['auc_held_out']:.3f} ({r['held_out_scored']} cells)", f"{r['spearman_held_out']:.3f}"]
+                         for r in rows])
+    harness.write_json(args.json, rows)
 
 
 if __name__ == "__main__":
