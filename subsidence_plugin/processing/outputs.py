@@ -7,6 +7,8 @@ import numpy as np
 from qgis.core import QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessingContext, QgsWkbTypes
 from qgis.PyQt.QtCore import QVariant
 
+from ..core.progress import Cancelled
+
 
 def load_on_completion(context: QgsProcessingContext, source: str, name: str, output_name: str) -> None:
     """Add an output to the project when the algorithm finishes (its saved default style applies)."""
@@ -24,6 +26,47 @@ def finish_raster_output(context: QgsProcessingContext, path: str, name: str, ou
     styler(layer)
     save_default_style(layer)
     load_on_completion(context, path, name, output_name)
+
+
+def point_sink(algorithm, parameters, key: str, context, crs, x: np.ndarray, y: np.ndarray,
+               columns: Sequence[tuple], feedback=None, batch: int = 50000):
+    """Write points with attribute columns to a point output; ``columns`` are (name, "string" | "double" |
+    "int", values). The columns are turned into Python lists once, each feature gets one ``setAttributes``
+    and features are added in batches (no per-value Python work beyond that)."""
+    from qgis.core import QgsGeometry, QgsPointXY
+
+    kinds = {"string": QVariant.String, "double": QVariant.Double, "int": QVariant.Int}
+    fields = QgsFields()
+    for name, kind, _ in columns:
+        fields.append(QgsField(name, kinds[kind]))
+    sink, dest = algorithm.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.Point, crs)
+    if sink is None:
+        return None
+    values = [_plain_column(v, kind) for _, kind, v in columns]
+    rows = list(zip(*values)) if values else [()] * len(x)
+    features = []
+    for px, py, row in zip(np.asarray(x, dtype=np.float64).tolist(), np.asarray(y, dtype=np.float64).tolist(), rows):
+        feature = QgsFeature(fields)
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(px, py)))
+        feature.setAttributes(list(row))
+        features.append(feature)
+        if len(features) == batch:
+            if feedback is not None and feedback.isCanceled():
+                raise Cancelled()
+            sink.addFeatures(features, QgsFeatureSink.FastInsert)
+            features = []
+    sink.addFeatures(features, QgsFeatureSink.FastInsert)
+    return dest
+
+
+def _plain_column(values, kind) -> list:
+    """A column as Python values of the field's kind, NaN as None (NULL)."""
+    if kind == "string":
+        return [str(v) for v in values]
+    array = np.asarray(values, dtype=np.float64)
+    out = array.astype(np.int64).tolist() if kind == "int" else array.tolist()
+    return [None if missing else v for v, missing in zip(out, np.isnan(array).tolist())] if np.isnan(array).any() \
+        else out
 
 
 def table_sink(algorithm, parameters, key: str, context, columns: Sequence[tuple], rows: Sequence[Sequence]):

@@ -296,8 +296,6 @@ MODEL_LABELS = ("CNN", "CNN-GWO (grey wolf optimizer tuning)", "CNN-ICA (imperia
 
 
 MODEL_NAMES = {"cnn": "CNN", "cnn_gwo": "CNN-GWO", "cnn_ica": "CNN-ICA", "frequency_ratio": "Frequency ratio"}
-
-
 ENCODING_LABELS = ("Frequency ratio of each factor's class (seed 002)", "Values (z-scores; categorical as FR)")
 
 

@@ -11,8 +11,6 @@ from ..io.grid import RasterGrid
 from ..stats.splits import blocked_test_split, stratified_test_split
 
 DIRECTIONS = ("subsidence", "uplift", "both")
-
-
 MIN_CLASS_CELLS = 10
 
 

@@ -282,8 +282,6 @@ def _undrained(filled: np.ndarray) -> bool:
 
 
 _LIST_BITS = 15  # a block of 2**15 cells lists its own levels, so that codes fit in int16
-
-
 _MAX_STEPS = 2 ** 15 - 1
 
 

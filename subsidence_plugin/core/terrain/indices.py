@@ -1,21 +1,6 @@
-"""Flow routing on a DEM: depression filling, D8 and multiple-flow-direction accumulation, TWI and SPI.
-
-All functions work on whole arrays with vectorised numpy / scipy operations (no per-cell Python loops); loops
-run over pointer-doubling rounds or over flow "waves" (cells whose upstream cells are all done). Full-size
-work arrays are int8 / int16 / bool / int32, the epsilon-filled DEM is kept compact (`EpsilonFilledDem`) and
-temporaries are made per block of rows or per chunk of cells, so that memory stays within about four times the
-DEM's size (float32) besides the DEM and any extra output (measured by scripts/benchmarks/benchmark_factors.py).
-
-Conventions shared by every function:
-
-* Nodata is NaN and stays NaN in every output.
-* Water leaves the raster through its edge and through cells next to nodata (as in RichDEM): those cells are
-  outlets of the depression fill; edge cells never pass flow on; a cell next to nodata passes flow on only
-  when it has a lower valid neighbour.
-* D8 direction index k = 0..7 means east, south-east, south, south-west, west, north-west, north, north-east
-  (ESRI code 2**k); -1 means no outflow (outlet, nodata, or a pit of an unfilled DEM).
-* ``lx``, ``ly``: cell sizes in metres east-west and north-south, scalars or one value per row (see
-  `terrain.metric_cell_sizes`). A diagonal step is hypot(lx, ly) long.
+"""Hydrological indices from a DEM: specific catchment area (m^2/m), TWI = ln(a / tan beta) and SPI = a tan beta,
+and `hydrology_from_dem`, the whole chain (fill, D8 or MFD accumulation, SCA, TWI, SPI) computed in row blocks
+into the accumulation's buffer. Conventions: see `terrain.neighbours`.
 """
 from __future__ import annotations
 

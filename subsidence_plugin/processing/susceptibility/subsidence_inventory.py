@@ -1,15 +1,15 @@
 """subsidence:subsidenceinventory - InSAR points to an inventory of subsiding and stable cells (seed 002)."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessing,
-                       QgsProcessingOutputNumber, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+import numpy as np
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
 from ...core.susceptibility.inventory import DIRECTIONS, build_inventory
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors
 from ..inputs import factor_stack, points_with_values
+from ..outputs import point_sink
 from .common import INVENTORY_FIELDS
 
 DIRECTION_LABELS = ("Subsidence: velocity <= -threshold", "Uplift: velocity >= threshold",
@@ -99,24 +99,10 @@ class SubsidenceInventory(SubsidenceAlgorithm):
         n_pos = int(inventory.label.sum())
         feedback.pushInfo(f"Inventory: {n_pos} subsiding and {len(inventory) - n_pos} stable cells; blocks of "
                           f"{inventory.settings['block_size_m']:.0f} for the blocked split")
-        fields = QgsFields()
-        for name, kind in (("row", QVariant.Int), ("col", QVariant.Int), ("velocity", QVariant.Double),
-                           ("points", QVariant.Int), (INVENTORY_FIELDS["label"], QVariant.Int),
-                           (INVENTORY_FIELDS["random"], QVariant.String), (INVENTORY_FIELDS["block"], QVariant.String)):
-            fields.append(QgsField(name, kind))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Point,
-                                          stack_layer.crs())
-        split = ("train", "test")
-        features = []
-        for i in range(len(inventory)):
-            feature = QgsFeature(fields)
-            feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(inventory.x[i], inventory.y[i])))
-            feature.setAttributes([int(inventory.rows[i]), int(inventory.cols[i]), float(inventory.velocity[i]),
-                                   int(inventory.points[i]), int(inventory.label[i]),
-                                   split[int(inventory.random_test[i])], split[int(inventory.block_test[i])]])
-            features.append(feature)
-            if len(features) == 50000:
-                sink.addFeatures(features, QgsFeatureSink.FastInsert)
-                features = []
-        sink.addFeatures(features, QgsFeatureSink.FastInsert)
+        split = np.array(["train", "test"])
+        dest = point_sink(self, parameters, self.OUTPUT, context, stack_layer.crs(), inventory.x, inventory.y, [
+            ("row", "int", inventory.rows), ("col", "int", inventory.cols), ("velocity", "double", inventory.velocity),
+            ("points", "int", inventory.points), (INVENTORY_FIELDS["label"], "int", inventory.label),
+            (INVENTORY_FIELDS["random"], "string", split[inventory.random_test.astype(int)]),
+            (INVENTORY_FIELDS["block"], "string", split[inventory.block_test.astype(int)])], feedback)
         return {self.OUTPUT: dest, self.SUBSIDING: n_pos, self.STABLE: len(inventory) - n_pos}
