@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Optional
 
 from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
@@ -59,8 +60,11 @@ def run_interpolation(algorithm, parameters, points_key: str, field_name: str, r
             feedback.pushWarning(f"{skipped} feature(s) without geometry or value were skipped")
         feedback.pushInfo(f"{len(values)} points, {field_name} from {values.min():.4g} to {values.max():.4g}")
         device = choose_device(device_name) if settings.method == "kriging" and torch_available() else None
+        if device is not None and device.type == "cpu":
+            device = None  # on the CPU numpy's thread pool is faster, and torch's thread settings stay untouched
         if settings.method == "kriging":
-            feedback.pushInfo(f"Kriging systems solved with {describe(device) if device is not None else 'numpy'}")
+            feedback.pushInfo("Kriging systems solved with " +
+                              (describe(device) if device is not None else f"numpy ({os.cpu_count()} threads)"))
         interpolator = make_interpolator(x, y, values, settings, device)
         for name, (fitted, stats) in interpolator.fitted.items():
             feedback.pushInfo(f"{name}: psill {fitted.psill:.4g}, range {fitted.range:.4g} m, nugget "
