@@ -229,3 +229,18 @@ def test_parameter_keys_are_class_constants_of_the_algorithms_the_docks_run(qgis
         literal_keys = [node.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Constant)
                         and isinstance(node.value, str) and node.value in every_key]
         assert literal_keys == [], dock.name
+
+
+def test_pure_tests_need_no_qgis():
+    """tests/core/ runs without QGIS: no test there imports qgis, Qt or Processing."""
+    tests = PLUGIN.parent / "tests" / "core"
+    found = {}
+    for path in sorted(tests.rglob("*.py")):
+        names = [n.module if isinstance(n, ast.ImportFrom) else a.name
+                 for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                 if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names]
+        bad = [n for n in names if n and n.split(".")[0] in FOREIGN_TO_CORE + ("subsidence_plugin.processing",)
+               or (n or "").startswith(("subsidence_plugin.processing", "subsidence_plugin.gui"))]
+        if bad:
+            found[str(path.relative_to(tests))] = bad
+    assert len(list(tests.rglob("test_*.py"))) >= 15 and found == {}
