@@ -2,6 +2,7 @@
 core progress/cancel adapters, loading styled outputs into the project and no-geometry table outputs."""
 from __future__ import annotations
 
+import traceback
 from contextlib import contextmanager
 from typing import Sequence
 
@@ -13,8 +14,15 @@ from qgis.PyQt.QtGui import QIcon
 from ..core.progress import Cancelled
 from ..dependencies import missing_message, missing_packages
 from ..resources import resource_path
+from .transaction import OutputTransaction, output_problems
 
 HELP_URL = "https://github.com/land-subsidence/qgis-land-subsidence#readme"
+REFERENCE_NOTE = ("<p><b>Reference raster:</b> only its grid is used (extent, cell size, CRS); its values and its "
+                  "nodata cells are not: every cell of the grid gets a value.</p>")
+OUTPUTS_NOTE = ("<p><b>Outputs:</b> all or none. They are written beside their targets and put in place together "
+                "when the run has succeeded; after an error or a cancel every file is as before the run. Missing "
+                "folders are created; two outputs on one file, or an output that would overwrite an input, are "
+                "refused.</p>")
 
 
 class SubsidenceAlgorithm(QgsProcessingAlgorithm):
@@ -42,7 +50,9 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self):  # noqa: N802
         needs = missing_packages(self.REQUIRES)
         note = f"<p><b>Missing dependency:</b> {missing_message(needs)}</p>" if needs else ""
-        return self.HELP + note
+        if self.parameterDefinition("REFERENCE") is not None:
+            note = REFERENCE_NOTE + note
+        return self.HELP + note + OUTPUTS_NOTE
 
     def helpUrl(self):  # noqa: N802
         return HELP_URL
@@ -57,7 +67,39 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
         needs = missing_packages(self.REQUIRES)
         if needs:
             return False, missing_message(needs)
-        return super().checkParameterValues(parameters, context)
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = output_problems(self, parameters, context)
+        return (False, problem) if problem else (True, "")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        """Runs `process` inside one output transaction (`processing.transaction`): all outputs or none. Only a
+        QgsProcessingException reaches the user; an unexpected error is reported with its type and message (the
+        traceback goes to the log's debug information) and leaves nothing behind."""
+        transaction = OutputTransaction(self, parameters, context)
+        try:
+            run_parameters = transaction.begin()
+            results = self.process(run_parameters, context, feedback)
+            if feedback.isCanceled():
+                raise Cancelled()
+            return transaction.commit(results)
+        except QgsProcessingException:
+            transaction.rollback()
+            raise
+        except Cancelled:
+            transaction.rollback()
+            raise QgsProcessingException("Cancelled: no output was written") from None
+        except Exception as error:  # noqa: BLE001 (a bug must still leave nothing behind and no traceback)
+            transaction.rollback()
+            feedback.pushDebugInfo(traceback.format_exc())
+            raise QgsProcessingException(f"{self.displayName()} failed: {type(error).__name__}: {error} "
+                                         "(nothing was written; details in the log)") from error
+
+    def process(self, parameters, context, feedback) -> dict:
+        """The algorithm itself: subclasses write their outputs where ``parameters`` say (temporary paths of
+        the run's transaction) and return the results."""
+        raise NotImplementedError
 
 
 def progress_adapter(feedback: QgsProcessingFeedback):

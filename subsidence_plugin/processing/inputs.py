@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from qgis.core import QgsProcessingException
+from qgis.core import QgsProcessingException, QgsWkbTypes
 
 from ..core.io.points import point_table, read_points
 from ..core.progress import Cancelled
@@ -63,6 +63,9 @@ def read_point_layer(algorithm, parameters, key: str, context, target_crs, feedb
         raise QgsProcessingException(f"{label}: no layer was given")
     if source.featureCount() == 0:
         raise QgsProcessingException(f"{label}: the layer is empty")
+    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PointGeometry:
+        raise QgsProcessingException(f"{label}: the layer holds {QgsWkbTypes.displayString(source.wkbType())} "
+                                     "geometries; points (or multipoints) are needed")
     path, layer_name = _ogr_file_of(algorithm, parameters, key, context)
     with processing_errors(prefix=label):
         if path is not None:
@@ -138,7 +141,17 @@ def points_with_values(algorithm, parameters, key: str, field: str, target_crs, 
     ok = np.isfinite(values)
     if not ok.any():
         raise QgsProcessingException(f"{label}: no feature has both a geometry and a value in {field!r}")
+    report_point_quality(feedback, label, table.x[ok], table.y[ok], int((~ok).sum()), field)
     return table.x[ok], table.y[ok], values[ok], int((~ok).sum())
+
+
+def report_point_quality(feedback, label: str, x: np.ndarray, y: np.ndarray, skipped: int, field: str) -> None:
+    """Say in the log how many points had no value (NULL) and how many share their position with another."""
+    if skipped:
+        feedback.pushWarning(f"{label}: {skipped} point(s) without a value in {field!r} (NULL) were left out")
+    duplicated = len(x) - len(np.unique(np.column_stack([x, y]), axis=0))
+    if duplicated:
+        feedback.pushWarning(f"{label}: {duplicated} point(s) repeat the position of another point")
 
 
 def point_series(algorithm, parameters, key: str, target_crs, context, feedback, label: str = "Points"):

@@ -54,10 +54,8 @@ def run_interpolation(algorithm, parameters, points_key: str, field_name: str, r
         if grid.is_geographic:
             raise ValueError("The reference raster is in a geographic CRS (degrees); interpolation needs a "
                              "projected CRS in metres: reproject it first")
-        x, y, values, skipped = points_with_values(algorithm, parameters, points_key, field_name, reference.crs(),
+        x, y, values, _ = points_with_values(algorithm, parameters, points_key, field_name, reference.crs(),
                                                    context, feedback)
-        if skipped:
-            feedback.pushWarning(f"{skipped} feature(s) without geometry or value were skipped")
         feedback.pushInfo(f"{len(values)} points, {field_name} from {values.min():.4g} to {values.max():.4g}")
         device = choose_device(device_name) if settings.method == "kriging" and torch_available() else None
         if device is not None and device.type == "cpu":

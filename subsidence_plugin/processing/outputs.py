@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from qgis.core import QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessingContext, QgsWkbTypes
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessingContext, QgsProcessingException,
+                       QgsWkbTypes)
 from qgis.PyQt.QtCore import QVariant
 
 from ..core.progress import Cancelled
@@ -53,9 +54,9 @@ def point_sink(algorithm, parameters, key: str, context, crs, x: np.ndarray, y: 
         if len(features) == batch:
             if feedback is not None and feedback.isCanceled():
                 raise Cancelled()
-            sink.addFeatures(features, QgsFeatureSink.FastInsert)
+            _add_all(sink, features, key)
             features = []
-    sink.addFeatures(features, QgsFeatureSink.FastInsert)
+    _add_all(sink, features, key)
     return dest
 
 
@@ -83,8 +84,15 @@ def table_sink(algorithm, parameters, key: str, context, columns: Sequence[tuple
         feature = QgsFeature(fields)
         feature.setAttributes([_plain(v, kind) for v, (_, kind) in zip(row, columns)])
         features.append(feature)
-    sink.addFeatures(features, QgsFeatureSink.FastInsert)
+    _add_all(sink, features, key)
     return dest
+
+
+def _add_all(sink, features: list, key: str) -> None:
+    """Add features to a sink; a sink that could not write every feature is a failure (disk full, ...)."""
+    if features and not sink.addFeatures(features, QgsFeatureSink.FastInsert):
+        raise QgsProcessingException(f"{key}: {len(features)} feature(s) could not be written "
+                                     f"({sink.lastError() or 'the output refused them'}); nothing was written")
 
 
 def _plain(value, kind):

@@ -51,7 +51,7 @@ class BuildFactorStack(SubsidenceAlgorithm):
         add_advanced(self, rows)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Factor stack"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         reference = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
         continuous = self.parameterAsLayerList(parameters, "CONTINUOUS", context)
         categorical = self.parameterAsLayerList(parameters, "CATEGORICAL", context)

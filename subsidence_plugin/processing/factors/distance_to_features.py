@@ -30,7 +30,7 @@ class DistanceToFeatures(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (grid)"))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Distance (m)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
         reference = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)

@@ -35,7 +35,7 @@ class DrainageDensity(SubsidenceAlgorithm):
                                                        QgsProcessingParameterNumber.Double, 1000.0, minValue=0.0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Density"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
         reference = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
         lines = self.parameterAsEnum(parameters, "KIND", context) == 0

@@ -46,7 +46,7 @@ class GroundwaterChange(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("SURFACE_END", "Level surface at the end", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Groundwater-level change (m)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         reference = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         start_surface = self.parameterAsRasterLayer(parameters, "SURFACE_START", context)

@@ -45,7 +45,7 @@ class InterpolatePoints(SubsidenceAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("CV_R2", "Leave-one-out R²"))
         self.addOutput(QgsProcessingOutputString("VARIOGRAM_MODEL", "Variogram (JSON)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         choice = self.parameterAsEnum(parameters, "VARIOGRAM", context)
         settings = InterpolationSettings(
             method="kriging" if self.parameterAsEnum(parameters, "METHOD", context) == 1 else "idw",

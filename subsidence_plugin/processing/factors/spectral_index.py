@@ -49,7 +49,7 @@ class SpectralIndex(SubsidenceAlgorithm):
             add_advanced(self, parameter)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Index"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         layers = self.parameterAsLayerList(parameters, "INPUT", context)
         index, label = INDICES[self.parameterAsEnum(parameters, "INDEX", context)]
         bands = {role.lower(): self.parameterAsInt(parameters, f"{role}_BAND", context) for role in ROLES}

@@ -107,7 +107,7 @@ class CreateSampleArea(SubsidenceAlgorithm):
                 key, name, QgsProcessing.TypeVector if key == "GPS_DAILY" else QgsProcessing.TypeVectorAnyGeometry))
         self.addOutput(QgsProcessingOutputString("SUMMARY", "Summary (JSON)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         if not folder:
             raise QgsProcessingException("Choose an output folder")

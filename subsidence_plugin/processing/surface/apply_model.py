@@ -39,7 +39,7 @@ class ApplyModel(SubsidenceAlgorithm):
         add_advanced(self, QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Predicted surface or susceptibility index"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         from ...core.ml.model_files import compatibility_problems, read_model
 
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)

@@ -66,7 +66,7 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)",
                                                                 optional=True, createByDefault=False))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         from ...core.ml.samplers import PatchSampler
         from ...core.ml.training import TrainingSettings
         from ...core.spatial.interpolation import InterpolationSettings, make_interpolator, select_variogram

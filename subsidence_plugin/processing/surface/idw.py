@@ -46,7 +46,7 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "IDW surface"))
         add_report_and_cv_outputs(self)
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         settings = InterpolationSettings(method="idw", k=self.parameterAsInt(parameters, self.NEIGHBOURS, context),
                                          power=self.parameterAsDouble(parameters, self.POWER, context),
                                          radius=self.parameterAsDouble(parameters, self.RADIUS, context))

@@ -71,7 +71,7 @@ class Kriging(SubsidenceAlgorithm):
         add_report_and_cv_outputs(self)
         self.addOutput(QgsProcessingOutputString(self.VARIOGRAM_MODEL, "Variogram (JSON)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         choice = self.parameterAsEnum(parameters, self.VARIOGRAM, context)
         settings = InterpolationSettings(
             method="kriging", k=self.parameterAsInt(parameters, self.NEIGHBOURS, context),

@@ -106,7 +106,7 @@ class TrainPatchCnn(SubsidenceAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(f"{split}_RMSE", f"{split.title()} RMSE"))
         self.addOutput(QgsProcessingOutputNumber(self.TEST_R2, "Test R²"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         stack_layer = self.parameterAsRasterLayer(parameters, self.STACK, context)
         field = self.parameterAsString(parameters, self.FIELD, context)
         units = self.parameterAsString(parameters, self.UNITS, context)
@@ -133,10 +133,8 @@ class TrainPatchCnn(SubsidenceAlgorithm):
         with processing_errors():
             stack = factor_stack(stack_layer)
             stack_values = stack.read_values()
-            x, y, values, skipped = points_with_values(self, parameters, self.INPUT, field,
+            x, y, values, _ = points_with_values(self, parameters, self.INPUT, field,
                                                        stack_layer.crs(), context, feedback, "InSAR points")
-            if skipped:
-                feedback.pushWarning(f"{skipped} point(s) without geometry or value were skipped")
             def on_epoch(epoch, train_loss, val_loss):
                 report_epoch(feedback, epoch, train_loss, val_loss)
 
@@ -156,7 +154,7 @@ class TrainPatchCnn(SubsidenceAlgorithm):
                               output, f"{field}_cnn", mc, training.device, context, feedback, units)
             description = model_description(trained, settings, stack.band_names, stack.grid, field, units,
                                              plugin_version())
-            save_patch_cnn(model_path, trained.model, description)
+            model_path = save_patch_cnn(model_path, trained.model, description)[0]
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
             write_training_report(report, trained, stack, stack_values, x, y, values, field, units)

@@ -39,7 +39,7 @@ class ClassifySusceptibility(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink("TABLE", "Class areas", QgsProcessing.TypeVector,
                                                             optional=True, createByDefault=True))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         from ...core.io.rasters import iter_blocks, open_raster, read_grid, valid_mask
 
         layer = self.parameterAsRasterLayer(parameters, "INPUT", context)

@@ -11,7 +11,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum, QgsPr
 from ...core.io.grid import RasterGrid
 from .. import styles
 from ..base import add_advanced
-from ..inputs import read_point_layer
+from ..inputs import read_point_layer, report_point_quality
 from ..outputs import finish_raster_output
 
 INVENTORY_FIELDS = {"label": "subsiding", "random": "random_split", "block": "block_split"}
@@ -47,6 +47,7 @@ def read_inventory(algorithm, parameters, crs, context, feedback, label_field: s
     table = read_point_layer(algorithm, parameters, "INVENTORY", context, crs, feedback, "Inventory")
     label = table.numeric(label_field)
     keep = ~np.isnan(label)
+    report_point_quality(feedback, "Inventory", table.x[keep], table.y[keep], int((~keep).sum()), label_field)
     label = label[keep]
     if not np.isin(label, (0.0, 1.0)).all():
         raise QgsProcessingException(f"Inventory: field {label_field!r} must hold only 1 (subsiding) and 0 (stable)")

@@ -42,7 +42,7 @@ class FactorAnalysis(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink("CORRELATION", "Correlation matrix",
                                                             QgsProcessing.TypeVector, optional=True))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         from ...core.susceptibility.factors import analyse_factors, sample_values
 
         stack_layer = self.parameterAsRasterLayer(parameters, "STACK", context)

@@ -99,13 +99,19 @@ def _rated_blocks(paths: List[str], table, block_rows: int = 256):
     """(row0, ratings (7, rows, cols)) streamed over the layers; NaN where a layer is nodata."""
     datasets = [open_raster(p) for p in paths]
     nodata = [ds.GetRasterBand(1).GetNoDataValue() for ds in datasets]
+    valid = np.zeros(len(paths), dtype=np.int64)
     for blocks in zip(*[iter_blocks(p, block_rows) for p in paths]):
         ratings = []
-        for layer, block, nd in zip(gardlif.LAYERS, blocks, nodata):
+        for i, (layer, block, nd) in enumerate(zip(gardlif.LAYERS, blocks, nodata)):
             values = block.data.astype(np.float64)
-            values[~valid_mask(block.data, nd)] = np.nan
+            ok = valid_mask(block.data, nd)
+            valid[i] += int(ok.sum())
+            values[~ok] = np.nan
             ratings.append(gardlif.rate_layer(values, table, layer))
         yield blocks[0].row0, np.stack(ratings)
+    empty = [f"{gardlif.LAYER_TITLES[layer]} ({path})" for layer, path, n in zip(gardlif.LAYERS, paths, valid) if n == 0]
+    if empty:
+        raise ValueError(f"GARDLIF layer(s) {'; '.join(empty)} hold only nodata")
 
 
 def write_index(paths: List[str], table, weights: np.ndarray, output: str, classes_output: str,

@@ -22,7 +22,7 @@ class Gardlif(SubsidenceAlgorithm):
         add_gardlif_parameters(self)
         add_map_outputs(self)
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         from .gardlif_common import write_index
 
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)

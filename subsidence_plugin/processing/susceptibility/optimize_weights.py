@@ -95,7 +95,7 @@ class OptimizeWeights(SubsidenceAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key, text))
         self.addOutput(QgsProcessingOutputString(self.OPTIMISED_WEIGHTS, "Optimised weights (G, A, R, D, L, I, F)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         from ...core.io.rasters import read_grid
 
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

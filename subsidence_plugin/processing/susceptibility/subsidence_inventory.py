@@ -72,15 +72,13 @@ class SubsidenceInventory(SubsidenceAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.SUBSIDING, "Subsiding cells"))
         self.addOutput(QgsProcessingOutputNumber(self.STABLE, "Stable cells"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         stack_layer = self.parameterAsRasterLayer(parameters, self.STACK, context)
         with processing_errors():
             stack = factor_stack(stack_layer, projected=True)
-            x, y, velocity, skipped = points_with_values(self, parameters, self.INPUT,
+            x, y, velocity, _ = points_with_values(self, parameters, self.INPUT,
                                                          self.parameterAsString(parameters, self.FIELD, context),
                                                          stack_layer.crs(), context, feedback, "InSAR points")
-            if skipped:
-                feedback.pushWarning(f"{skipped} point(s) without geometry or value were skipped")
             feedback.setProgressText("Reading the stack's valid cells")
             valid = stack.valid_cells()
             feedback.setProgress(50)

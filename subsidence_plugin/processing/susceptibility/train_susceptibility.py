@@ -111,7 +111,7 @@ class TrainSusceptibility(SubsidenceAlgorithm):
                           (self.FR_AUC, "Frequency-ratio baseline test AUC"), (self.BLOCKED_AUC, "Test AUC (blocked split)")):
             self.addOutput(QgsProcessingOutputNumber(key, text))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         from ...core.ml.training import TrainingSettings
         from ...core.stats.classes import CLASSIFICATIONS, class_breaks
         from ...core.stats.roc import classification_statistics, roc_curve
@@ -192,7 +192,7 @@ class TrainSusceptibility(SubsidenceAlgorithm):
             metrics = {f"{split}/{name}": stats for (split, name), (stats, _, _) in evaluations.items()}
             description = model_description(trained, stack.band_names, stack.grid, metrics,
                                              {"label_field": label_field}, plugin_version())
-            save_susceptibility_model(model_path, trained, description)
+            model_path = save_susceptibility_model(model_path, trained, description)[0]
         table = class_table(counts, breaks, float(sample.min()), float(sample.max()), CLASS_NAMES)
         for row in table:
             feedback.pushInfo(f"class {row[0]} ({row[1]}): {row[5]:.1f} % of the area")

@@ -21,6 +21,6 @@ class Aspect(SubsidenceAlgorithm):
         add_dem_parameters(self)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Aspect (degrees)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         return run_terrain(self, parameters, context, feedback,
                            {"aspect": ("OUTPUT", "Aspect (°)", styles.style_aspect)})

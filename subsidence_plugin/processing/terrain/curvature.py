@@ -30,7 +30,7 @@ class Curvature(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination("PROFILE", "Profile curvature (1/100 m)",
                                                                   optional=True, createByDefault=False))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         products = {product: (key, name, lambda lyr: styles.style_diverging(lyr, "1/100 m"))
                     for product, (key, name) in OUTPUTS.items() if key == "OUTPUT" or self.parameterAsOutputLayer(parameters, key, context)}
         return run_terrain(self, parameters, context, feedback, products)

@@ -29,7 +29,7 @@ class FillDepressions(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean("EPSILON", "Epsilon gradient so every cell drains", False))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Filled DEM"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         layer, path, band = dem_input(self, parameters, context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         with processing_errors(prefix=layer.name()):

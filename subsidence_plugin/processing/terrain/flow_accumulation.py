@@ -29,7 +29,7 @@ class FlowAccumulation(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_SCA", "Specific catchment area (m²/m)",
                                                                   optional=True))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         return run_hydrology(self, parameters, context, feedback, {
             "accumulation": ("OUTPUT", "Flow accumulation (cells)", "flow_accumulation_cells", _log_style),
             "sca": ("OUTPUT_SCA", "Specific catchment area (m²/m)", "specific_catchment_area_m2_m", _log_style)})

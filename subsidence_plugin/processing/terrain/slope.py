@@ -22,7 +22,7 @@ class Slope(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PERCENT", "Slope (percent)",
                                                                   optional=True, createByDefault=False))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         products = {"slope": ("OUTPUT", "Slope (°)", lambda lyr: styles.style_sequential(lyr, "°", colours=styles.WARM))}
         if self.parameterAsOutputLayer(parameters, "OUTPUT_PERCENT", context):
             products["slope_percent"] = ("OUTPUT_PERCENT", "Slope (%)",

@@ -21,6 +21,6 @@ class StreamPowerIndex(SubsidenceAlgorithm):
         add_flow_parameters(self, min_slope=True)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "SPI"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         return run_hydrology(self, parameters, context, feedback, {
             "spi": ("OUTPUT", "SPI", "spi_m2_m", lambda lyr: styles.style_sequential(lyr, "m²/m"))})

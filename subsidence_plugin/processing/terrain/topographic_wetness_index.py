@@ -22,6 +22,6 @@ class TopographicWetnessIndex(SubsidenceAlgorithm):
         add_flow_parameters(self, min_slope=True)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "TWI"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         return run_hydrology(self, parameters, context, feedback, {
             "twi": ("OUTPUT", "TWI", "twi", lambda lyr: styles.style_sequential(lyr, ""))})
