@@ -61,7 +61,7 @@ def collect_garbage_before_qgis_exits(qgis_app):
     gc.collect()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def gardlif_layers():
     """A function writing seven random GARDLIF layers (seed 003's value ranges) into a folder: (grid, values,
     paths by layer name)."""

@@ -264,12 +264,12 @@ class OutputTransaction:
             for source, final in moves:
                 if os.path.exists(final):
                     backup = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{self.token}.bak")
-                    os.replace(final, backup)
+                    _rename(final, backup)
                     backups.append((backup, final))
             for source, final in moves:
                 if source is not None:
                     os.makedirs(os.path.dirname(final), exist_ok=True)
-                    os.replace(source, final)
+                    _rename(source, final)
                     placed.append(final)
         except OSError as error:
             for final in placed:
@@ -296,9 +296,11 @@ class OutputTransaction:
         for output in self.outputs:
             if output.folder:
                 shutil.rmtree(output.temp, ignore_errors=True)
-            else:
-                for path in glob.glob(glob.escape(output.temp_stem) + "*"):
-                    _remove(path)
+            else:  # the run's files, and the writers' own temporary files beside them (".<name>.<id>.tmp")
+                directory, name = os.path.split(output.temp_stem)
+                for prefix in (output.temp_stem, os.path.join(directory, "." + name)):
+                    for path in glob.glob(glob.escape(prefix) + "*"):
+                        _remove(path)
         for folder in reversed(self.created):
             try:
                 os.rmdir(folder)
@@ -306,6 +308,11 @@ class OutputTransaction:
                 pass
         if hasattr(self, "_loads"):
             self.context.setLayersToLoadOnCompletion(self._loads)
+
+
+def _rename(source: str, target: str) -> None:
+    """Put a file in place (one name, so a test can make it fail)."""
+    os.replace(source, target)
 
 
 def _remove(path: str) -> None:
