@@ -252,9 +252,10 @@ class OutputTransaction:
                         source = os.path.join(root, name)
                         moves.append((source, os.path.join(output.final, os.path.relpath(source, output.temp))))
                 continue
-            if not os.path.exists(output.temp):
+            written = sorted(glob.glob(glob.escape(output.temp_stem) + "*"))
+            if not written:
                 continue  # not written (an optional output the run left out)
-            for source in sorted(glob.glob(glob.escape(output.temp_stem) + "*")):
+            for source in written:  # the file (a writer may have chosen its extension) and its sidecars
                 moves.append((source, output.final_stem + source[len(output.temp_stem):]))
             for stale in [output.final + suffix for suffix in _STALE_SIDECARS] + [output.final_stem + ".qml"]:
                 if os.path.exists(stale) and not any(final == stale for _, final in moves):

@@ -1,0 +1,99 @@
+"""Bad input gets a clear message (issue 11): lines where points are needed, model names, NULL and repeated
+points in the log, all-nodata GARDLIF layers, missing output folders, what a reference raster is used for."""
+import os
+
+import numpy as np
+import pytest
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg
+from subsidence_plugin.core.io.rasters import read_raster, write_raster
+from subsidence_plugin.core.io.vectors import VectorLayer, write_geopackage
+
+
+class LogFeedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.warnings = []
+
+    def pushWarning(self, warning):  # noqa: N802
+        self.warnings.append(warning)
+        super().pushWarning(warning)
+
+
+def test_a_line_layer_is_refused_where_points_are_needed(provider, sample_area, tmp_path):
+    import processing
+
+    for algorithm in ("subsidence:idw", "subsidence:kriging", "subsidence:interpolatepoints"):
+        with pytest.raises(QgsProcessingException, match="LineString geometries; points"):
+            processing.run(algorithm, {"INPUT": f"{sample_area.vector_path}|layername=rivers", "FIELD": "order",
+                                       "REFERENCE": sample_area.rasters["dem"], "OUTPUT": str(tmp_path / "x.tif")})
+    assert os.listdir(tmp_path) == []
+
+
+def test_null_and_repeated_points_are_counted_in_the_log(provider, sample_area, tmp_path):
+    import processing
+
+    grid = RasterGrid.from_origin(500000.0, 4001000.0, 100.0, 10, 10, crs_wkt_from_epsg(32633), -9999.0)
+    write_raster(str(tmp_path / "ref.tif"), np.zeros((10, 10), np.float32), grid)
+    xy = np.array([[500150.0, 4000150.0], [500150.0, 4000150.0], [500550.0, 4000550.0], [500850.0, 4000250.0],
+                   [500350.0, 4000850.0]])
+    points = write_geopackage(str(tmp_path / "p.gpkg"), [VectorLayer(
+        "p", {"v": np.array([1.0, 3.0, np.nan, 2.0, 5.0])}, points=xy)], grid.crs_wkt)
+    feedback = LogFeedback()
+    result = processing.run("subsidence:idw", {"INPUT": f"{points}|layername=p", "FIELD": "v",
+                                               "REFERENCE": str(tmp_path / "ref.tif"),
+                                               "OUTPUT": str(tmp_path / "idw.tif")}, feedback=feedback)
+    assert os.path.exists(result["OUTPUT"])
+    assert any("1 point(s) without a value in 'v' (NULL)" in w for w in feedback.warnings)
+    assert any("1 point(s) repeat the position of another point" in w for w in feedback.warnings)
+
+
+def test_the_model_is_returned_where_it_was_written(provider, sample_area, tmp_path):
+    import processing
+
+    rasters = sample_area.rasters
+    stack = processing.run("subsidence:buildfactorstack", {
+        "REFERENCE": rasters["dem"], "CONTINUOUS": [rasters["dem"], rasters["thickness"]],
+        "OUTPUT": str(tmp_path / "stack.tif")})["OUTPUT"]
+    result = processing.run("subsidence:trainpatchcnn", {
+        "INPUT": f"{sample_area.vector_path}|layername=ps_points", "FIELD": "velocity", "STACK": stack,
+        "PATCH_SIZE": 22, "EPOCHS": 1, "DEVICE": 3, "OUTPUT_MODEL": str(tmp_path / "model.bin"),
+        "OUTPUT": str(tmp_path / "cnn.tif")})
+    assert os.path.exists(result["OUTPUT_MODEL"]) and result["OUTPUT_MODEL"].endswith(".pt")
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("model")) == ["model.json", "model.pt"]
+
+
+def test_an_all_nodata_gardlif_layer_is_refused(provider, tmp_path, gardlif_layers):
+    import processing
+
+    grid, _, paths = gardlif_layers(str(tmp_path / "layers"))
+    empty = write_raster(str(tmp_path / "empty.tif"), np.full(grid.shape, -9999.0, np.float32), grid, ["recharge"])
+    parameters = {**{k.upper(): p for k, p in paths.items()}, "RECHARGE": empty,
+                  "OUTPUT": str(tmp_path / "out" / "spi.tif"), "CLASSES_OUTPUT": str(tmp_path / "out" / "cls.tif")}
+    with pytest.raises(QgsProcessingException, match=r"Net recharge .*empty.tif\) hold only nodata"):
+        processing.run("subsidence:gardlif", parameters)
+    assert not os.path.exists(tmp_path / "out")  # the folder the run created is gone again
+
+
+def test_missing_output_folders_are_created_for_every_kind_of_output(provider, sample_area, tmp_path):
+    import processing
+
+    out = tmp_path / "a" / "b"
+    result = processing.run("subsidence:classifysusceptibility", {
+        "INPUT": sample_area.rasters["thickness"], "OUTPUT": str(out / "classes.tif"),
+        "TABLE": str(out / "deeper" / "classes.gpkg")})
+    assert os.path.exists(result["OUTPUT"]) and os.path.exists(out / "deeper" / "classes.gpkg")
+    assert read_raster(result["OUTPUT"]).array.max() == 5
+
+
+def test_help_says_what_a_reference_raster_is_used_for(provider):
+    from qgis.core import QgsApplication
+
+    registry = QgsApplication.processingRegistry()
+    with_reference = [a for a in registry.providerById("subsidence").algorithms()
+                      if a.parameterDefinition("REFERENCE") is not None]
+    assert len(with_reference) == 7
+    for algorithm in with_reference:
+        assert "only its grid is used" in algorithm.shortHelpString()
+    assert all("all or none" in a.shortHelpString() for a in registry.providerById("subsidence").algorithms())
