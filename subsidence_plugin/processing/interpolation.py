@@ -63,7 +63,9 @@ def run_interpolation(algorithm, parameters, points_key: str, field_name: str, r
         if settings.method == "kriging":
             feedback.pushInfo("Kriging systems solved with " +
                               (describe(device) if device is not None else f"numpy ({os.cpu_count()} threads)"))
-        interpolator = make_interpolator(x, y, values, settings, device)
+        fitting = progress_adapter(feedback)
+        interpolator = make_interpolator(x, y, values, settings, device,
+                                         lambda p, m: fitting(0.5 * p, m), feedback.isCanceled)
         for name, (fitted, stats) in interpolator.fitted.items():
             feedback.pushInfo(f"{name}: psill {fitted.psill:.4g}, range {fitted.range:.4g} m, nugget "
                               f"{fitted.nugget:.4g}; leave-one-out RMSE {stats['rmse']:.4g}")
@@ -77,7 +79,7 @@ def run_interpolation(algorithm, parameters, points_key: str, field_name: str, r
         feedback.pushInfo(f"Leave-one-out over {stats['n']} points: RMSE {stats['rmse']:.4g}, "
                           f"MAE {stats['mae']:.4g}, R² {stats['r2']:.3f}")
         interpolate_to_grid(interpolator.bands, grid, output, interpolator.band_names(field_name),
-                            progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
+                            progress=lambda p, m: fitting(50.0 + 0.5 * p, m), is_cancelled=feedback.isCanceled)
     label = "kriging" if settings.method == "kriging" else "IDW"
     finish_raster_output(context, output, f"{field_name} ({label})", "OUTPUT",
                          lambda lyr: styles.style_sequential(lyr, unit))

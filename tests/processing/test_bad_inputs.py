@@ -97,3 +97,55 @@ def test_help_says_what_a_reference_raster_is_used_for(provider):
     for algorithm in with_reference:
         assert "only its grid is used" in algorithm.shortHelpString()
     assert all("all or none" in a.shortHelpString() for a in registry.providerById("subsidence").algorithms())
+
+
+def test_a_damaged_model_file_is_refused_with_what_is_wrong(provider, sample_area, tmp_path):
+    import json
+
+    import processing
+    import torch
+
+    rasters = sample_area.rasters
+    stack = processing.run("subsidence:buildfactorstack", {
+        "REFERENCE": rasters["dem"], "CONTINUOUS": [rasters["dem"], rasters["thickness"]],
+        "OUTPUT": str(tmp_path / "stack.tif")})["OUTPUT"]
+    model = processing.run("subsidence:trainpatchcnn", {
+        "INPUT": f"{sample_area.vector_path}|layername=ps_points", "FIELD": "velocity", "STACK": stack,
+        "PATCH_SIZE": 22, "EPOCHS": 1, "DEVICE": 3, "OUTPUT_MODEL": str(tmp_path / "m.pt"),
+        "OUTPUT": str(tmp_path / "cnn.tif")})["OUTPUT_MODEL"]
+    content = torch.load(model, weights_only=True)
+    description = json.loads(content["description"])
+    del description["architecture"]
+    torch.save({"description": json.dumps(description), "state_dict": content["state_dict"]}, tmp_path / "bad.pt")
+    with pytest.raises(QgsProcessingException, match="lacks 'architecture'"):
+        processing.run("subsidence:applymodel", {"MODEL": str(tmp_path / "bad.pt"), "STACK": stack,
+                                                 "OUTPUT": str(tmp_path / "applied.tif")})
+    state = dict(content["state_dict"])
+    state.pop(next(iter(state)))
+    torch.save({"description": content["description"], "state_dict": state}, tmp_path / "weights.pt")
+    with pytest.raises(QgsProcessingException, match="do not match the declared architecture"):
+        processing.run("subsidence:applymodel", {"MODEL": str(tmp_path / "weights.pt"), "STACK": stack,
+                                                 "OUTPUT": str(tmp_path / "applied.tif")})
+    assert not (tmp_path / "applied.tif").exists()
+
+
+def test_degenerate_inputs_are_refused_through_processing(provider, tmp_path, gardlif_layers):
+    import processing
+
+    grid = RasterGrid.from_origin(500000.0, 4000100.0, 50.0, 2, 2, crs_wkt_from_epsg(32633), -9999.0)
+    tiny = write_raster(str(tmp_path / "tiny.tif"), np.ones((2, 2), np.float32), grid)
+    with pytest.raises(QgsProcessingException, match="at least 3 x 3 cells"):
+        processing.run("subsidence:slope", {"INPUT": tiny, "OUTPUT": str(tmp_path / "s.tif")})
+    with pytest.raises(QgsProcessingException, match="at least 3 x 3 cells"):
+        processing.run("subsidence:topographicwetnessindex", {"INPUT": tiny, "OUTPUT": str(tmp_path / "t.tif")})
+    flat = write_raster(str(tmp_path / "flat.tif"), np.full((5, 5), 0.3, np.float32),
+                        RasterGrid.from_origin(500000.0, 4000250.0, 50.0, 5, 5, crs_wkt_from_epsg(32633), -9999.0))
+    with pytest.raises(QgsProcessingException, match="constant"):
+        processing.run("subsidence:classifysusceptibility", {"INPUT": flat, "OUTPUT": str(tmp_path / "c.tif")})
+    _, _, paths = gardlif_layers(str(tmp_path / "layers"))
+    with pytest.raises(QgsProcessingException, match="weights are 0"):
+        processing.run("subsidence:gardlif", {**{k.upper(): p for k, p in paths.items()}, "WEIGHTS": "0,0,0,0,0,0,0",
+                                              "OUTPUT": str(tmp_path / "g.tif"),
+                                              "CLASSES_OUTPUT": str(tmp_path / "gc.tif")})
+    assert sorted(os.listdir(tmp_path)) == ["flat.tif", "layers", "tiny.tif"] or \
+        sorted(n for n in os.listdir(tmp_path) if not n.endswith(".aux.xml")) == ["flat.tif", "layers", "tiny.tif"]

@@ -31,6 +31,24 @@ def gdal_exceptions():
                 module.DontUseExceptions()
 
 
+@contextmanager
+def quiet_gdal():
+    """No exceptions and no messages from GDAL inside the block (for dropping a dataset that failed, whose
+    clean-up errors would otherwise be raised from a destructor), the previous modes restored on leaving."""
+    previous = [module.GetUseExceptions() for module in _MODULES]
+    for module, used in reversed(list(zip(_MODULES, previous))):
+        if used:
+            module.DontUseExceptions()
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
+        for module, used in zip(_MODULES, previous):
+            if used:
+                module.UseExceptions()
+
+
 def raising_gdal_errors(function):
     """Decorator: run ``function`` (a generator step by step) under `gdal_exceptions`."""
     if inspect.isgeneratorfunction(function):

@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional, Sequence
 import numpy as np
 from osgeo import gdal
 
-from .gdal_errors import raising_gdal_errors
+from .gdal_errors import quiet_gdal, raising_gdal_errors
 from .grid import RasterGrid
 
 NODATA = -9999.0  # the nodata value of every float raster the plugin writes
@@ -35,6 +35,11 @@ _GDAL_TYPES = {
 
 class RasterReadError(ValueError):
     """A raster that cannot be used; the message names the file and the problem."""
+
+
+class RasterWriteError(ValueError):
+    """A raster that could not be finished (disk full, folder gone or read-only); the message names the file.
+    Nothing is left behind: the temporary file is removed."""
 
 
 @dataclass
@@ -241,19 +246,32 @@ class RasterWriter:
 
     @raising_gdal_errors
     def close(self) -> str:
-        """Finish the file and move it to its path; returns the path."""
-        self.ds.FlushCache()
-        self.ds = None
-        if os.path.exists(self.path):
-            gdal.GetDriverByName("GTiff").Delete(self.path)
-        os.replace(self._tmp, self.path)
+        """Finish the file and move it to its path; returns the path. When finishing fails (e.g. the disk is
+        full), the temporary file is removed and `RasterWriteError` raised."""
+        try:
+            self.ds.FlushCache()
+            gdal.ErrorReset()
+            self.ds = None  # closing writes what is left; its errors are only recorded
+            if gdal.GetLastErrorType() >= gdal.CE_Failure:
+                raise RuntimeError(gdal.GetLastErrorMsg())
+            if os.path.exists(self.path):
+                gdal.GetDriverByName("GTiff").Delete(self.path)
+            os.replace(self._tmp, self.path)
+        except Exception as error:
+            self.abort()
+            raise RasterWriteError(f"Could not finish writing {self.path}: {error}. Is the disk full or the folder "
+                                   "read-only? Nothing was written.") from error
         return self.path
 
     def abort(self) -> None:
         """Drop the temporary file; the target is left as it was."""
-        self.ds = None
+        with quiet_gdal():  # a dataset that failed to flush fails again when dropped: nothing left to report
+            self.ds = None
         if os.path.exists(self._tmp):
-            os.remove(self._tmp)
+            try:
+                os.remove(self._tmp)
+            except OSError:
+                pass  # removed by someone else, or the folder is gone
 
     def __enter__(self) -> "RasterWriter":
         return self

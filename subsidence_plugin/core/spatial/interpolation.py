@@ -338,17 +338,26 @@ def interpolate_to_grid(predict, grid: RasterGrid, path: str, band_names, block_
 
 
 def select_variogram(x, y, z, models, k: int = 16, cv_points: int = 1000, n_lags: int = 20, max_lag: float = 0.0,
-                     seed: int = 0, drift: bool = False, device=None):
+                     seed: int = 0, drift: bool = False, device=None, progress: Optional[ProgressCallback] = None,
+                     is_cancelled: Optional[CancelCheck] = None):
     """Fit every model and pick the one with the lowest leave-one-out RMSE of local kriging.
 
     Returns (best Variogram, experimental variogram (lags, gamma, counts), {model: (Variogram, cv stats)}).
     Cross-validation runs on at most ``cv_points`` points (a seeded subsample) as targets, with all points as
-    neighbours.
+    neighbours. ``progress`` gets a step for the experimental variogram, each fitted model and each
+    cross-validated model; ``is_cancelled`` is checked between them (`progress.Cancelled`).
     """
-    from .variogram import fit_models
+    from .variogram import experimental_variogram, fit_variogram
 
+    steps = Steps(1 + 2 * len(models), progress, is_cancelled)
+    steps.check()
     x, y, z, _ = merge_duplicates(*_check_points(x, y, z, 3))
-    lags, gamma, counts, fitted = fit_models(x, y, z, models, n_lags, max_lag, seed=seed)
+    lags, gamma, counts = experimental_variogram(x, y, z, n_lags, max_lag, seed=seed)
+    steps.advance("Experimental variogram")
+    fitted = {}
+    for name in models:
+        fitted[name] = fit_variogram(lags, gamma, counts, name)
+        steps.advance(f"Fitted the {name} variogram")
     rng = np.random.default_rng(seed)
     targets = rng.choice(x.size, min(cv_points, x.size), replace=False)
     table = {}
@@ -356,6 +365,7 @@ def select_variogram(x, y, z, models, k: int = 16, cv_points: int = 1000, n_lags
         kriging = LocalKriging(x, y, z, variogram, k=k, drift=drift, device=device)
         predicted = kriging.predict(x[targets], y[targets], exclude_self=True).values
         table[name] = (variogram, error_statistics(z[targets], predicted))
+        steps.advance(f"Cross-validated the {name} variogram: RMSE {table[name][1]['rmse']:.4g}")
     best = min(table, key=lambda m: table[m][1]["rmse"])
     return table[best][0], (lags, gamma, counts), table
 
@@ -412,15 +422,29 @@ class Interpolator:
         return [f"{name}_kriged", f"{name}_kriging_variance"] if self.variogram is not None else [f"{name}_idw"]
 
 
-def make_interpolator(x, y, z, settings: InterpolationSettings, device=None) -> Interpolator:
+def make_interpolator(x, y, z, settings: InterpolationSettings, device=None,
+                      progress: Optional[ProgressCallback] = None,
+                      is_cancelled: Optional[CancelCheck] = None) -> Interpolator:
     """The one place IDW and kriging are configured: fit the interpolator ``settings`` describe to the points
-    (x, y in metres). ``device``: a torch device for the kriging systems, or None for numpy."""
+    (x, y in metres). ``device``: a torch device for the kriging systems, or None for numpy. ``progress`` gets a
+    step per fitted and per cross-validated variogram model (kriging) and 100 % when the interpolator is ready;
+    ``is_cancelled`` stops with `progress.Cancelled`."""
     if settings.method not in METHODS:
         raise ValueError(f"Unknown interpolation method {settings.method!r}; use one of {', '.join(METHODS)}")
     if settings.method == "idw":
-        return Interpolator(settings, InverseDistance(x, y, z, settings.power, settings.k, settings.radius))
+        steps = Steps(1, progress, is_cancelled)
+        steps.check()
+        method = InverseDistance(x, y, z, settings.power, settings.k, settings.radius)
+        steps.advance("IDW interpolator ready")
+        return Interpolator(settings, method)
+    selection = None if progress is None else \
+        (lambda percent, message: progress(0.95 * percent, message))
     variogram, experimental, fitted = select_variogram(
         x, y, z, settings.models, k=settings.selection_k or settings.k, cv_points=settings.cv_points,
-        n_lags=settings.n_lags, max_lag=settings.max_lag, seed=settings.seed, drift=settings.drift, device=device)
+        n_lags=settings.n_lags, max_lag=settings.max_lag, seed=settings.seed, drift=settings.drift, device=device,
+        progress=selection, is_cancelled=is_cancelled)
     method = LocalKriging(x, y, z, variogram, k=settings.k, drift=settings.drift, device=device)
+    steps = Steps(1, None if progress is None else (lambda percent, message: progress(95.0 + 0.05 * percent,
+                                                                                       message)), is_cancelled)
+    steps.advance(f"Kriging with the {variogram.model} variogram ready")
     return Interpolator(settings, method, variogram, experimental, fitted)

@@ -52,11 +52,17 @@ def natural_breaks(values: np.ndarray, classes: int = 5, max_values: int = 2000)
 
 
 def class_breaks(values: np.ndarray, method: str = "quantile", classes: int = 5) -> np.ndarray:
-    """Inner class breaks of an index: class k holds values in (break k-1, break k]."""
+    """Inner class breaks of an index: class k holds values in (break k-1, break k]. Refuses an index with
+    fewer valid values than classes, or a constant one (its classes would be undefined)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[~np.isnan(values)]
     if len(values) == 0:
         raise ValueError("The index has no valid value")
+    if len(values) < classes:
+        raise ValueError(f"The index has {len(values)} valid value(s), fewer than the {classes} classes: classes "
+                         "are undefined")
+    if values.min() == values.max():
+        raise ValueError(f"The index is constant (value {values[0]:g}): classes are undefined")
     if method == "quantile":
         return np.quantile(values, np.linspace(0, 1, classes + 1)[1:-1])
     if method == "equal_interval":

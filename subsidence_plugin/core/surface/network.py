@@ -39,6 +39,11 @@ def feature_size(patch_size: int, blocks: int = 3) -> int:
     return size
 
 
+def minimum_patch_size(blocks: int = 3) -> int:
+    """The smallest patch (cells) whose last feature map keeps one cell after ``blocks`` blocks."""
+    return 2 ** (blocks + 1) + 2 ** blocks - 2
+
+
 class PatchCNN(nn.Module):
     """Regression CNN on (B, bands, P, P) patches; ``forward`` returns (B,) predictions."""
 
@@ -48,7 +53,7 @@ class PatchCNN(nn.Module):
         size = feature_size(patch_size, len(filters))
         if size < 1:
             raise ValueError(f"A patch of {patch_size} cells is too small for {len(filters)} blocks; use at least "
-                             f"{2 ** (len(filters) + 1) + 2 ** len(filters) - 2} cells")
+                             f"{minimum_patch_size(len(filters))} cells")
         self.bands, self.patch_size, self.filters, self.dense, self.dropout = (
             bands, patch_size, tuple(filters), tuple(dense), dropout)
         self.blocks = nn.ModuleList()

@@ -23,13 +23,14 @@ import torch
 
 from ..io.grid import RasterGrid
 from ..io.rasters import NODATA, RasterWriter
-from ..ml.model_files import read_model, save_model
-from ..ml.samplers import Normalisation, PatchSampler, fit_normalisation
+from ..ml.model_files import (build_network, check_entries, check_numbers, is_number, load_weights, model_file_error,
+                              read_model, save_model)
+from ..ml.samplers import NORMALISATIONS, Normalisation, PatchSampler, fit_normalisation
 from ..ml.training import EpochCallback, TrainingSettings, predict, seeded_torch, train_model
 from ..progress import CancelCheck, ProgressCallback, Steps
 from ..stats.metrics import error_statistics
 from ..stats.splits import random_split
-from .network import DEFAULT_DENSE, DEFAULT_FILTERS, PatchCNN
+from .network import DEFAULT_DENSE, DEFAULT_FILTERS, PatchCNN, minimum_patch_size
 
 MODEL_KIND = "patch-cnn"
 MIN_POINTS = 30
@@ -86,7 +87,16 @@ def train_surface_cnn(stack: np.ndarray, grid: RasterGrid, x: np.ndarray, y: np.
     """Train the patch CNN on points (x, y in the stack's CRS) with target ``values``.
 
     ``splits`` (indices into the usable points: train / validation / test) overrides the random split.
+    Refuses a stack smaller than the patch in rows or columns.
     """
+    _, height, width = np.shape(stack)
+    if min(height, width) < settings.patch_size:
+        smallest = minimum_patch_size(len(settings.filters))
+        advice = (f"use a patch size of at most {min(height, width)} cells (the network needs at least "
+                  f"{smallest})" if min(height, width) >= smallest else
+                  f"the network needs at least {smallest} x {smallest} cells; use kriging or IDW")
+        raise ValueError(f"The factor stack ({width} x {height} cells) is smaller than the {settings.patch_size} x "
+                         f"{settings.patch_size}-cell patch: {advice}")
     sampler = PatchSampler(stack, settings.patch_size)
     finite = np.isfinite(values)
     rows, cols, usable, outside, nodata = locate_points(grid, sampler, x, y)
@@ -128,14 +138,17 @@ def predict_surface(model: PatchCNN, normalisation: Normalisation, target_mean: 
     the Monte Carlo dropout standard deviation when ``mc_samples`` > 1).
 
     ``stack_path_reader(row0, rows, col0, cols)`` returns raw (bands, rows, cols) float32 with NaN at nodata
-    and outside the stack (it is asked for windows reaching beyond the edges).
+    and outside the stack (it is asked for windows reaching beyond the edges). Cancellation is checked before
+    every network pass (each tile's mean and each Monte Carlo sample).
     """
     device = device or torch.device("cpu")
     model = model.to(device).eval()
     p = model.patch_size
     before = p // 2
     bands = ["prediction" if not band_name else band_name] + (["mc_dropout_std"] if mc_samples > 1 else [])
-    steps = Steps(int(np.ceil(grid.height / tile)) * int(np.ceil(grid.width / tile)), progress, is_cancelled)
+    passes = 1 + (mc_samples if mc_samples > 1 else 0)  # network passes a tile: the mean, then each sample
+    steps = Steps(int(np.ceil(grid.height / tile)) * int(np.ceil(grid.width / tile)) * passes, progress,
+                  is_cancelled)
     with seeded_torch(seed, device), RasterWriter(path, grid.with_nodata(NODATA), len(bands), np.float32,
                                                   bands) as writer:
         for row0 in range(0, grid.height, tile):
@@ -146,16 +159,23 @@ def predict_surface(model: PatchCNN, normalisation: Normalisation, target_mean: 
                 raw = stack_path_reader(row0 - before, rows + p - 1, col0 - before, cols + p - 1)
                 centre = raw[:, before:before + rows, before:before + cols]
                 valid = ~np.isnan(centre).any(axis=0)
+                where = f"rows {row0}-{row0 + rows}, columns {col0}-{col0 + cols}"
                 if valid.any():
                     x = torch.from_numpy(normalisation.apply(raw)[None]).to(device)
                     with torch.no_grad():
+                        steps.check()
                         mean = model.dense_forward(x)[0].cpu().numpy().astype(np.float64)
+                        steps.advance(where)
                         if mc_samples > 1:
-                            draws = np.stack([model.dense_forward(x, mc_dropout=True)[0].cpu().numpy()
-                                              for _ in range(mc_samples)])
-                            strip[1, :, col0:col0 + cols] = np.where(valid, draws.std(axis=0) * target_std, np.nan)
+                            draws = []
+                            for sample in range(mc_samples):  # cancel between samples, not only between tiles
+                                draws.append(model.dense_forward(x, mc_dropout=True)[0].cpu().numpy())
+                                steps.advance(f"{where}: Monte Carlo dropout sample {sample + 1}/{mc_samples}")
+                            strip[1, :, col0:col0 + cols] = np.where(valid, np.stack(draws).std(axis=0) * target_std,
+                                                                     np.nan)
                     strip[0, :, col0:col0 + cols] = np.where(valid, mean * target_std + target_mean, np.nan)
-                steps.advance(f"rows {row0}-{row0 + rows}, columns {col0}-{col0 + cols}")
+                else:
+                    steps.advance(where, passes)
             writer.write(strip, row0=row0)
     return path
 
@@ -194,9 +214,27 @@ def save_patch_cnn(path: str, model: PatchCNN, description: dict) -> List[str]:
 
 
 def load_patch_cnn(path: str):
-    """(PatchCNN in eval mode, description) from a model file of kind ``patch-cnn``."""
+    """(PatchCNN in eval mode, description) from a model file of kind ``patch-cnn``; refuses a damaged file
+    (a description without the architecture, normalisation or target the network needs, weights that do not
+    match the declared architecture) with a ValueError naming the file."""
     state, description = read_model(path, (MODEL_KIND,))
-    arch = description["architecture"]
-    model = PatchCNN(arch["bands"], arch["patch_size"], arch["filters"], arch["dense"], arch["dropout"])
-    model.load_state_dict(state)
-    return model.eval(), description
+    bands = len(description["band_names"])
+    normalisation = description["normalisation"]
+    check_entries(path, "the normalisation", normalisation, ("method", "offset", "scale"))
+    extra = sorted(set(normalisation) - {"method", "offset", "scale"})
+    if extra:
+        raise model_file_error(path, f"the normalisation has unknown entries {', '.join(map(repr, extra))}")
+    if normalisation["method"] not in NORMALISATIONS:
+        raise model_file_error(path, f"unknown normalisation {normalisation['method']!r}")
+    check_numbers(path, "the normalisation's offset", normalisation["offset"], bands)
+    check_numbers(path, "the normalisation's scale", normalisation["scale"], bands, nonzero=True)
+    target = description["target"]
+    check_entries(path, "the target", target, ("field", "units", "mean", "std"))
+    if not (is_number(target["mean"]) and is_number(target["std"]) and target["std"] > 0):
+        raise model_file_error(path, "the target's mean and std are not finite numbers with std > 0")
+    model = build_network(path, description["architecture"], ("bands", "patch_size", "filters", "dense", "dropout"),
+                          PatchCNN)
+    if model.bands != bands:
+        raise model_file_error(path, f"the architecture declares {model.bands} factor band(s), the description "
+                                     f"names {bands}")
+    return load_weights(path, model, state).eval(), description

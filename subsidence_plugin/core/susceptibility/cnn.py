@@ -26,7 +26,8 @@ from torch import nn
 from ..io.grid import RasterGrid
 from ..io.rasters import NODATA, RasterWriter, iter_stack_blocks
 from ..io.stack import FactorColumn
-from ..ml.model_files import read_model, save_model
+from ..ml.model_files import (build_network, check_entries, check_numbers, load_weights, model_file_error, read_model,
+                              save_model)
 from ..ml.optimisers import OptimisationResult, Problem, optimise
 from ..ml.training import EpochCallback, TrainingSettings, train_model
 from ..progress import CancelCheck, ProgressCallback, Steps
@@ -213,10 +214,13 @@ def _scaled(progress, start, end):
 
 
 def _tune(settings, batches, build, inputs, label, fit_idx, val_idx, progress, is_cancelled, on_fitness, report):
-    """GWO or ICA over (log10 learning rate, epochs, log2 batch size); cost = 1 - validation AUC."""
+    """GWO or ICA over (log10 learning rate, epochs, log2 batch size); cost = 1 - validation AUC. Progress
+    (0-80 %) is reported after every evaluated candidate (of population x (iterations + 1))."""
     lr, ep, bs = settings.learning_rate_range, settings.epoch_range, settings.batch_range
     bounds = [(np.log10(lr[0]), np.log10(lr[1])), (ep[0], ep[1]), (np.log2(bs[0]), np.log2(bs[1]))]
-    state = {"evaluations": 0, "best": 0.0}
+    state = {"evaluations": 0, "best": 0.0, "percent": 0.0}
+    expected = settings.population * (settings.iterations + 1)  # GWO: exactly; ICA: at most
+    method = "gwo" if settings.model == "cnn_gwo" else "ica"
 
     def candidate_settings(c):
         training = copy.deepcopy(settings.training)
@@ -237,15 +241,21 @@ def _tune(settings, batches, build, inputs, label, fit_idx, val_idx, progress, i
             state["best"] = max(state["best"], auc)
             if on_fitness is not None:
                 on_fitness(state["evaluations"], auc, state["best"])
+            state["percent"] = 80.0 * min(1.0, state["evaluations"] / expected)
+            if progress is not None:
+                progress(state["percent"], f"{method.upper()} candidate {state['evaluations']}: validation AUC "
+                                           f"{auc:.3f} (best {state['best']:.3f})")
             costs.append(1.0 - auc)
         return np.array(costs)
 
-    method = "gwo" if settings.model == "cnn_gwo" else "ica"
+    def iteration_progress(_percent, message):  # the optimiser's messages, at the candidates' percentage
+        progress(state["percent"], message)
+
     if report is not None:
         report(f"Tuning the CNN with {method.upper()}: {settings.population} candidates x {settings.iterations} "
                "iterations (cost = 1 - validation AUC)")
     result = optimise(method, Problem(objective, bounds, integer=[1]), settings.population, settings.iterations,
-                      settings.training.seed, _scaled(progress, 0.0, 80.0), is_cancelled)
+                      settings.training.seed, iteration_progress if progress is not None else None, is_cancelled)
     best = candidate_settings(result.best)
     chosen = {"learning_rate": best.learning_rate, "epochs": best.epochs, "batch_size": best.batch_size,
               "validation_auc": 1.0 - result.best_cost}
@@ -307,23 +317,62 @@ def save_susceptibility_model(path: str, trained: TrainedSusceptibility, descrip
     return save_model(path, "susceptibility-cnn", trained.model.state_dict(), description)
 
 
+_FACTOR_ENTRIES = ("name", "categorical", "edges", "codes", "low", "high", "frequency_ratio")
+
+
+def _encoded_factors(path: str, encoded: dict) -> Tuple[List[FactorClasses], List[np.ndarray]]:
+    """The factor class tables and frequency ratios of a model file's encoder; refuses damaged ones."""
+    check_entries(path, "the encoder", encoded, ("encoding", "factors"))
+    factors = encoded["factors"]
+    if not isinstance(factors, list) or not factors or not all(isinstance(f, dict) for f in factors):
+        raise model_file_error(path, "the encoder's factors are not a list of factor tables")
+    definitions, ratios = [], []
+    for number, entry in enumerate(factors, 1):
+        what = f"factor {number} of the encoder"
+        check_entries(path, what, entry, _FACTOR_ENTRIES)
+        for key in ("edges", "codes", "frequency_ratio"):
+            check_numbers(path, f"{what} ({entry['name']!r}): {key}", entry[key])
+        if not all(isinstance(entry[k], (int, float)) and not isinstance(entry[k], bool) for k in ("low", "high")):
+            raise model_file_error(path, f"{what} ({entry['name']!r}): low and high are not numbers")
+        definition = FactorClasses(str(entry["name"]), bool(entry["categorical"]),
+                                   edges=np.asarray(entry["edges"], dtype=np.float64),
+                                   codes=np.asarray(entry["codes"], dtype=np.float64),
+                                   low=entry["low"], high=entry["high"])
+        if len(entry["frequency_ratio"]) != definition.count:
+            raise model_file_error(path, f"{what} ({entry['name']!r}) has {len(entry['frequency_ratio'])} "
+                                         f"frequency ratio(s) for {definition.count} class(es)")
+        definitions.append(definition)
+        ratios.append(np.asarray(entry["frequency_ratio"], dtype=np.float64))
+    return definitions, ratios
+
+
 def load_susceptibility_model(path: str) -> Tuple[TrainedSusceptibility, dict]:
     """(trained model, description) from a model file of kind ``susceptibility-cnn`` or ``frequency-ratio``;
-    ``predict`` of the result gives the index the training wrote."""
+    ``predict`` of the result gives the index the training wrote. A damaged file (a description without the
+    encoder or architecture the model needs, weights that do not match the declared architecture) is refused
+    with a ValueError naming the file."""
     state, description = read_model(path, ("susceptibility-cnn", "frequency-ratio"))
     encoded = description["encoder"]
-    definitions = [FactorClasses(f["name"], bool(f["categorical"]), edges=np.asarray(f["edges"], dtype=np.float64),
-                                 codes=np.asarray(f["codes"], dtype=np.float64), low=f["low"], high=f["high"])
-                   for f in encoded["factors"]]
-    ratios = [np.asarray(f["frequency_ratio"], dtype=np.float64) for f in encoded["factors"]]
-    stored = dict(description.get("settings", {}))
-    training = TrainingSettings(**stored.pop("training", {}))
-    settings = SusceptibilitySettings(**stored, training=training)
+    definitions, ratios = _encoded_factors(path, encoded)
+    stored = dict(description.get("settings") or {})
+    try:
+        training = TrainingSettings(**stored.pop("training", {}))
+        settings = SusceptibilitySettings(**stored, training=training)
+    except TypeError as error:
+        raise model_file_error(path, f"the description's settings are not valid ({error})") from error
     if description["kind"] == "frequency-ratio":
         return TrainedSusceptibility(None, None, definitions, ratios, settings), description
-    arch = description["architecture"]
-    model = FactorVectorCNN(arch["factors"], arch["filters"], arch["dense"], arch["dropout"])
-    model.load_state_dict(state)
+    if encoded["encoding"] not in ENCODINGS:
+        raise model_file_error(path, f"unknown encoding {encoded['encoding']!r}")
+    check_entries(path, "the encoder", encoded, ("mean", "std"))
+    check_numbers(path, "the encoder's mean", encoded["mean"], len(definitions))
+    check_numbers(path, "the encoder's std", encoded["std"], len(definitions), nonzero=True)
+    model = build_network(path, description["architecture"], ("factors", "filters", "dense", "dropout"),
+                          FactorVectorCNN)
+    if model.factors != len(definitions):
+        raise model_file_error(path, f"the architecture declares {model.factors} factor(s), the encoder "
+                                     f"{len(definitions)}")
+    load_weights(path, model, state)
     encoder = FactorEncoder(encoded["encoding"], definitions, ratios, np.asarray(encoded["mean"]),
                             np.asarray(encoded["std"]))
     return TrainedSusceptibility(model.eval(), encoder, definitions, ratios, settings,

@@ -153,15 +153,36 @@ def weights_vector(weights: Dict[str, float]) -> np.ndarray:
     return np.array([float(weights[layer]) for layer in LAYERS])
 
 
+def checked_weights(weights) -> np.ndarray:
+    """The seven layer weights as float64; refuses a wrong count, non-finite or negative weights and weights
+    that are all 0 (the index would be 0 everywhere and every class "very high")."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (len(LAYERS),):
+        raise ValueError(f"Give {len(LAYERS)} GARDLIF weights, one per layer ({', '.join(LAYERS)}); got "
+                         f"{weights.size}")
+    named = ", ".join(f"{LAYER_TITLES[layer]} {w:g}" for layer, w in zip(LAYERS, weights)
+                      if not np.isfinite(w) or w < 0)
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(f"Every GARDLIF weight must be a finite number; got {named}")
+    if np.any(weights < 0):
+        raise ValueError(f"GARDLIF weights must not be negative; got {named}")
+    if not np.any(weights > 0):
+        raise ValueError("All seven GARDLIF weights are 0, so the index would be 0 everywhere; give at least one "
+                         "positive weight")
+    return weights
+
+
 def vulnerability_index(ratings: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """SPI = sum_i w_i r_i over the seven layers (ratings: (7, ...) array); NaN where a rating is NaN."""
-    return np.tensordot(np.asarray(weights, dtype=np.float64), ratings, axes=1)
+    """SPI = sum_i w_i r_i over the seven layers (ratings: (7, ...) array); NaN where a rating is NaN. Refuses
+    weights `checked_weights` refuses."""
+    return np.tensordot(checked_weights(weights), ratings, axes=1)
 
 
 def vulnerability_classes(index: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Seed 003's four classes (1 low ... 4 very high): equal intervals of the possible range
-    [sum w, 10 sum w] (24-78, 78-132, 132-186, 186-240 for the default weights); 0 = nodata."""
-    total = float(np.sum(weights))
+    [sum w, 10 sum w] (24-78, 78-132, 132-186, 186-240 for the default weights); 0 = nodata. Refuses weights
+    `checked_weights` refuses."""
+    total = float(np.sum(checked_weights(weights)))
     edges = total + (10 * total - total) * np.array([0.25, 0.5, 0.75])
     out = (np.searchsorted(edges, index, side="right") + 1).astype(np.uint8)
     out[np.isnan(index)] = 0
@@ -209,7 +230,13 @@ def optimise_weights(ratings_at_points: np.ndarray, subsidence_rate: np.ndarray,
                      progress: Optional[ProgressCallback] = None,
                      is_cancelled: Optional[CancelCheck] = None) -> WeightOptimisation:
     """PSO of the seven weights maximising Pearson r between the index and the subsidence rate at the points
-    (ratings_at_points: (n, 7); subsidence_rate: mm/yr, positive = sinking)."""
+    (ratings_at_points: (n, 7); subsidence_rate: mm/yr, positive = sinking). Refuses start weights
+    `checked_weights` refuses and bounds below 0 (negative weights) or without a positive largest weight."""
+    default_weights = checked_weights(default_weights)
+    low, high = (float(b) for b in bounds)
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high <= 0 or high < low:
+        raise ValueError(f"The weight bounds must be finite with 0 <= smallest <= largest and a positive largest "
+                         f"weight; got {low:g} to {high:g}")
     ratings_at_points = np.asarray(ratings_at_points, dtype=np.float64)
     rate = np.asarray(subsidence_rate, dtype=np.float64)
     ok = ~np.isnan(ratings_at_points).any(axis=1) & np.isfinite(rate)

@@ -9,7 +9,8 @@
 * Arithmetic in float32 for float32 and 8/16-bit DEMs (as gdaldem), float64 for float64 DEMs.
 * Edges and nodata: a missing neighbour (outside the raster or nodata) is extrapolated linearly from the
   opposite neighbour (2 e - opposite; exact for planes), or replaced by the centre when that is missing too.
-  Nodata cells stay nodata.
+  Nodata cells stay nodata, and so does a cell without any valid neighbour (nothing to take a slope from).
+* A DEM smaller than 3 x 3 cells, or (`write_terrain`) without any cell that gets a value, is refused.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 from ..io.grid import RasterGrid, spatial_reference
 from ..io.rasters import NODATA, RasterWriter, iter_blocks, read_grid, valid_mask
 from ..progress import CancelCheck, ProgressCallback, Steps
+from .neighbours import require_3x3
 
 FLAT_ASPECT = -1.0
 
@@ -75,6 +77,20 @@ def pad_window(values: np.ndarray, top: bool, bottom: bool) -> np.ndarray:
     left = 2 * z[:, :1] - z[:, 1:2] if z.shape[1] > 1 else z[:, :1]
     right = 2 * z[:, -1:] - z[:, -2:-1] if z.shape[1] > 1 else z[:, -1:]
     return np.hstack([left, z, right])
+
+
+def _undefined(window: np.ndarray) -> np.ndarray:
+    """True for the interior cells of ``window`` that are NaN or have no valid neighbour (no value is
+    written for them)."""
+    missing = np.isnan(window)
+    centre = missing[1:-1, 1:-1]
+    if not missing.any():
+        return centre
+    has_neighbour = np.zeros(centre.shape, dtype=bool)
+    for name, valid in _neighbours(~missing).items():
+        if name != "e":
+            has_neighbour |= valid
+    return centre | ~has_neighbour
 
 
 def _fill_missing_neighbours(window: np.ndarray) -> Dict[str, np.ndarray]:
@@ -160,6 +176,7 @@ def iter_terrain_rows(dem: np.ndarray, grid: RasterGrid, products,
                       block_rows: Optional[int] = None) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
     """Terrain products of an in-memory DEM in blocks of ``block_rows`` rows (default: about 2**18 cells):
     yields (first row, {product: rows}), NaN where the DEM is nodata."""
+    require_3x3(dem.shape, "slope, aspect and curvature")
     rows, cols = dem.shape
     lx, ly = metric_cell_sizes(grid, np.arange(rows))
     dtype = compute_dtype(dem.dtype)
@@ -170,8 +187,8 @@ def iter_terrain_rows(dem: np.ndarray, grid: RasterGrid, products,
         values = np.where(valid_mask(values, grid.nodata), values, np.nan).astype(dtype, copy=False)
         window = pad_window(values, start == 0, stop == rows)
         out = terrain_products(window, lx[start:stop], ly[start:stop], products)
-        centre = np.isnan(window[1:-1, 1:-1])
-        yield start, {k: np.where(centre, np.nan, v) for k, v in out.items()}
+        undefined = _undefined(window)
+        yield start, {k: np.where(undefined, np.nan, v) for k, v in out.items()}
 
 
 def terrain_array(dem: np.ndarray, grid: RasterGrid, products) -> Dict[str, np.ndarray]:
@@ -190,6 +207,7 @@ def iter_terrain_blocks(path: str, products, block_rows: int = 512,
                         band: int = 1) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
     """Stream a DEM file in row blocks and yield (first row, {product: block}) with NaN at nodata."""
     grid = read_grid(path, band=band)
+    require_3x3(grid.shape, "slope, aspect and curvature", f"{path}: the DEM")
     for block in iter_blocks(path, block_rows=block_rows, halo=1, band=band):
         values = np.where(valid_mask(block.data, grid.nodata), block.data, np.nan).astype(
             compute_dtype(block.data.dtype), copy=False)
@@ -197,8 +215,8 @@ def iter_terrain_blocks(path: str, products, block_rows: int = 512,
         rows = np.arange(block.row0, block.row0 + block.rows)
         lx, ly = metric_cell_sizes(grid, rows)
         out = terrain_products(window, lx, ly, products)
-        centre = np.isnan(window[1:-1, 1:-1])
-        yield block.row0, {k: np.where(centre, np.nan, v) for k, v in out.items()}
+        undefined = _undefined(window)
+        yield block.row0, {k: np.where(undefined, np.nan, v) for k, v in out.items()}
 
 
 def write_terrain(path: str, outputs: Dict[str, str], band: int = 1, block_rows: int = 512,
@@ -206,20 +224,27 @@ def write_terrain(path: str, outputs: Dict[str, str], band: int = 1, block_rows:
     """Write terrain products of the DEM at ``path``: ``outputs`` maps product name to output file.
 
     Float32 GeoTIFFs with nodata -9999, streamed in row blocks; nothing is left behind on cancel or error.
+    Refuses a DEM smaller than 3 x 3 cells, and (after streaming it) one without a cell that gets a value.
     """
     grid = read_grid(path, band=band)
     metric_cell_sizes(grid, np.arange(1))  # refuses a DEM without CRS before anything is written
+    require_3x3(grid.shape, "slope, aspect and curvature", f"{path}: the DEM")
     steps = Steps(grid.height, progress, is_cancelled)
     writers = {k: RasterWriter(p, grid.with_nodata(NODATA), 1, np.float32, [k]) for k, p in outputs.items()}
     try:
+        valid = 0
         for row0, blocks in iter_terrain_blocks(path, list(outputs), block_rows, band):
             for name, values in blocks.items():
                 writers[name].write(values.astype(np.float32), row0=row0)
-            steps.advance(f"rows {row0}-{row0 + len(next(iter(blocks.values())))}",
-                          len(next(iter(blocks.values()))))
+            first = next(iter(blocks.values()))
+            valid += int(np.count_nonzero(~np.isnan(first)))
+            steps.advance(f"rows {row0}-{row0 + len(first)}", len(first))
+        if not valid:
+            raise ValueError(f"{path}: the DEM has no valid cell (every cell is nodata, or has no valid "
+                             "neighbour); nothing was written")
+        for writer in writers.values():
+            writer.close()
     except BaseException:
         for writer in writers.values():
-            writer.abort()
+            writer.abort()  # a writer already closed has nothing left to remove
         raise
-    for writer in writers.values():
-        writer.close()

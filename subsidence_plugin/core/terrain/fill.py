@@ -10,7 +10,7 @@ from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from ..progress import CancelCheck, ProgressCallback, Steps
 from .neighbours import (BLOCK_CELLS, CARDINALS_FIRST, DIRECTION_COLS, DIRECTION_ROWS, as_float, cell_chunks,
-                         index_dtype, row_blocks, rows_with_halo, shifted)
+                         index_dtype, require_3x3, require_valid_cell, row_blocks, rows_with_halo, shifted)
 
 
 def _pointer_roots(parent: np.ndarray) -> np.ndarray:
@@ -422,9 +422,12 @@ def epsilon_filled_dem(dem: np.ndarray, progress: Optional[ProgressCallback] = N
                        is_cancelled: Optional[CancelCheck] = None) -> EpsilonFilledDem:
     """`fill_depressions(dem, epsilon=True)` as an `EpsilonFilledDem`: the same float64 values in about a
     third of the memory (besides the DEM), for `mfd_accumulation`."""
+    dem = np.asarray(dem)
+    require_3x3(dem.shape, "depression filling")
+    require_valid_cell(dem)
     steps = Steps(4, progress, is_cancelled)
     steps.check()
-    return _epsilon_filled(np.asarray(dem), steps)
+    return _epsilon_filled(dem, steps)
 
 
 def fill_depressions(dem: np.ndarray, epsilon: bool = False, progress: Optional[ProgressCallback] = None,
@@ -439,10 +442,13 @@ def fill_depressions(dem: np.ndarray, epsilon: bool = False, progress: Optional[
     a flat cell k steps (breadth-first, 8-connected, within the flat) from the nearest cell that drains is
     raised by k units in the last place of float64 (like RichDEM's nextafter increments, about 1e-13 m per
     step at 1000 m, so a float32 DEM's values never cross). Then every valid cell that is not an outlet has a
-    strictly lower neighbour. Nodata (NaN) stays NaN.
+    strictly lower neighbour. Nodata (NaN) stays NaN. Refuses a DEM smaller than 3 x 3 cells or without a
+    valid cell.
     """
     if epsilon:
         return epsilon_filled_dem(dem, progress, is_cancelled).array()
+    require_3x3(np.shape(dem), "depression filling")
+    require_valid_cell(dem)
     steps = Steps(3, progress, is_cancelled)
     steps.check()
     filled = _exact_fill(as_float(dem), steps)

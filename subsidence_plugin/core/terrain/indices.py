@@ -13,7 +13,7 @@ from ..io.rasters import valid_mask
 from ..progress import CancelCheck, ProgressCallback, Steps
 from .derivatives import iter_terrain_rows, metric_cell_sizes
 from .fill import epsilon_filled_dem, fill_depressions
-from .neighbours import BLOCK_CELLS, as_float, cell_chunks, row_sizes
+from .neighbours import BLOCK_CELLS, as_float, cell_chunks, require_3x3, require_valid_cell, row_sizes
 from .routing import d8_accumulation, flow_directions_d8, mfd_accumulation
 
 
@@ -30,7 +30,9 @@ def specific_catchment_area(accumulation_cells: np.ndarray, lx, ly) -> np.ndarra
 
 
 def _tan_slope(slope_degrees: np.ndarray, min_slope_degrees: float) -> np.ndarray:
-    return np.tan(np.radians(np.fmax(slope_degrees, min_slope_degrees)))
+    """tan of the slope, at least ``min_slope_degrees``; NaN stays NaN (a cell without a slope, e.g. one
+    without any valid neighbour, gets no index)."""
+    return np.tan(np.radians(np.maximum(slope_degrees, min_slope_degrees)))
 
 
 def _chunkwise(formula, sca, slope_degrees) -> np.ndarray:
@@ -113,14 +115,17 @@ def hydrology_from_dem(dem: np.ndarray, grid: RasterGrid, method: str = "mfd", e
     with the flat gradient when ``epsilon``). beta is the Horn slope of the original DEM (`iter_terrain_rows`),
     the land surface's own slope, so filled lakes get ``min_slope_degrees``-limited values only where the
     land is flat. Cell sizes are true metres (`metric_cell_sizes`). Every output is NaN at nodata; all are
-    float64 but the filled DEM without ``epsilon`` (the DEM's float type).
+    float64 but the filled DEM without ``epsilon`` (the DEM's float type). Refuses a DEM smaller than 3 x 3
+    cells or without a valid cell.
     """
     if method not in ("mfd", "d8"):
         raise ValueError(f"Unknown flow method {method!r}: use 'mfd' or 'd8'")
     unknown = set(outputs) - set(OUTPUTS)
     if unknown:
         raise ValueError(f"Unknown outputs {sorted(unknown)}: choose from {list(OUTPUTS)}")
+    require_3x3(np.shape(dem), "flow routing, TWI and SPI")
     z = _nan_at_nodata(np.asarray(dem), grid.nodata)
+    require_valid_cell(z)
     lx, ly = metric_cell_sizes(grid, np.arange(grid.height))
     fill_progress = _part(progress, 0, 35)
     if method == "d8":

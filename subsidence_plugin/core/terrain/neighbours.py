@@ -83,3 +83,20 @@ def rows_with_halo(values: np.ndarray, start: int, stop: int, fill) -> np.ndarra
     low, high = max(start - 1, 0), min(stop + 1, rows)
     out[low - start + 1:high - start + 1, 1:-1] = values[low:high]
     return out
+
+
+def require_3x3(shape, what: str, name: str = "The DEM") -> None:
+    """Refuse a raster (``name``) smaller than 3 x 3 cells: ``what`` needs every cell's 3 x 3 neighbourhood."""
+    rows, cols = shape[-2:]
+    if rows < 3 or cols < 3:
+        raise ValueError(f"{name} is {cols} x {rows} cells (columns x rows); {what} needs at least 3 x 3 cells")
+
+
+def require_valid_cell(dem: np.ndarray, name: str = "The DEM") -> None:
+    """Refuse a DEM (NaN = nodata) whose every cell is nodata; checked chunk by chunk (small temporaries)."""
+    dem = np.asarray(dem)
+    if not np.issubdtype(dem.dtype, np.floating):
+        return
+    flat = dem.reshape(-1)
+    if all(np.isnan(flat[start:stop]).all() for start, stop in cell_chunks(flat.size)):
+        raise ValueError(f"{name} has no valid cell: every cell is nodata")

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..progress import CancelCheck, ProgressCallback, Steps
 from .fill import EpsilonFilledDem, flat_steps
-from .neighbours import (DIRECTION_COLS, DIRECTION_ROWS, WAVE_CELLS, as_float, cell_chunks, index_dtype, row_blocks,
-                         rows_with_halo, shifted, step_lengths)
+from .neighbours import (DIRECTION_COLS, DIRECTION_ROWS, WAVE_CELLS, as_float, cell_chunks, index_dtype, require_3x3,
+                         row_blocks, rows_with_halo, shifted, step_lengths)
 
 
 def flow_directions_d8(filled: np.ndarray, lx, ly, progress: Optional[ProgressCallback] = None,
@@ -23,6 +23,7 @@ def flow_directions_d8(filled: np.ndarray, lx, ly, progress: Optional[ProgressCa
     al. 2014), so after `fill_depressions` every cell that is not an outlet drains.
     """
     z = as_float(filled)
+    require_3x3(z.shape, "D8 flow directions")
     steps = Steps(2, progress, is_cancelled)
     steps.check()
     length = step_lengths(lx, ly, z.shape[0])
@@ -107,6 +108,7 @@ def d8_accumulation(directions: np.ndarray, weights: Optional[np.ndarray] = None
     direction pointing out of the raster passes nothing on.
     """
     down = np.asarray(directions, dtype=np.int8)
+    require_3x3(down.shape, "flow accumulation", "The flow direction raster")
     rows, cols = down.shape
     steps = Steps(2, progress, is_cancelled)
     steps.check()
@@ -170,6 +172,7 @@ def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[P
     """
     surface = filled if isinstance(filled, EpsilonFilledDem) else EpsilonFilledDem(as_float(filled), flats=True)
     rows, cols = surface.shape
+    require_3x3(surface.shape, "flow accumulation")
     steps = Steps(3, progress, is_cancelled)
     steps.check()
     flat_direction = None

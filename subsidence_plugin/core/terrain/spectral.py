@@ -71,7 +71,8 @@ def spectral_index(paths: Sequence[str], out_path: str, index: str = "ndvi", ban
     """Write an index raster (float32, nodata -9999) from one image, or NDVI change from several dated ones.
 
     ``bands`` maps roles (green, red, nir, swir) to 1-based band numbers; missing roles are found from band
-    descriptions. All images must share one grid.
+    descriptions. All images must share one grid. Refuses images (named in the message) without a cell that
+    gets an index value (all nodata); the partial output is removed.
     """
     if index not in INDEX_BANDS:
         raise ValueError(f"Unknown index {index!r}; use one of {', '.join(INDEX_BANDS)}")
@@ -107,6 +108,8 @@ def spectral_index(paths: Sequence[str], out_path: str, index: str = "ndvi", ban
     datasets = [open_raster(p) for p in paths]
     steps = Steps(grid.height, progress, is_cancelled)
     name = "ndvi_change_per_year" if change else index
+    usable = np.zeros(len(paths), dtype=bool)  # whether an image has a cell with a valid index
+    valid = 0  # cells of the output with a value
     with RasterWriter(out_path, grid.with_nodata(NODATA), 1, np.float32, [name]) as writer:
         for row0 in range(0, grid.height, block_rows):
             rows = min(block_rows, grid.height - row0)
@@ -126,6 +129,16 @@ def spectral_index(paths: Sequence[str], out_path: str, index: str = "ndvi", ban
                 out[np.isnan(stack).any(axis=0)] = np.nan
             else:
                 out = values[0]
+            usable |= [not np.isnan(v).all() for v in values]
+            valid += int(np.count_nonzero(~np.isnan(out)))
             writer.write(out.astype(np.float32), row0=row0)
             steps.advance(f"rows {row0}-{row0 + rows}", rows)
+        if not valid:  # raised inside the writer's block: the partial output is removed
+            bands_used = " and ".join(roles)
+            empty = [p for p, ok in zip(paths, usable) if not ok]
+            if empty:
+                raise ValueError(f"{', '.join(empty)}: no cell has a valid {bands_used} pair (every cell is nodata, "
+                                 f"or {' + '.join(roles)} is not positive); nothing was written")
+            raise ValueError(f"{', '.join(paths)}: the images share no cell with a valid {index} (their valid "
+                             "cells do not overlap); nothing was written")
     return out_path

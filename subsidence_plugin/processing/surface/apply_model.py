@@ -18,7 +18,12 @@ class ApplyModel(SubsidenceAlgorithm):
     DISPLAY_NAME = "Apply saved model"
     GROUP = "Surface"
     REQUIRES = ("torch",)
-    MODEL, STACK, UNCERTAINTY, MC_SAMPLES, DEVICE, OUTPUT = "MODEL", "STACK", "UNCERTAINTY", "MC_SAMPLES", "DEVICE", "OUTPUT"
+    MODEL = "MODEL"
+    STACK = "STACK"
+    UNCERTAINTY = "UNCERTAINTY"
+    MC_SAMPLES = "MC_SAMPLES"
+    DEVICE = "DEVICE"
+    OUTPUT = "OUTPUT"
     HELP = (
         "<p>Applies a saved model to a factor stack (the same area later, or another area) and writes its map "
         "for every valid cell. The model file says what it holds: a <b>patch CNN</b> (<i>Train patch CNN</i>; "
@@ -37,7 +42,8 @@ class ApplyModel(SubsidenceAlgorithm):
         add_advanced(self, QgsProcessingParameterNumber("MC_SAMPLES", "Monte Carlo dropout samples",
                                                         QgsProcessingParameterNumber.Integer, 20, minValue=2))
         add_advanced(self, QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Predicted surface or susceptibility index"))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
+                                                                  "Predicted surface or susceptibility index"))
 
     def process(self, parameters, context, feedback):
         from ...core.ml.model_files import compatibility_problems, read_model
@@ -50,7 +56,8 @@ class ApplyModel(SubsidenceAlgorithm):
             problems = compatibility_problems(description, stack.band_names, stack.grid)
             if problems:
                 raise ValueError("The stack does not match the model: " + "; ".join(problems))
-            feedback.pushInfo(f"{description['kind']} model trained with plugin {description['plugin_version']}")
+            feedback.pushInfo(f"{description['kind']} model trained with plugin "
+                              f"{description.get('plugin_version', 'unknown')}")
             if description["kind"] == "patch-cnn":
                 self._apply_patch_cnn(path, stack, output, parameters, context, feedback)
             else:
@@ -64,7 +71,7 @@ class ApplyModel(SubsidenceAlgorithm):
         model, description = load_patch_cnn(path)
         target = description["target"]
         feedback.pushInfo(f"Model for {target['field']} ({target['units']}); test RMSE "
-                          f"{description['metrics'].get('test', {}).get('rmse', float('nan')):.4g}")
+                          f"{description.get('metrics', {}).get('test', {}).get('rmse', float('nan')):.4g}")
         mc = self.parameterAsInt(parameters, self.MC_SAMPLES, context) \
             if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 0
         predict_to_raster(model, Normalisation(**description["normalisation"]), target["mean"], target["std"],

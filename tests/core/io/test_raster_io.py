@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
+from subsidence_plugin.core.io import rasters
 from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg
-from subsidence_plugin.core.io.rasters import (RasterReadError, RasterWriter, iter_blocks, read_grid, read_raster,
-                                               write_raster)
+from subsidence_plugin.core.io.rasters import (RasterReadError, RasterWriteError, RasterWriter, iter_blocks, read_grid,
+                                               read_raster, write_raster)
 
 UTM = crs_wkt_from_epsg(32633)
 
@@ -74,6 +75,39 @@ def test_writer_is_atomic(tmp_path):
             writer.write(np.full((rows, grid.width), row0, np.float32), row0=row0)
     assert os.listdir(tmp_path) == ["out.tif"]
     assert read_raster(str(target)).array[0, 25, 0] == 20
+
+
+def test_a_failing_final_flush_removes_the_temporary_file(tmp_path, monkeypatch):
+    """Disk full while the last blocks are flushed: a RasterWriteError naming the file, nothing left behind."""
+    grid = _grid()
+    target = tmp_path / "out.tif"
+
+    def disk_full(self):
+        raise RuntimeError("out.tif: No space left on device")
+
+    monkeypatch.setattr(gdal.Dataset, "FlushCache", disk_full)
+    with pytest.raises(RasterWriteError, match=r"Could not finish writing .*out.tif: .*No space left on device\. Is "
+                                               "the disk full"):
+        with RasterWriter(str(target), grid) as writer:
+            writer.write(np.zeros(grid.shape, np.float32))
+    assert os.listdir(tmp_path) == []
+    assert issubclass(RasterWriteError, ValueError)
+
+
+def test_a_failing_rename_removes_the_temporary_file(tmp_path, monkeypatch):
+    grid = _grid()
+    target = tmp_path / "out.tif"
+    writer = RasterWriter(str(target), grid)
+    writer.write(np.ones(grid.shape, np.float32))
+
+    def no_rename(source, destination):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rasters.os, "replace", no_rename)
+    with pytest.raises(RasterWriteError, match="Could not finish writing .*out.tif"):
+        writer.close()
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
 
 
 def test_bad_rasters_are_named_in_the_error(tmp_path):

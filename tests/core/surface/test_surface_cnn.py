@@ -132,9 +132,14 @@ def test_model_file_round_trip_and_compatibility(tmp_path):
 
 
 def test_model_files_of_the_earlier_format_are_read(tmp_path):
-    """A patch-CNN file written before model files had a kind (format subsidence-patch-cnn/1)."""
+    """A patch-CNN file written before model files had a kind (format subsidence-patch-cnn/1, with the keys its
+    model_description wrote)."""
     model = PatchCNN(2, 22, (4, 8, 8), (32, 16))
-    description = {"format": "subsidence-patch-cnn/1", "architecture": model.architecture(), "band_names": ["a"]}
+    description = {"format": "subsidence-patch-cnn/1", "plugin_version": "0.1.0", "architecture": model.architecture(),
+                   "band_names": ["a", "b"], "normalisation": {"method": "zscore", "offset": [0.0, 1.0],
+                                                               "scale": [1.0, 2.0]},
+                   "target": {"field": "v", "units": "mm/yr", "mean": 0.0, "std": 1.0}, "patch_size": 22,
+                   "cell_size": [30.0, 30.0], "crs_wkt": crs_wkt_from_epsg(32633)}
     torch.save({"description": json.dumps(description), "state_dict": model.state_dict()}, str(tmp_path / "old.pt"))
     state, loaded = read_model(str(tmp_path / "old.pt"))
     assert loaded["kind"] == "patch-cnn" and set(state) == set(model.state_dict())

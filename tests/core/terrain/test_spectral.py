@@ -65,3 +65,25 @@ def test_annual_ndvi_change_and_dates(tmp_path):
     assert not (tmp_path / "e.tif").exists()
 
 
+
+
+def test_an_all_nodata_image_is_refused_and_nothing_is_written(tmp_path):
+    """Issue 11: an image whose every cell is nodata gave an all-nodata index raster."""
+    zeros = np.zeros((2, 3))
+    empty = _image(tmp_path / "empty_20150101.tif", zeros, zeros, zeros, zeros)  # nodata 0 everywhere
+    with pytest.raises(ValueError, match=r"empty_20150101\.tif: no cell has a valid nir and red pair \(every cell is "
+                                         r"nodata, or nir \+ red is not positive\); nothing was written"):
+        spectral_index([empty], str(tmp_path / "ndvi.tif"), "ndvi")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty_20150101.tif"]
+    # NDVI change: the empty image is named, not the usable one
+    red, nir = np.full((2, 3), 1000), np.full((2, 3), 3000)
+    good = _image(tmp_path / "good_20140101.tif", red, red, nir, red)
+    with pytest.raises(ValueError, match=r"^\S*empty_20150101\.tif: no cell has a valid"):
+        spectral_index([good, empty], str(tmp_path / "change.tif"), "ndvi_change")
+    # two usable images without a common valid cell
+    left = _image(tmp_path / "left_20160101.tif", red, red, np.where(np.arange(3) < 1, nir, 0), red)
+    right = _image(tmp_path / "right_20170101.tif", red, red, np.where(np.arange(3) > 1, nir, 0), red)
+    with pytest.raises(ValueError, match="the images share no cell with a valid ndvi_change"):
+        spectral_index([left, right], str(tmp_path / "change.tif"), "ndvi_change")
+    assert not (tmp_path / "change.tif").exists() and not (tmp_path / "ndvi.tif").exists()
+    assert len(list(tmp_path.iterdir())) == 4
