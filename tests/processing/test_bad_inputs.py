@@ -149,3 +149,21 @@ def test_degenerate_inputs_are_refused_through_processing(provider, tmp_path, ga
                                               "CLASSES_OUTPUT": str(tmp_path / "gc.tif")})
     assert sorted(os.listdir(tmp_path)) == ["flat.tif", "layers", "tiny.tif"] or \
         sorted(n for n in os.listdir(tmp_path) if not n.endswith(".aux.xml")) == ["flat.tif", "layers", "tiny.tif"]
+
+
+def test_a_patch_model_is_not_applied_to_a_stack_smaller_than_its_patch(provider, sample_area, tmp_path):
+    import processing
+
+    rasters = sample_area.rasters
+    stack = processing.run("subsidence:buildfactorstack", {
+        "REFERENCE": rasters["dem"], "CONTINUOUS": [rasters["dem"], rasters["thickness"]],
+        "OUTPUT": str(tmp_path / "stack.tif")})["OUTPUT"]
+    model = processing.run("subsidence:trainpatchcnn", {
+        "INPUT": f"{sample_area.vector_path}|layername=ps_points", "FIELD": "velocity", "STACK": stack,
+        "PATCH_SIZE": 22, "EPOCHS": 1, "DEVICE": 3, "OUTPUT_MODEL": str(tmp_path / "m.pt"),
+        "OUTPUT": str(tmp_path / "cnn.tif")})["OUTPUT_MODEL"]
+    small = processing.run("gdal:translate", {"INPUT": stack, "EXTRA": "-srcwin 0 0 10 10",
+                                              "OUTPUT": str(tmp_path / "small.tif")})["OUTPUT"]
+    with pytest.raises(QgsProcessingException, match="smaller than the model's 22 x 22-cell patch"):
+        processing.run("subsidence:applymodel", {"MODEL": model, "STACK": small, "OUTPUT": str(tmp_path / "a.tif")})
+    assert not (tmp_path / "a.tif").exists()

@@ -69,6 +69,10 @@ class ApplyModel(SubsidenceAlgorithm):
         from ...core.surface.patch_cnn import load_patch_cnn
 
         model, description = load_patch_cnn(path)
+        size = model.patch_size
+        if stack.grid.width < size or stack.grid.height < size:
+            raise ValueError(f"The factor stack ({stack.grid.width} x {stack.grid.height} cells) is smaller than the "
+                             f"model's {size} x {size}-cell patch: every prediction would be mostly padding")
         target = description["target"]
         feedback.pushInfo(f"Model for {target['field']} ({target['units']}); test RMSE "
                           f"{description.get('metrics', {}).get('test', {}).get('rmse', float('nan')):.4g}")
