@@ -142,18 +142,32 @@ class TrainedSusceptibility:
 
     def predict(self, values: np.ndarray, batch: int = 65536) -> np.ndarray:
         """Susceptibility index 0-1 from (factors, n) values; NaN where a factor is NaN."""
+        return self.predict_with_scores(values, batch)[0]
+
+    def predict_with_scores(self, values: np.ndarray, batch: int = 65536) -> Tuple[np.ndarray, np.ndarray]:
+        """(index 0-1, ranking score) from (factors, n) values; NaN where a factor is NaN. The score orders
+        cells as the index does without saturating: the network's logit for the CNN (its probability is 1.0 in
+        float32 beyond a logit of about 17), the index itself for the frequency-ratio model."""
         if self.model is None:
-            return frequency_ratio_index(self.definitions, self.ratios, values)
+            index = frequency_ratio_index(self.definitions, self.ratios, values)
+            return index, index
         out = np.full(values.shape[1], np.nan)
+        scores = np.full(values.shape[1], np.nan)
         ok = ~np.isnan(values).any(axis=0)
         idx = np.flatnonzero(ok)
         self.model.eval()
         with torch.no_grad():
             for start in range(0, len(idx), batch):
                 sel = idx[start:start + batch]
-                x = torch.from_numpy(self.encoder.encode(values[:, sel]))
-                out[sel] = torch.sigmoid(self.model(x)).numpy()
-        return out
+                logits = self.model(torch.from_numpy(self.encoder.encode(values[:, sel])))
+                out[sel] = torch.sigmoid(logits).numpy()
+                scores[sel] = logits.numpy()
+        return out, scores
+
+    def index_of_score(self, scores: np.ndarray) -> np.ndarray:
+        """The index a ranking score stands for (the sigmoid of a logit, in float64)."""
+        scores = np.asarray(scores, dtype=np.float64)
+        return scores if self.model is None else 1.0 / (1.0 + np.exp(-scores))
 
 
 FitnessCallback = Callable[[int, float, float], None]  # (evaluations, candidate AUC, best AUC)
@@ -267,21 +281,37 @@ def _tune(settings, batches, build, inputs, label, fit_idx, val_idx, progress, i
 
 def predict_index(trained: TrainedSusceptibility, stack_path: str, columns: Sequence[FactorColumn], grid: RasterGrid,
                   path: str, progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
-                  block_rows: int = 256) -> np.ndarray:
-    """Write the susceptibility index (0-1, float32, nodata -9999) of every valid cell; returns a regular
-    subsample of the index values (for class breaks)."""
+                  block_rows: int = 256, score_path: Optional[str] = None) -> np.ndarray:
+    """Write the susceptibility index (0-1, float32, nodata -9999) of every valid cell, and with ``score_path``
+    its ranking score (`TrainedSusceptibility.predict_with_scores`, float32) for classes that do not saturate;
+    returns a regular subsample of the scores (of the index without ``score_path``) for class breaks."""
     steps = Steps(grid.height, progress, is_cancelled)
     stride = sample_stride(grid.width * grid.height)
     sample = []
-    with RasterWriter(path, grid.with_nodata(NODATA), 1, np.float32, ["susceptibility_index"]) as writer:
-        for row0, values in iter_stack_blocks(stack_path, block_rows):
-            rows = values.shape[1]
-            flat = values.reshape(values.shape[0], -1)
-            factors = np.stack([c.values(flat) for c in columns])
-            index = trained.predict(factors).astype(np.float32)
-            sample.append(index[::stride])
-            writer.write(index.reshape(rows, -1)[None], row0=row0)
-            steps.advance(f"susceptibility: rows {row0}-{row0 + rows}", rows)
+    score_writer = RasterWriter(score_path, grid.with_nodata(NODATA), 1, np.float32, ["ranking_score"]) \
+        if score_path else None
+    try:
+        with RasterWriter(path, grid.with_nodata(NODATA), 1, np.float32, ["susceptibility_index"]) as writer:
+            for row0, values in iter_stack_blocks(stack_path, block_rows):
+                rows = values.shape[1]
+                flat = values.reshape(values.shape[0], -1)
+                factors = np.stack([c.values(flat) for c in columns])
+                index, scores = trained.predict_with_scores(factors)
+                index = index.astype(np.float32)
+                writer.write(index.reshape(rows, -1)[None], row0=row0)
+                if score_writer is not None:
+                    scores = scores.astype(np.float32)
+                    score_writer.write(scores.reshape(rows, -1)[None], row0=row0)
+                    sample.append(scores[::stride])
+                else:
+                    sample.append(index[::stride])
+                steps.advance(f"susceptibility: rows {row0}-{row0 + rows}", rows)
+        if score_writer is not None:
+            score_writer.close()
+    except BaseException:
+        if score_writer is not None:
+            score_writer.abort()
+        raise
     sample = np.concatenate(sample)
     return sample[~np.isnan(sample)]
 

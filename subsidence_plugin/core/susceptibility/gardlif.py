@@ -189,6 +189,33 @@ def vulnerability_classes(index: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
+def class_bounds(weights: np.ndarray, index_sample: np.ndarray) -> np.ndarray:
+    """Bounds (low, three breaks, high) of the four vulnerability classes for the weights actually used.
+
+    Seed 003's own weights: its equal intervals of the possible range [sum w, 10 sum w] (24-78-132-186-240).
+    Any other weights (PSO's, a user's): the quartiles of the index over the valid cells (``index_sample``, a
+    regular sample), the classes the correlation index CI compares too. Seed 003's fixed intervals fit only its
+    weights: with PSO's weights the sample area's index fell into two of the four classes. Refuses an index with
+    fewer than four distinct values."""
+    weights = checked_weights(weights)
+    if np.allclose(weights, weights_vector(DEFAULT_WEIGHTS)):
+        total = float(weights.sum())
+        return total + 9 * total * np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    values = np.asarray(index_sample, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if len(np.unique(values)) < len(VULNERABILITY_CLASSES):
+        raise ValueError(f"The GARDLIF index takes {len(np.unique(values))} distinct value(s) on the valid cells: "
+                         "four vulnerability classes are undefined")
+    return np.concatenate([[values.min()], np.quantile(values, [0.25, 0.5, 0.75]), [values.max()]])
+
+
+def classify_vulnerability(index: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Classes 1 (low) ... 4 (very high) of an index by `class_bounds` (class k = [break k-1, break k)); 0 = NaN."""
+    out = (np.searchsorted(np.asarray(bounds)[1:-1], index, side="right") + 1).astype(np.uint8)
+    out[np.isnan(index)] = 0
+    return out
+
+
 def quartile_classes(values: np.ndarray) -> np.ndarray:
     """Four classes 0..3 by the quartiles of the values."""
     return np.searchsorted(np.quantile(values, [0.25, 0.5, 0.75]), values, side="right")

@@ -1,6 +1,7 @@
 """Shared parameters and raster passes of the GARDLIF algorithms (seed 003)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 import numpy as np
@@ -10,6 +11,7 @@ from qgis.core import (QgsProcessingParameterMatrix, QgsProcessingParameterRaste
 from ...core.io.grid import RasterGrid
 from ...core.io.rasters import NODATA, RasterWriter, iter_blocks, open_raster, read_grid, valid_mask
 from ...core.progress import Steps
+from ...core.stats.classes import sample_stride
 from ...core.susceptibility import gardlif
 from .. import styles
 from ..inputs import gdal_raster_path
@@ -114,23 +116,38 @@ def _rated_blocks(paths: List[str], table, block_rows: int = 256):
         raise ValueError(f"GARDLIF layer(s) {'; '.join(empty)} hold only nodata")
 
 
+@dataclass
+class IndexClasses:
+    """The four vulnerability classes of a written index: cells per class and bounds (low, 3 breaks, high)."""
+
+    counts: np.ndarray
+    bounds: np.ndarray
+
+
 def write_index(paths: List[str], table, weights: np.ndarray, output: str, classes_output: str,
-                progress: Optional[Callable] = None, is_cancelled=None) -> np.ndarray:
-    """Write SPI = sum w r (float32, nodata -9999) and seed 003's four classes (uint8, nodata 0); returns the
-    cells per class."""
+                progress: Optional[Callable] = None, is_cancelled=None) -> IndexClasses:
+    """Write SPI = sum w r (float32, nodata -9999) and its four classes (uint8, nodata 0; breaks by
+    `gardlif.class_bounds`: seed 003's intervals for its weights, quartiles for any others). Two passes over
+    the layers: a sample of the index for the breaks, then the maps."""
     grid = read_grid(paths[0])
-    steps = Steps(grid.height, progress, is_cancelled)
+    steps = Steps(2 * grid.height, progress, is_cancelled)
+    stride = sample_stride(grid.width * grid.height)
+    sample = []
+    for row0, ratings in _rated_blocks(paths, table):
+        sample.append(gardlif.vulnerability_index(ratings, weights).ravel()[::stride])
+        steps.advance(f"GARDLIF index (class breaks): rows {row0}-{row0 + ratings.shape[1]}", ratings.shape[1])
+    bounds = gardlif.class_bounds(weights, np.concatenate(sample))
     counts = np.zeros(len(gardlif.VULNERABILITY_CLASSES) + 1, dtype=np.int64)
     with RasterWriter(output, grid.with_nodata(NODATA), 1, np.float32, ["vulnerability_index"]) as index_writer, \
             RasterWriter(classes_output, grid.with_nodata(0), 1, np.uint8, ["vulnerability_class"], 0) as class_writer:
         for row0, ratings in _rated_blocks(paths, table):
             index = gardlif.vulnerability_index(ratings, weights)
-            classes = gardlif.vulnerability_classes(index, weights)
+            classes = gardlif.classify_vulnerability(index, bounds)
             counts += np.bincount(classes.ravel(), minlength=len(counts))
             index_writer.write(index.astype(np.float32)[None], row0=row0)
             class_writer.write(classes[None], row0=row0)
             steps.advance(f"GARDLIF index: rows {row0}-{row0 + ratings.shape[1]}", ratings.shape[1])
-    return counts[1:]
+    return IndexClasses(counts[1:], bounds)
 
 
 def ratings_at(paths: List[str], table, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -150,9 +167,9 @@ def finish_maps(context, output: str, classes_output: str, weights: np.ndarray, 
     finish_classes(context, classes_output, f"{title} classes", "CLASSES_OUTPUT", styles.VULNERABILITY)
 
 
-def class_rows(counts: np.ndarray, weights: np.ndarray):
-    total = float(weights.sum())
-    edges = total + 9 * total * np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+def class_rows(classes: IndexClasses):
+    """(class name, from, to, cells, % of the valid cells) of each vulnerability class."""
+    counts, edges = classes.counts, classes.bounds
     share = 100.0 * counts / max(int(counts.sum()), 1)
     return [(name, edges[k], edges[k + 1], int(counts[k]), share[k])
             for k, name in enumerate(gardlif.VULNERABILITY_CLASSES)]

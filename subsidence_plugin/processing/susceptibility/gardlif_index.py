@@ -31,9 +31,9 @@ class Gardlif(SubsidenceAlgorithm):
             table = table_of(self, parameters, context)
             weights = weights_of(self, parameters, context)
             paths = layer_paths(self, parameters, context)
-            counts = write_index(paths, table, weights, output, classes_output, progress_adapter(feedback),
-                                 feedback.isCanceled)
-        for name, low, high, cells, share in class_rows(counts, weights):
+            classes = write_index(paths, table, weights, output, classes_output, progress_adapter(feedback),
+                                  feedback.isCanceled)
+        for name, low, high, cells, share in class_rows(classes):
             feedback.pushInfo(f"{name}: index {low:g}-{high:g}, {share:.1f} % of the area")
         finish_maps(context, output, classes_output, weights, "GARDLIF")
         return {"OUTPUT": output, "CLASSES_OUTPUT": classes_output}

@@ -125,7 +125,7 @@ class OptimizeWeights(SubsidenceAlgorithm):
                 self.parameterAsDouble(parameters, self.INERTIA, context),
                 self.parameterAsDouble(parameters, self.C1, context), self.parameterAsDouble(parameters, self.C2, context),
                 lambda p, m: progress(0.6 * p, m), feedback.isCanceled)
-            counts = write_index(paths, table, result.weights, output, classes_output,
+            classes = write_index(paths, table, result.weights, output, classes_output,
                                  lambda p, m: progress(60 + 0.4 * p, m), feedback.isCanceled)
         rows_out = [(gardlif.LAYER_TITLES[layer], float(s), float(w))
                     for layer, s, w in zip(gardlif.LAYERS, start, result.weights)]
@@ -136,7 +136,7 @@ class OptimizeWeights(SubsidenceAlgorithm):
         dest = table_sink(self, parameters, self.WEIGHTS_TABLE, context,
                           (("layer", "string"), ("start_weight", "double"), ("pso_weight", "double")), rows_out)
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
-        write_weights_report(report, result, rows_out, class_rows(counts, result.weights))
+        write_weights_report(report, result, rows_out, class_rows(classes))
         finish_maps(context, output, classes_output, result.weights, "GARDLIF-PSO")
         return {self.OUTPUT: output, self.CLASSES_OUTPUT: classes_output, self.WEIGHTS_TABLE: dest, self.REPORT: report,
                 self.R_BEFORE: result.r_before, self.R_AFTER: result.r_after, self.CI_BEFORE: result.ci_before,

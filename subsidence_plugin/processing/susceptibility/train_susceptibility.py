@@ -1,6 +1,8 @@
 """subsidence:trainsusceptibility - CNN, CNN-GWO, CNN-ICA or frequency-ratio susceptibility (seed 002)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
@@ -184,11 +186,20 @@ class TrainSusceptibility(SubsidenceAlgorithm):
                     evaluations[(split_name, name)] = (stats, fpr, tpr)
                     feedback.pushInfo(f"{split_name} split, {name}: AUC {stats['auc']:.3f}, RMSE {stats['rmse']:.3f}")
             feedback.setProgressText("Mapping the susceptibility index")
-            sample = predict_index(trained, stack.path, columns, stack.grid, output, part(85, 95),
-                                   feedback.isCanceled)
-            method = CLASSIFICATIONS[self.parameterAsEnum(parameters, self.CLASSIFICATION, context)]
-            breaks = class_breaks(sample, method)
-            counts = write_classes(output, breaks, classes_output, stack.grid, part(95, 99), feedback.isCanceled)
+            score_path = os.path.splitext(output)[0] + ".ranking_score.tif"  # classes rank on it; removed below
+            try:
+                scores = predict_index(trained, stack.path, columns, stack.grid, output, part(85, 95),
+                                       feedback.isCanceled, score_path=score_path)
+                method = CLASSIFICATIONS[self.parameterAsEnum(parameters, self.CLASSIFICATION, context)]
+                breaks = class_breaks(scores, method)
+                counts = write_classes(score_path, breaks, classes_output, stack.grid, part(95, 99),
+                                       feedback.isCanceled)
+            finally:
+                for leftover in (score_path, score_path + ".aux.xml"):
+                    if os.path.exists(leftover):
+                        os.remove(leftover)
+            sample = trained.index_of_score(scores)
+            breaks = trained.index_of_score(breaks)
             metrics = {f"{split}/{name}": stats for (split, name), (stats, _, _) in evaluations.items()}
             description = model_description(trained, stack.band_names, stack.grid, metrics,
                                              {"label_field": label_field}, plugin_version())

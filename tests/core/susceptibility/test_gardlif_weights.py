@@ -41,3 +41,19 @@ def test_pso_bounds_that_allow_negative_or_no_weights_are_refused(bounds):
     with pytest.raises(ValueError, match="The weight bounds must be finite with 0 <= smallest <= largest and a "
                                          "positive largest weight"):
         gardlif.optimise_weights(ratings, ratings @ np.arange(1.0, 8.0), default, bounds, population=5, iterations=2)
+
+
+def test_class_bounds_follow_the_weights_actually_used():
+    rng = np.random.default_rng(0)
+    default = gardlif.weights_vector(gardlif.DEFAULT_WEIGHTS)
+    index = rng.gamma(2.0, 20.0, 10_000) + 24.0  # skewed, like a PSO-weighted index
+    np.testing.assert_allclose(gardlif.class_bounds(default, index), [24, 78, 132, 186, 240])
+    pso = np.array([1.651, 0, 0, 0, 0, 5.0, 0])
+    bounds = gardlif.class_bounds(pso, np.r_[index, np.nan])
+    np.testing.assert_allclose(bounds[1:-1], np.quantile(index, [0.25, 0.5, 0.75]))
+    classes = gardlif.classify_vulnerability(np.r_[index, np.nan], bounds)
+    shares = np.bincount(classes, minlength=5)[1:] / index.size
+    np.testing.assert_allclose(shares, 0.25, atol=0.001)
+    assert classes[-1] == 0
+    with pytest.raises(ValueError, match="distinct value"):
+        gardlif.class_bounds(pso, np.array([1.0, 1.0, 2.0, 2.0]))
