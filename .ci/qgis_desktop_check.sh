@@ -21,9 +21,11 @@ checkVersion=false
 showTips=false
 INI
 export SUBSIDENCE_CI_RESULT="$WORK/desktop.json" SUBSIDENCE_CI_ERRORS="$WORK/python_errors.txt"
+export SUBSIDENCE_CI_SHOTS="${SUBSIDENCE_CI_SHOTS:-$WORK/shots}"   # screenshots of the docks (kept if set)
+mkdir -p "$SUBSIDENCE_CI_SHOTS"
 export PYQGIS_STARTUP="$ROOT/.ci/qgis_startup_hooks.py"
-echo "[desktop] starting QGIS under Xvfb"
-timeout 300 xvfb-run -a -s "-screen 0 1280x1024x24" qgis --nologo --noversioncheck --noplugins=false \
+echo "[desktop] starting QGIS under Xvfb on a 1366 x 768 screen (a laptop)"
+timeout 300 xvfb-run -a -s "-screen 0 1366x768x24" qgis --nologo --noversioncheck \
   --code "$ROOT/.ci/qgis_desktop_probe.py" >"$WORK/qgis.log" 2>&1 || true
 if [ -s "$SUBSIDENCE_CI_ERRORS" ]; then
   echo "[desktop] FAILED: Python errors while QGIS loaded the plugin:"; cat "$SUBSIDENCE_CI_ERRORS"; exit 1
@@ -37,6 +39,17 @@ import json, os, sys
 result = json.load(open(sys.argv[1]))
 errors = open(sys.argv[2]).read() if os.path.exists(sys.argv[2]) else ""
 problems = [k for k in ("plugin_loaded", "provider", "menu", "toolbar") if not result.get(k)]
+if result.get("probe_error"):
+    problems.append("probe error:\n" + result["probe_error"])
+if result.get("docks_visible_at_start"):
+    problems.append(f"docks open at start: {result['docks_visible_at_start']}")
+for name, dock in sorted(result.get("docks", {}).items()):
+    if not dock.get("visible"):
+        problems.append(f"{name}: not visible after its menu action")
+    if not dock.get("fits"):
+        problems.append(f"{name}: the main window's frame {dock.get('frame')} does not fit 1366 x 768")
+if len(result.get("docks", {})) != 2:
+    problems.append(f"docks checked: {sorted(result.get('docks', {}))}")
 if errors.strip():
     problems.append("python errors:\n" + errors)
 if result.get("algorithms", 0) < 1:
@@ -45,7 +58,10 @@ if result.get("missing_packages") or not result.get("dependencies", "").startswi
     problems.append(f"dependencies inside QGIS: missing {result.get('missing_packages')}, {result.get('dependencies')}")
 if problems:
     sys.exit("[desktop] FAILED: " + "; ".join(problems))
-print(f"[desktop] OK: plugin loaded in QGIS {result['qgis']}, {result['algorithms']} algorithm(s), no Python errors")
+print(f"[desktop] OK: plugin loaded in QGIS {result['qgis']}, {result['algorithms']} algorithm(s), no Python errors; "
+      "docks hidden at start, each opens from the menu and the window fits 1366 x 768")
+for name, dock in sorted(result["docks"].items()):
+    print(f"[desktop] {name}: frame {dock['frame']}, dock {dock['dock_size']}, screenshot {dock['screenshot']}")
 PY
 echo "[qgis_process] plugins enable + list (fresh profile, plugin installed but not enabled)"
 export QT_QPA_PLATFORM=offscreen XDG_DATA_HOME="$WORK/data_qp"

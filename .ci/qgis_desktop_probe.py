@@ -1,15 +1,20 @@
-"""Run by QGIS desktop (--code) after start-up: report what the plugin added, then quit."""
+"""Run by QGIS desktop (--code) after start-up: report what the plugin added, check the docks (hidden at start;
+each opened by its menu action is visible and the main window still fits a 1366 x 768 screen; screenshots to
+$SUBSIDENCE_CI_SHOTS), then quit."""
 import json
 import os
+import traceback
 
 import qgis.utils
 from qgis.core import Qgis, QgsApplication
 from qgis.PyQt.QtCore import QTimer
-from qgis.PyQt.QtWidgets import QToolBar
+from qgis.PyQt.QtWidgets import QApplication, QToolBar
 
 from subsidence_plugin.dependencies import missing_packages
 
+SCREEN = (1366, 768)
 window = qgis.utils.iface.mainWindow()
+shots = os.environ.get("SUBSIDENCE_CI_SHOTS") or os.path.dirname(os.environ["SUBSIDENCE_CI_RESULT"])
 try:
     import pykrige  # noqa: F401
     import torch
@@ -18,6 +23,7 @@ try:
 except Exception as error:  # report any import failure inside QGIS
     dependencies = f"failed: {error!r}"
 provider = QgsApplication.processingRegistry().providerById("subsidence")
+plugin = qgis.utils.plugins.get("subsidence_plugin")
 result = {
     "qgis": Qgis.QGIS_VERSION,
     "plugin_loaded": "subsidence_plugin" in qgis.utils.plugins and "subsidence_plugin" in qgis.utils.active_plugins,
@@ -27,7 +33,56 @@ result = {
     "toolbar": any(t.windowTitle() == "Land subsidence" for t in window.findChildren(QToolBar)),
     "missing_packages": missing_packages(),
     "dependencies": dependencies,
+    "docks": {},
 }
-with open(os.environ["SUBSIDENCE_CI_RESULT"], "w", encoding="utf-8") as fh:
-    json.dump(result, fh)
-QTimer.singleShot(200, lambda: os._exit(0))
+DOCKS = (("surface", "Subsidence surface…", "surface_dock"), ("susceptibility", "Susceptibility…", "susceptibility_dock"))
+
+
+def finish():
+    with open(os.environ["SUBSIDENCE_CI_RESULT"], "w", encoding="utf-8") as fh:
+        json.dump(result, fh)
+    QTimer.singleShot(200, lambda: os._exit(0))
+
+
+def check_dock(index):
+    try:
+        if index > 0:  # the previous dock: record, screenshot, close
+            name, _, attribute = DOCKS[index - 1]
+            dock = getattr(plugin, attribute)
+            frame = window.frameGeometry()
+            path = os.path.join(shots, f"qgis_{name}_dock_1366x768.png")
+            screen = QApplication.primaryScreen()
+            screen.grabWindow(0).save(path)
+            result["docks"][name] = {
+                "visible": dock.isVisible(), "frame": [frame.x(), frame.y(), frame.width(), frame.height()],
+                "fits": frame.width() <= SCREEN[0] and frame.height() <= SCREEN[1] and frame.x() >= 0 and
+                frame.y() >= 0 and frame.right() < SCREEN[0] and frame.bottom() < SCREEN[1],
+                "dock_size": [dock.width(), dock.height()],
+                "dock_minimum": [dock.minimumSizeHint().width(), dock.minimumSizeHint().height()],
+                "screen": [screen.geometry().width(), screen.geometry().height()],
+                "screenshot": path}
+            print(f"[probe] screenshot {path}", flush=True)
+            dock.hide()
+        if index == len(DOCKS):
+            finish()
+            return
+        _, text, _ = DOCKS[index]
+        action = next(a for a in plugin.actions if a.text() == text)
+        action.trigger()  # as the menu does
+        QTimer.singleShot(1500, lambda: check_dock(index + 1))
+    except Exception:  # noqa: BLE001 - report and quit instead of hanging
+        result["probe_error"] = traceback.format_exc()
+        finish()
+
+
+def start():
+    try:
+        result["docks_visible_at_start"] = [name for name, _, attribute in DOCKS
+                                            if getattr(plugin, attribute).isVisible()]
+        QTimer.singleShot(1500, lambda: check_dock(0))
+    except Exception:  # noqa: BLE001
+        result["probe_error"] = traceback.format_exc()
+        finish()
+
+
+QTimer.singleShot(1500, start)

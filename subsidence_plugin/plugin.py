@@ -46,8 +46,8 @@ class SubsidencePlugin:
         self.surface_dock = SurfaceDock(window)
         self.susceptibility_dock = SusceptibilityDock(window)
         for dock in (self.surface_dock, self.susceptibility_dock):
-            dock.hide()
             self.iface.addDockWidget(Qt.RightDockWidgetArea, dock)
+            dock.hide()  # after addDockWidget, which shows it: docks open only from the menu / toolbar
         entries = [
             ("Subsidence surface…", icon, lambda: self._show(self.surface_dock)),
             ("Susceptibility…", icon, lambda: self._show(self.susceptibility_dock)),

@@ -11,7 +11,10 @@ from subsidence_plugin.gui.docks.surface_dock import SurfaceDock
 def _dock(sample_area, qgis_new_project, folder):
     points = QgsVectorLayer(f"{sample_area.vector_path}|layername=ps_points", "PS points", "ogr")
     dem = QgsRasterLayer(sample_area.rasters["dem"], "DEM")
-    QgsProject.instance().addMapLayers([points, dem])
+    QgsProject.instance().addMapLayers([points, dem], False)
+    root = QgsProject.instance().layerTreeRoot()
+    root.addLayer(dem)
+    root.insertGroup(0, "Observations").addLayer(points)
     dock = SurfaceDock()
     dock.points.setLayer(points)
     dock.field.setField("velocity")
@@ -38,6 +41,12 @@ def test_dock_trains_in_a_task_with_a_live_loss_curve(provider, sample_area, qgi
     dock.run()
     wait_for_dock(dock)
     assert np.isfinite(read_raster(str(tmp_path / "idw.tif")).band(0)).all()
+    # issue 12: results in a "Results" group right below the points' group, named by field, method and units
+    root = QgsProject.instance().layerTreeRoot()
+    top = [child.name() for child in root.children()]
+    assert top.index("Results") == top.index("Observations") + 1, top
+    names = [layer.name() for layer in root.findGroup("Results").findLayers()]
+    assert names == ["velocity — IDW (mm/yr)", "velocity — patch CNN (mm/yr)"], names
 
 
 def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path,

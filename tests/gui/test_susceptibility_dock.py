@@ -39,10 +39,21 @@ def test_dock_chains_inventory_and_cnn_gwo(provider, sample_area, qgis_new_proje
         wait_for_dock):
     dock = _dock(provider, sample_area, tmp_path)
     before = len(QgsProject.instance().mapLayers())
+    texts = []
+    show = dock._show_status
+    dock._show_status = lambda text: (texts.append(text), show(text))
     dock.run()
     assert dock.running and not dock.run_button.isEnabled()
     wait_for_dock(dock)
     assert dock.outcome == "done", dock.status.text()
+    # issue 12: 'candidate n of N' (4 wolves x (1 + 1) = 8), two labelled loss curves (epochs restart)
+    assert any("candidate 3 of 8" in t for t in texts) and any("candidate 8 of 8" in t for t in texts), texts[:3]
+    assert dock.loss.labels == ["random split", "blocked split"]
+    assert dock.loss.series[1].steps[0] == 1
+    results = QgsProject.instance().layerTreeRoot().findGroup("Results")
+    names = sorted(layer.name() for layer in results.findLayers())
+    assert names == ["velocity susceptibility classes — CNN-GWO (1–5)",
+                     "velocity susceptibility index — CNN-GWO (0–1)"], names
     assert os.path.exists(tmp_path / "inventory.gpkg") and os.path.exists(tmp_path / "susceptibility_model.pt")
     assert len(dock.fitness.training) >= 4 and dock.fitness.validation[-1] == max(dock.fitness.validation)
     assert len(dock.loss.training) >= 1
@@ -62,10 +73,24 @@ def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path
     while dock.running and dock.algorithm.id() != "subsidence:trainsusceptibility":
         QApplication.processEvents()
         time.sleep(0.02)
+    from qgis.core import Qgis, QgsApplication
+
+    logged = []
+    QgsApplication.messageLog().messageReceived.connect(lambda text, tag, level: logged.append((text, level)))
+    statuses = []
+    QgsApplication.taskManager().statusChanged.connect(lambda task_id, status: statuses.append(status))
     dock.cancel()
     wait_for_dock(dock)
+    QApplication.processEvents()
     assert dock.outcome == "cancelled" and "Cancelled" in dock.status.text()
     assert not [p for p in os.listdir(tmp_path) if p.startswith("susceptibility")]
+    # issue 12: the kept inventory is named; a cancel is no failure: not Terminated, never critical, logged once
+    assert os.path.exists(tmp_path / "inventory.gpkg") and str(tmp_path / "inventory.gpkg") in dock.status.text()
+    assert "Nothing was written" not in dock.status.text()
+    assert not [t for t, level in logged if level == Qgis.Critical], logged
+    assert len([t for t, level in logged if "cancelled" in t.lower()]) == 1, logged
+    from qgis.core import QgsTask
+    assert QgsTask.Terminated not in statuses
 
 
 def test_pso_weights_fill_the_table(provider, qgis_new_project, tmp_path, wait_for_dock, gardlif_layers):

@@ -13,8 +13,9 @@ import os
 
 from qgis.core import QgsFieldProxyModel, QgsMapLayerProxyModel, QgsProcessing
 from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QTableWidget, QTableWidgetItem, QTabWidget,
-                                 QVBoxLayout, QWidget)
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import (QAbstractScrollArea, QComboBox, QDoubleSpinBox, QFormLayout, QSizePolicy,
+                                 QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ...core.ml.devices import DEVICE_CHOICES
 from ...core.susceptibility.cnn import MODEL_LABELS
@@ -23,9 +24,12 @@ from ...processing.susceptibility.optimize_weights import OptimizeWeights
 from ...processing.susceptibility.subsidence_inventory import SubsidenceInventory
 from ...processing.susceptibility.train_susceptibility import TrainSusceptibility
 from ..widgets.curve_plot import CurvePlot
+from ..widgets.layer_choices import Choice, default_points, default_stack, factor_layer
 from ..widgets.task_dock import TaskDock
 
 FIELD_ROLES = ("Velocity (mm/yr): make the inventory with the thresholds", "Inventory label (1 subsiding, 0 stable)")
+SPLITS = ("random split", "blocked split")  # the order in which trainsusceptibility trains
+SHORT_MODEL_NAMES = ("CNN", "CNN-GWO", "CNN-ICA", "frequency ratio")
 
 
 class SusceptibilityDock(TaskDock):
@@ -50,13 +54,57 @@ class SusceptibilityDock(TaskDock):
         form.addRow("Seed", self.seed)
         layout.addLayout(form)
         self.add_controls(layout, body)
-        self.loss = self.curves["loss"] = CurvePlot(body)
+        self.loss = self.curves["loss"] = CurvePlot(
+            body, tooltip="Loss per epoch (log scale): blue training, red validation; solid the random split's "
+                          "training, dashed the blocked split's", series_labels=SPLITS)
         self.fitness = self.curves["fitness"] = CurvePlot(
-            body, "validation AUC", "candidate", "Tuner: validation AUC of each candidate (blue) and the best so far (red)")
+            body, "validation AUC", "candidate", "Tuner: validation AUC of each candidate (blue) and the best so far (red)",
+            log_scale=False, min_span=0.05, limits=(0.0, 1.0))
         layout.addWidget(self.loss)
         layout.addWidget(self.fitness)
         self.add_status(layout, body)
-        self.setWidget(body)
+        self.set_body(body)
+        self.choices.add(Choice("points", self.points, default_points, self.field))
+        self.choices.add(Choice("stack", self.stack, default_stack))
+        self.choices.add(Choice("gardlif_points", self.gardlif_points, default_points, self.gardlif_field))
+        for key, combo in self.layers.items():
+            self.choices.add(Choice(f"gardlif_{key}", combo, lambda layers, k=key: factor_layer(layers, k),
+                                    keep_empty=True))
+        self.start_choices()
+
+    def expected_candidates(self) -> int:
+        """Candidates the tuner evaluates: population x (iterations + 1) (GWO exactly, ICA at most)."""
+        return self.population.value() * (self.iterations.value() + 1)
+
+    def fitness_status(self, evaluations: int, fitness: float, best: float):
+        tuner = SHORT_MODEL_NAMES[self.model.currentIndex()]
+        total = self.expected_candidates()
+        of = f"of {total}" if tuner == "CNN-GWO" else f"of at most {total}"
+        return (f"Tuning {tuner}: candidate {evaluations} {of}, validation AUC {fitness:.3f} "
+                f"(best {best:.3f})")
+
+    def epoch_status(self, epoch: int, training: float, validation: float):
+        split = self.loss.labels[-1] if self.loss.labels else SPLITS[0]
+        total = f" of {self.epochs.value()}" if self.model.currentIndex() == 0 else ""
+        return f"Training the CNN ({split}): epoch {epoch}{total}, validation loss {validation:.4g}"
+
+    def anchor_layer(self):
+        return self.points.currentLayer() if self.tabs.currentIndex() == 0 else self.gardlif_points.currentLayer()
+
+    def result_name(self, output_name: str, default: str) -> str:
+        if self.tabs.currentIndex() == 0:
+            keys, method = TrainSusceptibility, SHORT_MODEL_NAMES[self.model.currentIndex()]
+            names = {keys.OUTPUT: f"susceptibility index — {method} (0–1)",
+                     keys.CLASSES_OUTPUT: f"susceptibility classes — {method} (1–5)"}
+            field = self.field.currentField()
+        else:
+            keys, method = OptimizeWeights, "GARDLIF + PSO"
+            names = {keys.OUTPUT: f"vulnerability index — {method} (index)",
+                     keys.CLASSES_OUTPUT: f"vulnerability classes — {method} (1–4)",
+                     keys.WEIGHTS_TABLE: f"weights — {method} (0–5)"}
+            field = self.gardlif_field.currentField()
+        name = names.get(output_name)
+        return f"{field} {name}" if name and field else (name or default)
 
     def _double(self, low: float, high: float, value: float) -> QDoubleSpinBox:
         spin = QDoubleSpinBox(self)
@@ -116,6 +164,8 @@ class SusceptibilityDock(TaskDock):
         for layer in LAYERS:
             combo = QgsMapLayerComboBox(tab)
             combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+            combo.setAllowEmptyLayer(True)
+            combo.setLayer(None)
             self.layers[layer] = combo
             form.addRow(LAYER_TITLES[layer], combo)
         self.particles = self.spin(4, 10000, 30)
@@ -129,6 +179,13 @@ class SusceptibilityDock(TaskDock):
             self.weights.setItem(row, 1, QTableWidgetItem(f"{DEFAULT_WEIGHTS[layer]:g}"))
             self.weights.setItem(row, 2, QTableWidgetItem(""))
         self.weights.resizeColumnsToContents()
+        self.weights.resizeRowsToContents()
+        self.weights.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.weights.setSizeAdjustPolicy(QAbstractScrollArea.AdjustToContents)
+        self.weights.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        height = self.weights.horizontalHeader().sizeHint().height() + 2 * self.weights.frameWidth() + \
+            sum(self.weights.rowHeight(row) for row in range(self.weights.rowCount()))
+        self.weights.setFixedHeight(height)  # all seven rows, no inner scrolling (the dock's body scrolls)
         form.addRow(self.weights)
         return tab
 
