@@ -15,7 +15,8 @@ import time
 import harness  # scripts/, beside this file; puts the repository root on sys.path
 import numpy as np
 from main_job_susceptibility import run_susceptibility, susceptibility_section
-from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsRectangle,
+                       QgsVectorLayer)
 
 
 def add_group(project, name, layers):
@@ -65,7 +66,7 @@ def sample_area_section(report, result, layers):
         ([layers["GPS_STATIONS"], layers["GROUNDWATER_DECLINE"]], "Groundwater decline over the InSAR period (m)"),
     ]
     for map_layers, caption in maps:
-        report.image(render_png(map_layers, 420), caption, 420)
+        report.image(render_png(map_layers, 420), caption, None)
 
     ps = read_points(result["PS_POINTS"].split("|")[0], "ps_points")
     velocity = ps.numeric("velocity")
@@ -165,7 +166,7 @@ def factor_section(report, outputs, stack_path):
     report.table(rows, header=("band", "min", "mean", "max"), caption="Factor stack bands")
     for path, name, unit in outputs:
         layer = QgsRasterLayer(path, name)
-        report.image(render_png([layer], 260), f"{name} ({unit})", 260)
+        report.image(render_png([layer], 260), f"{name} ({unit})", None)
 
 
 MAIN_JOB_EPOCHS = 30  # the algorithm's default is the paper's 150; the demo keeps the CPU run short
@@ -193,11 +194,17 @@ def run_surfaces(result, stack_path, folder, feedback, epochs):
     return {"Kriging": kriging, "IDW": idw, "Patch CNN": cnn}
 
 
+def truth_vmax(result):
+    """The end of the true velocity's symmetric diverging ramp (its saved style), shared by the surfaces."""
+    return QgsRasterLayer(result["TRUTH_VELOCITY"], "truth").renderer().classificationMax()
+
+
 def surface_section(report, surfaces, result, epochs):
     """Report: each surface against the truth in the cells without PS points, overall and per land use."""
     from subsidence_plugin.core.io.points import read_points
     from subsidence_plugin.core.io.rasters import read_raster
     from subsidence_plugin.core.stats.metrics import error_statistics
+    from subsidence_plugin.processing import styles
     from subsidence_plugin.processing.map_images import render_png
 
     truth = read_raster(result["TRUTH_VELOCITY"]).band(0)
@@ -224,9 +231,44 @@ def surface_section(report, surfaces, result, epochs):
         rows_out.append(row)
     report.table(rows_out, header=("method", "RMSE at points (mm/yr)", "gap RMSE, all (mm/yr)", "town", "fields",
                                    "rangeland"), caption="Velocity RMSE against the truth")
+    vmax = truth_vmax(result)
     for name, out in surfaces.items():
-        report.image(render_png([QgsRasterLayer(out["OUTPUT"], name)], 300), f"{name} (mm/yr)", 300)
+        layer = QgsRasterLayer(out["OUTPUT"], f"{name} (mm/yr)")
+        styles.style_diverging(layer, "mm/yr", vmax=vmax)  # the truth's scale: the panels compare directly
+        report.image(render_png([layer], 300),
+                     f"{name} velocity (mm/yr; red = subsidence), same diverging style as the truth and PS points",
+                     None)
     return rows_out
+
+
+def save_canvas_view(project, extent, crs):
+    """Save ``extent`` as the map canvas's view: a <mapcanvas name="theMapCanvas"> element (what QGIS restores
+    when it opens a project) written into the project document on every write, and the default view extent.
+    Headless there is no canvas to write it. Returns the connected handler."""
+    from qgis.core import QgsMapSettings, QgsReferencedRectangle
+    from qgis.PyQt.QtCore import QSize
+
+    project.viewSettings().setDefaultViewExtent(QgsReferencedRectangle(extent, crs))
+    settings = QgsMapSettings()
+    settings.setDestinationCrs(crs)
+    settings.setOutputSize(QSize(1000, max(1, int(round(1000 * extent.height() / max(extent.width(), 1e-9))))))
+    settings.setExtent(extent)
+
+    def write(document):
+        root = document.documentElement()
+        canvases = root.elementsByTagName("mapcanvas")
+        for i in reversed(range(canvases.count())):
+            node = canvases.at(i)
+            if node.toElement().attribute("name") == "theMapCanvas":
+                node.parentNode().removeChild(node)
+        element = document.createElement("mapcanvas")
+        element.setAttribute("name", "theMapCanvas")
+        element.setAttribute("annotationsVisible", "1")
+        settings.writeXml(element, document)
+        root.appendChild(element)
+
+    project.writeProject.connect(write)
+    return write
 
 
 def main(argv=None):
@@ -243,6 +285,7 @@ def main(argv=None):
     import processing
 
     from subsidence_plugin.core.reports.html import HtmlReport
+    from subsidence_plugin.processing import styles
     from subsidence_plugin.resources import plugin_version
 
     feedback = harness.console_feedback()
@@ -282,8 +325,13 @@ def main(argv=None):
                 child.setItemVisibilityChecked(False)
 
     surfaces = run_surfaces(result, stack_path, os.path.join(output, "surfaces"), feedback, args.epochs)
-    add_group(project, "Surfaces", [QgsRasterLayer(out["OUTPUT"], f"{name} velocity (mm/yr)")
-                                    for name, out in surfaces.items()])
+    surface_layers = [QgsRasterLayer(out["OUTPUT"], f"{name} velocity (mm/yr)") for name, out in surfaces.items()]
+    for layer in surface_layers:  # in the project, on the truth's scale (the .qml beside each file keeps its own)
+        styles.style_diverging(layer, "mm/yr", vmax=truth_vmax(result))
+    variance = QgsRasterLayer(surfaces["Kriging"]["OUTPUT"], "Kriging variance ((mm/yr)²)")
+    styles.style_sequential(variance, "(mm/yr)²", band=2)  # project only: the .qml beside the file keeps band 1
+    surfaces_group = add_group(project, "Surfaces", surface_layers + [variance])
+    surfaces_group.findLayer(variance.id()).setItemVisibilityChecked(False)
     susceptibility = run_susceptibility(result, stack_path, factor_outputs, os.path.join(output, "susceptibility"),
                                         feedback)
     susceptibility_layers = [QgsVectorLayer(susceptibility["inventory"]["OUTPUT"], "Subsidence inventory", "ogr")]
@@ -291,6 +339,10 @@ def main(argv=None):
         susceptibility_layers += [QgsRasterLayer(susceptibility[name]["CLASSES_OUTPUT"], f"{name} classes"),
                                   QgsRasterLayer(susceptibility[name]["OUTPUT"], f"{name} index")]
     add_group(project, "Susceptibility", susceptibility_layers)
+
+    for tree_layer in project.layerTreeRoot().findLayers():
+        styles.set_legend_title(tree_layer)  # no 'Band 1: ... (Gray)' line above the colour ramps
+    canvas_writer = save_canvas_view(project, QgsRectangle(layers["DEM"].extent()), project.crs())
 
     report = HtmlReport("Land subsidence - main job on the sample study area",
                         f"Land subsidence plugin {plugin_version()}, QGIS {QgsApplication.instance().applicationVersion() or ''}")
@@ -320,6 +372,7 @@ def main(argv=None):
     print(f"  project     : {project_path} ({len(project.mapLayers())} layers)")
     print(f"  report      : {report_path}")
     print(f"  time        : {elapsed:.1f} s")
+    project.writeProject.disconnect(canvas_writer)
     project.clear()
     harness.stop_qgis(app, provider)
     return 0

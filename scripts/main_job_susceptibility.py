@@ -172,5 +172,5 @@ def susceptibility_section(report, out, result):
     images = [QgsRasterLayer(out["CNN-GWO"]["CLASSES_OUTPUT"], "CNN-GWO classes"),
               QgsRasterLayer(pso["CLASSES_OUTPUT"], "GARDLIF-PSO classes")]
     for layer in images:
-        report.image(render_png([layer], 300), layer.name(), 300)
+        report.image(render_png([layer], 300), layer.name(), None)
     return rows, ranking, pso

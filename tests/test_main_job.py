@@ -4,6 +4,9 @@ import re
 import subprocess
 import sys
 import zipfile
+from xml.etree import ElementTree
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,6 +28,31 @@ def test_main_job_writes_project_and_report(tmp_path):
         assert f"<layername>{name}</layername>" in qgs, name
     assert "singlebandpseudocolor" in qgs and "paletted" in qgs and "graduatedSymbol" in qgs
     assert "./sample_area/dem.tif" in qgs  # relative paths: the folder can be moved
+    # the project opens on the study area: the <mapcanvas> QGIS restores holds the DEM's extent and CRS
+    from osgeo import gdal
+
+    dem = gdal.Open(str(out / "sample_area" / "dem.tif"))
+    x0, dx, _, y1, _, dy = dem.GetGeoTransform()
+    expected = {"xmin": x0, "ymin": y1 + dy * dem.RasterYSize, "xmax": x0 + dx * dem.RasterXSize, "ymax": y1}
+    canvases = [c for c in ElementTree.fromstring(qgs).iter("mapcanvas") if c.get("name") == "theMapCanvas"]
+    assert len(canvases) == 1
+    extent = canvases[0].find("extent")
+    for key, value in expected.items():
+        assert float(extent.find(key).text) == pytest.approx(value, abs=1e-6), key
+    assert canvases[0].find("units").text == "meters"
+    assert "32613" in canvases[0].find("destinationsrs/spatialrefsys/authid").text
+    # one diverging style, labels with units: kriging as the truth (band 1), its variance sequential (band 2)
+    layers = {m.find("layername").text: m for m in ElementTree.fromstring(qgs).iter("maplayer")}
+    for name in ("Kriging velocity (mm/yr)", "IDW velocity (mm/yr)", "Patch CNN velocity (mm/yr)",
+                 "True velocity (mm/yr)"):
+        items = layers[name].findall(".//colorrampshader/item")
+        assert [i.get("color") for i in items][0] == "#b2182b" and items[-1].get("color") == "#2166ac", name
+        assert float(items[0].get("value")) == pytest.approx(-float(items[-1].get("value"))), name
+        assert all(re.fullmatch(r"\u2212?\d+(\.\d)? mm/yr", i.get("label")) for i in items), name
+    variance = layers["Kriging variance ((mm/yr)²)"]
+    assert variance.find(".//rasterrenderer").get("band") == "2"
+    assert all(i.get("label").endswith(" (mm/yr)²") for i in variance.findall(".//colorrampshader/item"))
+    assert "(Gray)" not in qgs and "legend/label-0" in qgs
     report = (out / "report.html").read_text()
     assert "Sample study area" in report and "Driving-force factors" in report
     assert "gap RMSE" in report and "Patch CNN" in report

@@ -7,7 +7,7 @@ from typing import Optional
 
 from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from ..core.io.stack import reference_grid
 from ..core.ml.devices import choose_device, describe, torch_available
@@ -35,6 +35,12 @@ def add_points_parameters(algorithm, field_label: str = "Value field (e.g. veloc
     algorithm.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (grid)"))
 
 
+def add_units_parameter(algorithm) -> None:
+    """UNITS (optional string, default mm/yr): the value field's unit, for the legend and the report."""
+    algorithm.addParameter(QgsProcessingParameterString("UNITS", "Units of the value field", "mm/yr",
+                                                        optional=True))
+
+
 def add_report_and_cv_outputs(algorithm) -> None:
     """REPORT (optional HTML) and the leave-one-out statistics as outputs."""
     algorithm.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)",
@@ -46,9 +52,11 @@ def add_report_and_cv_outputs(algorithm) -> None:
 
 def run_interpolation(algorithm, parameters, points_key: str, field_name: str, reference, output: str,
                       settings: InterpolationSettings, context, feedback, report_path: Optional[str] = None,
-                      unit: str = "", device_name: str = "auto") -> dict:
+                      unit: str = "", device_name: str = "auto", diverging: bool = False) -> dict:
     """Interpolate a numeric field of the points parameter ``points_key`` to the reference grid; returns the
-    algorithm's results."""
+    algorithm's results. ``diverging``: the values are a displacement / velocity (negative = subsidence), styled on
+    the red-white-blue ramp symmetric about 0 like every other displacement output; otherwise sequential. Legend
+    labels carry ``unit``."""
     with processing_errors():
         grid = reference_grid(gdal_raster_path(reference, "Reference raster"))
         if grid.is_geographic:
@@ -82,9 +90,9 @@ def run_interpolation(algorithm, parameters, points_key: str, field_name: str, r
                             progress=lambda p, m: fitting(50.0 + 0.5 * p, m), is_cancelled=feedback.isCanceled)
     label = "kriging" if settings.method == "kriging" else "IDW"
     finish_raster_output(context, output, f"{field_name} ({label})", "OUTPUT",
-                         lambda lyr: styles.style_sequential(lyr, unit))
+                         lambda lyr: (styles.style_diverging if diverging else styles.style_sequential)(lyr, unit))
     if report_path:
-        write_interpolation_report(report_path, field_name, label, interpolator, stats, unit)
+        write_interpolation_report(report_path, field_name, label, interpolator, stats, unit, surface_path=output)
     return {"OUTPUT": output, "CV_RMSE": stats["rmse"], "CV_MAE": stats["mae"], "CV_R2": stats["r2"],
             "VARIOGRAM_MODEL": variogram_json, "REPORT": report_path or ""}
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from typing import Dict, Optional, Sequence, Tuple
 
-from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsGraduatedSymbolRenderer, QgsLineSymbol,
-                       QgsMapLayer, QgsMarkerSymbol, QgsMultiBandColorRenderer, QgsPalettedRasterRenderer,
-                       QgsRasterLayer, QgsRasterShader, QgsRendererRange, QgsSingleBandPseudoColorRenderer,
-                       QgsSingleSymbolRenderer, QgsVectorLayer)
+import numpy as np
+from qgis.core import (QgsBasicNumericFormat, QgsColorRampLegendNodeSettings, QgsColorRampShader,
+                       QgsContrastEnhancement, QgsGraduatedSymbolRenderer, QgsLineSymbol, QgsMapLayer, QgsMarkerSymbol,
+                       QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsRasterLayer, QgsRasterShader,
+                       QgsRendererRange, QgsSingleBandPseudoColorRenderer, QgsSingleSymbolRenderer, QgsVectorLayer)
 from qgis.PyQt.QtGui import QColor
 
 DIVERGING = ("#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac")
@@ -32,13 +33,65 @@ def raster_range(layer: QgsRasterLayer, band: int = 1, low: float = 0.02, high: 
     return float(lo), float(hi)
 
 
+MINUS = "\u2212"  # typographic minus sign in legend labels
+
+
+def label_decimals(step: float) -> int:
+    """Decimals that show a step between legend values with two significant digits (0 for steps >= 10)."""
+    step = abs(float(step))
+    if not np.isfinite(step) or step == 0:
+        return 2
+    return int(min(6, max(0, 1 - np.floor(np.log10(step)))))
+
+
+def format_value(value: float, decimals: int, unit: str = "") -> str:
+    """A legend value rounded to ``decimals`` with its unit, e.g. '\u221220 mm/yr' (no trailing zeros, no
+    '-0')."""
+    text = f"{float(value):.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return f"{text.replace('-', MINUS)} {unit}".strip()
+
+
+NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_limit(value: float, steps: int = 3) -> float:
+    """The smallest ``steps`` x (a round step: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 x 10^k) that reaches
+    ``value``, so a ramp from 0 to it has items at round values (29.2 -> 30, 52 -> 60, 17 -> 18)."""
+    value = abs(float(value))
+    if not np.isfinite(value) or value == 0:
+        return float(steps)
+    raw = value / steps
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in NICE_STEPS if m * power >= raw * (1 - 1e-9))
+    return float(round(step * steps, 10))
+
+
 def _ramp_items(colours: Sequence[str], lo: float, hi: float, unit: str) -> list:
     n = len(colours)
+    decimals = label_decimals((hi - lo) / (n - 1))
     items = []
     for i, colour in enumerate(colours):
         value = lo + (hi - lo) * i / (n - 1)
-        items.append(QgsColorRampShader.ColorRampItem(value, QColor(colour), f"{value:.4g} {unit}".strip()))
+        items.append(QgsColorRampShader.ColorRampItem(value, QColor(colour), format_value(value, decimals, unit)))
     return items
+
+
+def _legend_settings(lo: float, hi: float, n: int, unit: str) -> QgsColorRampLegendNodeSettings:
+    """The continuous legend's minimum / maximum labels: rounded like the ramp items, with the unit."""
+    settings = QgsColorRampLegendNodeSettings()
+    settings.setUseContinuousLegend(True)
+    number = QgsBasicNumericFormat()
+    number.setNumberDecimalPlaces(label_decimals((hi - lo) / max(n - 1, 1)))
+    number.setShowTrailingZeros(False)
+    number.setShowThousandsSeparator(False)
+    settings.setNumericFormat(number)
+    if unit:
+        settings.setSuffix(f" {unit}")
+    return settings
 
 
 def _pseudocolor(layer: QgsRasterLayer, colours: Sequence[str], lo: float, hi: float, unit: str,
@@ -46,6 +99,7 @@ def _pseudocolor(layer: QgsRasterLayer, colours: Sequence[str], lo: float, hi: f
     ramp = QgsColorRampShader(lo, hi)
     ramp.setColorRampType(QgsColorRampShader.Interpolated)
     ramp.setColorRampItemList(_ramp_items(colours, lo, hi, unit))
+    ramp.setLegendSettings(_legend_settings(lo, hi, len(colours), unit))
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
@@ -55,10 +109,11 @@ def _pseudocolor(layer: QgsRasterLayer, colours: Sequence[str], lo: float, hi: f
 
 
 def style_diverging(layer: QgsRasterLayer, unit: str = "mm", band: int = 1, vmax: Optional[float] = None) -> None:
-    """Red (negative, subsidence) - white (0) - blue (positive, uplift), symmetric about 0."""
+    """Red (negative, subsidence) - white (0) - blue (positive, uplift), symmetric about 0. Without ``vmax`` the
+    larger end of the 2-98 % cut, rounded up so the seven items fall on round values, bounds the ramp."""
     if vmax is None:
         lo, hi = raster_range(layer, band)
-        vmax = max(abs(lo), abs(hi)) or 1.0
+        vmax = nice_limit(max(abs(lo), abs(hi)), (len(DIVERGING) - 1) // 2)
     _pseudocolor(layer, DIVERGING, -vmax, vmax, unit, band)
 
 
@@ -97,19 +152,33 @@ def style_points_diverging(layer: QgsVectorLayer, field: str, unit: str, vmax: f
     """Graduated points on the diverging ramp, symmetric about 0 (red = subsidence)."""
     n = len(DIVERGING)
     bounds = [-vmax + 2 * vmax * i / n for i in range(n + 1)]
+    decimals = label_decimals(2 * vmax / n)
     ranges = []
     for i, colour in enumerate(DIVERGING):
         symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": colour, "size": str(size),
                                                "outline_color": "#404040", "outline_width": "0.1"})
         lo, hi = bounds[i], bounds[i + 1]
         if i == 0:
-            lo, label = -1e12, f"< {hi:.3g} {unit}"
+            lo, label = -1e12, f"< {format_value(hi, decimals, unit)}"
         elif i == n - 1:
-            hi, label = 1e12, f"> {lo:.3g} {unit}"
+            hi, label = 1e12, f"> {format_value(lo, decimals, unit)}"
         else:
-            label = f"{lo:.3g} to {hi:.3g} {unit}"
+            label = f"{format_value(lo, decimals)} to {format_value(hi, decimals, unit)}"
         ranges.append(QgsRendererRange(lo, hi, symbol, label))
     layer.setRenderer(QgsGraduatedSymbolRenderer(field, ranges))
+
+
+def set_legend_title(tree_layer, text: Optional[str] = None) -> None:
+    """Replace a pseudocolour raster's band-name legend line ('Band 1: velocity_kriged (Gray)') by ``text``
+    (default: the band's name without the colour interpretation); stored in the project's layer tree (QGIS 3.22
+    keeps no such label in a .qml)."""
+    from qgis.core import QgsMapLayerLegendUtils
+
+    layer = tree_layer.layer()
+    if isinstance(layer, QgsRasterLayer) and isinstance(layer.renderer(), QgsSingleBandPseudoColorRenderer):
+        if text is None:
+            text = layer.dataProvider().generateBandName(layer.renderer().band())
+        QgsMapLayerLegendUtils.setLegendNodeUserLabel(tree_layer, 0, text)
 
 
 def style_marker(layer: QgsVectorLayer, shape: str, colour: str, size: float = 3.0) -> None:

@@ -61,7 +61,10 @@ class HtmlReport:
         out.append("</table>")
         self.parts.append("".join(out))
 
-    def image(self, png: bytes, caption: str = "", width: int = 520) -> None:
+    def image(self, png: bytes, caption: str = "", width: Optional[int] = 520) -> None:
+        """Embed a PNG shown ``width`` pixels wide (None: its own width)."""
+        if width is None:
+            width = png_width(png)
         data = base64.b64encode(png).decode("ascii")
         self.parts.append(f"<figure><img width='{width}' src='data:image/png;base64,{data}' alt='{html.escape(caption)}'>"
                           f"<figcaption>{html.escape(caption)}</figcaption></figure>")
@@ -83,6 +86,11 @@ class HtmlReport:
             fh.write(self.html())
         os.replace(tmp, path)
         return path
+
+
+def png_width(png: bytes) -> int:
+    """Pixel width of a PNG (from its IHDR chunk)."""
+    return int.from_bytes(png[16:20], "big")
 
 
 def figure_png(fig, dpi: int = 110) -> bytes:

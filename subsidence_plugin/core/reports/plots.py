@@ -9,9 +9,18 @@ from ..spatial.variogram import Variogram
 from .html import new_figure
 
 
+def squared_unit(unit: str) -> str:
+    """'mm' -> 'mm²', 'mm/yr' -> '(mm/yr)²', '' -> ''."""
+    unit = (unit or "").strip()
+    if not unit:
+        return ""
+    return f"{unit}²" if unit.isalnum() else f"({unit})²"
+
+
 def variogram_figure(lags: np.ndarray, gamma: np.ndarray, counts: np.ndarray, models: Dict[str, Variogram],
                      chosen: Optional[str] = None, unit: str = ""):
-    """Experimental semivariance (marker size ~ pair count) with the fitted models; the chosen one bold."""
+    """Experimental semivariance (marker size ~ pair count) with the fitted models; the chosen one bold. The
+    semivariance axis is in the squared value unit."""
     fig, ax = new_figure(6.0, 3.8)
     sizes = 10 + 60 * counts / counts.max()
     ax.scatter(lags, gamma, s=sizes, color="#404040", zorder=3, label="experimental")
@@ -19,7 +28,7 @@ def variogram_figure(lags: np.ndarray, gamma: np.ndarray, counts: np.ndarray, mo
     for name, model in models.items():
         ax.plot(h, model(h), lw=2.5 if name == chosen else 1.0, label=f"{name}{' (used)' if name == chosen else ''}")
     ax.set_xlabel("lag distance (m)")
-    ax.set_ylabel(f"semivariance{f' ({unit})²' if unit else ''}")
+    ax.set_ylabel(f"semivariance ({squared_unit(unit)})" if unit else "semivariance (squared value unit)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -53,8 +62,19 @@ def scatter_panels_figure(panels: Dict[str, tuple], unit: str = ""):
     return fig
 
 
-def loss_figure(train: Sequence[float], validation: Sequence[float], title: str = "Loss"):
-    """Training and validation loss per epoch (log scale)."""
+def loss_label(title: str) -> str:
+    """The loss axis for a loss named in the title: binary cross-entropy for 'BCE' / 'cross-entropy', else the
+    patch CNN's mean squared error of standardised values."""
+    lowered = title.lower()
+    if "bce" in lowered or "cross-entropy" in lowered or "cross entropy" in lowered:
+        return "loss (binary cross-entropy)"
+    return "loss (MSE of standardised values)"
+
+
+def loss_figure(train: Sequence[float], validation: Sequence[float], title: str = "Loss",
+                ylabel: Optional[str] = None):
+    """Training and validation loss per epoch (log scale); the axis names the loss (``ylabel``, else from the
+    title: see ``loss_label``)."""
     fig, ax = new_figure(5.0, 3.4)
     epochs = np.arange(1, len(train) + 1)
     ax.plot(epochs, train, label="training")
@@ -62,7 +82,7 @@ def loss_figure(train: Sequence[float], validation: Sequence[float], title: str 
         ax.plot(epochs, validation, label="validation")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (standardised MSE)")
+    ax.set_ylabel(ylabel or loss_label(title))
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -74,6 +94,8 @@ def _residual_axes(fig, ax, x, y, residual, vmax, title, unit) -> None:
     fig.colorbar(dots, ax=ax, label=f"predicted - observed{f' ({unit})' if unit else ''}")
     ax.set_aspect("equal")
     ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set_xlabel("easting (m)", fontsize=8)
+    ax.set_ylabel("northing (m)", fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=7)
 
@@ -92,6 +114,34 @@ def residual_panels_figure(panels: Dict[str, tuple], unit: str = ""):
     for ax, (title, (x, y, residual)) in zip(np.atleast_1d(axes), panels.items()):
         _residual_axes(fig, ax, x, y, residual, vmax, title, unit)
     fig.tight_layout()
+    return fig
+
+
+def surface_map_figure(values: np.ndarray, extent: Sequence[float], title: str, unit: str = "",
+                       diverging: bool = True, points: Optional[tuple] = None):
+    """A raster surface (rows from north) on its map coordinates (``extent`` = x_min, y_min, x_max, y_max in m)
+    with a colour bar in ``unit``: red-white-blue symmetric about 0 (negative = subsidence = red) when
+    ``diverging``, else sequential; optional (x, y) points drawn as small dots."""
+    fig, ax = new_figure(5.4, 4.6)
+    data = np.ma.masked_invalid(np.asarray(values, dtype=float))
+    x0, y0, x1, y1 = extent
+    if diverging:
+        vmax = float(np.nanpercentile(np.abs(data.compressed()), 98)) if data.count() else 1.0
+        kwargs = {"cmap": "RdBu", "vmin": -(vmax or 1.0), "vmax": vmax or 1.0}
+    else:
+        kwargs = {"cmap": "YlGnBu"}
+    image = ax.imshow(data, extent=(x0, x1, y0, y1), origin="upper", interpolation="nearest", **kwargs)
+    if points is not None:
+        ax.scatter(points[0], points[1], s=1.5, color="#303030", alpha=0.6, lw=0)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+    fig.colorbar(image, ax=ax, label=unit or "value")
+    ax.set_aspect("equal")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set_xlabel("easting (m)", fontsize=8)
+    ax.set_ylabel("northing (m)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=10)
     return fig
 
 

@@ -62,7 +62,8 @@ def write_susceptibility_report(path, model_name, analysis, evaluations, trained
         report.figure(fitness_figure([1.0 - c for c in trained.tuning.history],
                                      f"{model_name}: best validation AUC", "AUC"), width=420)
     if trained.history is not None:
-        report.figure(loss_figure(trained.history.train_loss, trained.history.validation_loss, "Loss (BCE)"),
+        report.figure(loss_figure(trained.history.train_loss, trained.history.validation_loss, "Loss",
+                                  ylabel="binary cross-entropy"),
                       width=420)
     report.heading("Susceptibility classes")
     report.table([(r[1], r[2], r[3], r[4], r[5]) for r in table],

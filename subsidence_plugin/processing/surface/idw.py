@@ -5,7 +5,7 @@ from qgis.core import QgsProcessingParameterNumber, QgsProcessingParameterRaster
 
 from ...core.spatial.interpolation import InterpolationSettings
 from ..base import SubsidenceAlgorithm
-from ..interpolation import add_points_parameters, add_report_and_cv_outputs, run_interpolation
+from ..interpolation import add_points_parameters, add_report_and_cv_outputs, add_units_parameter, run_interpolation
 
 
 class InverseDistanceWeighting(SubsidenceAlgorithm):
@@ -20,7 +20,9 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         "point takes its value. The baseline the patch CNN and kriging are compared with (seed 000).</p>"
         "<p>Leave-one-out RMSE, MAE and R² are reported (and in the optional HTML report). Points are "
         "reprojected to the reference CRS, which must be projected (metres); points at the same place are "
-        "averaged.</p>")
+        "averaged.</p>"
+        "<p><b>Units</b> (default mm/yr) label the legend; the surface is styled like every displacement / velocity "
+        "output: red (negative = subsidence) - white (0) - blue, symmetric about 0.</p>")
 
     # parameter and output keys (stable: saved models, .model3 files and scripts use them)
     INPUT = "INPUT"
@@ -31,12 +33,14 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
     RADIUS = "RADIUS"
     OUTPUT = "OUTPUT"
     REPORT = "REPORT"
+    UNITS = "UNITS"
     CV_RMSE = "CV_RMSE"
     CV_MAE = "CV_MAE"
     CV_R2 = "CV_R2"
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_points_parameters(self)
+        add_units_parameter(self)
         self.addParameter(QgsProcessingParameterNumber(self.POWER, "Power", QgsProcessingParameterNumber.Double, 2.0,
                                                        minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(self.NEIGHBOURS, "Nearest points per cell (k)",
@@ -46,6 +50,9 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "IDW surface"))
         add_report_and_cv_outputs(self)
 
+    def _units(self, parameters, context) -> str:
+        return (self.parameterAsString(parameters, self.UNITS, context) or "").strip()
+
     def process(self, parameters, context, feedback):
         settings = InterpolationSettings(method="idw", k=self.parameterAsInt(parameters, self.NEIGHBOURS, context),
                                          power=self.parameterAsDouble(parameters, self.POWER, context),
@@ -54,4 +61,5 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
                                  self.parameterAsString(parameters, self.FIELD, context),
                                  self.parameterAsRasterLayer(parameters, self.REFERENCE, context),
                                  self.parameterAsOutputLayer(parameters, self.OUTPUT, context), settings, context,
-                                 feedback, self.parameterAsFileOutput(parameters, self.REPORT, context))
+                                 feedback, self.parameterAsFileOutput(parameters, self.REPORT, context),
+                                 unit=self._units(parameters, context), diverging=True)

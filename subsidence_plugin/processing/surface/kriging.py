@@ -7,8 +7,8 @@ from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterEnum, Qg
 from ...core.ml.devices import DEVICE_CHOICES
 from ...core.spatial.interpolation import InterpolationSettings
 from ..base import SubsidenceAlgorithm, add_advanced
-from ..interpolation import (VARIOGRAMS, add_points_parameters, add_report_and_cv_outputs, run_interpolation,
-                             variogram_models)
+from ..interpolation import (VARIOGRAMS, add_points_parameters, add_report_and_cv_outputs, add_units_parameter,
+                             run_interpolation, variogram_models)
 
 DRIFTS = ["Ordinary (constant unknown mean)", "Universal (linear drift in x and y)"]
 
@@ -31,7 +31,9 @@ class Kriging(SubsidenceAlgorithm):
         "Points at identical positions are averaged.</p>"
         "<p>The optional HTML report holds the leave-one-out statistics, the variogram with its fitted models "
         "and the predicted-against-observed plot. Points are reprojected to the reference CRS, which must be "
-        "projected (metres).</p>")
+        "projected (metres).</p>"
+        "<p><b>Units</b> (default mm/yr) label the legend; the surface is styled like every displacement / velocity "
+        "output: red (negative = subsidence) - white (0) - blue, symmetric about 0.</p>")
 
     # parameter and output keys (stable: saved models, .model3 files and scripts use them)
     INPUT = "INPUT"
@@ -47,6 +49,7 @@ class Kriging(SubsidenceAlgorithm):
     DEVICE = "DEVICE"
     OUTPUT = "OUTPUT"
     REPORT = "REPORT"
+    UNITS = "UNITS"
     CV_RMSE = "CV_RMSE"
     CV_MAE = "CV_MAE"
     CV_R2 = "CV_R2"
@@ -54,6 +57,7 @@ class Kriging(SubsidenceAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_points_parameters(self)
+        add_units_parameter(self)
         self.addParameter(QgsProcessingParameterEnum(self.DRIFT, "Kriging type", DRIFTS, defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum(self.VARIOGRAM, "Variogram model", VARIOGRAMS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.NEIGHBOURS, "Nearest points per cell (k)",
@@ -71,6 +75,9 @@ class Kriging(SubsidenceAlgorithm):
         add_report_and_cv_outputs(self)
         self.addOutput(QgsProcessingOutputString(self.VARIOGRAM_MODEL, "Variogram (JSON)"))
 
+    def _units(self, parameters, context) -> str:
+        return (self.parameterAsString(parameters, self.UNITS, context) or "").strip()
+
     def process(self, parameters, context, feedback):
         choice = self.parameterAsEnum(parameters, self.VARIOGRAM, context)
         settings = InterpolationSettings(
@@ -86,4 +93,5 @@ class Kriging(SubsidenceAlgorithm):
                                  self.parameterAsRasterLayer(parameters, self.REFERENCE, context),
                                  self.parameterAsOutputLayer(parameters, self.OUTPUT, context), settings, context,
                                  feedback, self.parameterAsFileOutput(parameters, self.REPORT, context),
+                                 unit=self._units(parameters, context), diverging=True,
                                  device_name=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)])
