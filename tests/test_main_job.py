@@ -6,6 +6,7 @@ import sys
 import zipfile
 from xml.etree import ElementTree
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,3 +60,10 @@ def test_main_job_writes_project_and_report(tmp_path):
     assert "Susceptibility (seed 002) and GARDLIF + PSO (seed 003)" in report and "true future" in report
     assert len(re.findall(r"data:image/png;base64,", report)) >= 10
     assert re.search(r"CNN-GWO\s*: susceptibility test AUC 0\.\d+", run.stdout)
+    # every class of the PSO-weighted GARDLIF map and of the CNN-GWO susceptibility map holds cells
+    from subsidence_plugin.core.io.rasters import read_raster
+
+    for name, count in (("gardlif_pso_classes.tif", 4), ("susceptibility_cnn_gwo_classes.tif", 5)):
+        classes = read_raster(str(out / "susceptibility" / name)).array[0]
+        shares = np.bincount(classes[classes > 0], minlength=count + 1)[1:] / (classes > 0).sum()
+        assert shares.min() >= 0.01, (name, shares)

@@ -51,6 +51,28 @@ def natural_breaks(values: np.ndarray, classes: int = 5, max_values: int = 2000)
     return np.array(sorted(breaks))
 
 
+def balanced_breaks(values: np.ndarray, classes: int) -> np.ndarray:
+    """Inner breaks that split the values into ``classes`` classes as near to equal counts as ties allow: the
+    breaks fall between distinct values (class k = [break k-1, break k)), every class holds at least one
+    distinct value, and each break is the one whose cumulative share is nearest to k / classes. Quantiles of an
+    index that takes few distinct values (a sum of class ratings) put several breaks on one value and leave
+    classes empty; these do not."""
+    values = np.asarray(values, dtype=np.float64)
+    distinct, counts = np.unique(values[~np.isnan(values)], return_counts=True)
+    if len(distinct) < classes:
+        raise ValueError(f"The index takes {len(distinct)} distinct value(s): {classes} classes are undefined")
+    share = np.cumsum(counts) / counts.sum()
+    ends, previous = [], -1
+    for k in range(1, classes):
+        low, high = previous + 1, len(distinct) - 1 - (classes - k)  # leave a value for every later class
+        candidates = np.arange(low, high + 1)
+        end = int(candidates[np.argmin(np.abs(share[candidates] - k / classes))])
+        ends.append(end)
+        previous = end
+    ends = np.asarray(ends)
+    return (distinct[ends] + distinct[ends + 1]) / 2.0
+
+
 def class_breaks(values: np.ndarray, method: str = "quantile", classes: int = 5) -> np.ndarray:
     """Inner class breaks of an index: class k holds values in (break k-1, break k]. Refuses an index with
     fewer valid values than classes, or a constant one (its classes would be undefined)."""

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..ml.optimisers import OptimisationResult, Problem, optimise
 from ..progress import CancelCheck, ProgressCallback
+from ..stats.classes import balanced_breaks
 from ..stats.correlation import pearson_columns
 
 LAYERS = ("groundwater_decline", "aquifer_media", "recharge", "discharge", "land_use", "aquifer_thickness",
@@ -193,10 +194,11 @@ def class_bounds(weights: np.ndarray, index_sample: np.ndarray) -> np.ndarray:
     """Bounds (low, three breaks, high) of the four vulnerability classes for the weights actually used.
 
     Seed 003's own weights: its equal intervals of the possible range [sum w, 10 sum w] (24-78-132-186-240).
-    Any other weights (PSO's, a user's): the quartiles of the index over the valid cells (``index_sample``, a
-    regular sample), the classes the correlation index CI compares too. Seed 003's fixed intervals fit only its
-    weights: with PSO's weights the sample area's index fell into two of the four classes. Refuses an index with
-    fewer than four distinct values."""
+    Any other weights (PSO's, a user's): quartiles of the index over the valid cells (``index_sample``, a
+    regular sample), as near to a quarter each as ties allow (`stats.classes.balanced_breaks`: the index is a
+    sum of class ratings and takes few distinct values), the classes the correlation index CI compares too.
+    Seed 003's fixed intervals fit only its weights: with PSO's weights the sample area's index fell into two of
+    the four classes. Refuses an index with fewer than four distinct values."""
     weights = checked_weights(weights)
     if np.allclose(weights, weights_vector(DEFAULT_WEIGHTS)):
         total = float(weights.sum())
@@ -206,7 +208,7 @@ def class_bounds(weights: np.ndarray, index_sample: np.ndarray) -> np.ndarray:
     if len(np.unique(values)) < len(VULNERABILITY_CLASSES):
         raise ValueError(f"The GARDLIF index takes {len(np.unique(values))} distinct value(s) on the valid cells: "
                          "four vulnerability classes are undefined")
-    return np.concatenate([[values.min()], np.quantile(values, [0.25, 0.5, 0.75]), [values.max()]])
+    return np.concatenate([[values.min()], balanced_breaks(values, len(VULNERABILITY_CLASSES)), [values.max()]])
 
 
 def classify_vulnerability(index: np.ndarray, bounds: np.ndarray) -> np.ndarray:

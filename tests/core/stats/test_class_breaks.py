@@ -26,3 +26,14 @@ def test_an_index_with_as_many_values_as_classes_still_has_breaks():
     np.testing.assert_allclose(class_breaks(values, "quantile"), [0.18, 0.26, 0.34, 0.42])
     np.testing.assert_allclose(class_breaks(values, "equal_interval"), [0.18, 0.26, 0.34, 0.42])
     np.testing.assert_allclose(class_breaks(values, "natural_breaks"), [0.1, 0.2, 0.3, 0.4])
+
+
+def test_balanced_breaks_fall_between_distinct_values_nearest_to_equal_shares():
+    from subsidence_plugin.core.stats.classes import balanced_breaks
+
+    values = np.arange(100.0)
+    np.testing.assert_allclose(balanced_breaks(values, 4), [24.5, 49.5, 74.5])  # = quartiles without ties
+    tied = np.repeat([1.0, 2.0, 3.0, 4.0, 5.0], [70, 10, 10, 5, 5])
+    np.testing.assert_allclose(balanced_breaks(tied, 4), [1.5, 2.5, 3.5])
+    with pytest.raises(ValueError, match="3 distinct value"):
+        balanced_breaks(np.array([1.0, 2.0, 3.0, 3.0]), 4)
