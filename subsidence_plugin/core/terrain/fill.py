@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from ..progress import CancelCheck, ProgressCallback, Steps
 from .neighbours import (BLOCK_CELLS, CARDINALS_FIRST, DIRECTION_COLS, DIRECTION_ROWS, as_float, cell_chunks,
@@ -245,7 +245,7 @@ def flat_steps(z: np.ndarray):
         frontier.append(np.flatnonzero(near_flat & drains[start:stop]) + start * cols)
     del drains
     height, pending = z.reshape(-1), pending.reshape(-1)
-    frontier = np.concatenate(frontier)
+    frontier = np.concatenate(frontier).astype(index_dtype(z.size))  # int32 where it fits: half the memory
     frontier_height = height[frontier]
     # Targets outside the raster are clipped to a corner, and those wrapping round a row land on an edge
     # cell: neither is ever pending.
@@ -266,6 +266,106 @@ def flat_steps(z: np.ndarray):
             reached_height.append(target_height)
             yield distance, k, target
         frontier, frontier_height = np.concatenate(reached), np.concatenate(reached_height)
+
+
+def flat_increments(z: np.ndarray) -> np.ndarray:
+    """Garbrecht & Martz (1997) flat gradient as Barnes et al. (2014) define it, in units (float64 ULPs) above
+    ``z`` (int32; 0 where nothing is raised): a flat cell (no lower neighbour, not an outlet) rises by
+    2 (d_low + 1) + (H - d_high), a low edge (a cell with a lower neighbour next to a flat cell of its height;
+    outlets on the raster edge or next to nodata are not raised) by 2.
+    d_low counts steps within the flat to its way out (`flat_steps`), d_high steps from the flat cells next to
+    higher terrain (1 there, 0 in flats without higher terrain), H is the largest d_high of the flat. Water on
+    the flat then flows towards lower terrain and away from higher terrain, converging like a valley instead
+    of running straight to the nearest outlet. The same increments as RichDEM's ResolveFlats."""
+    rows, cols = z.shape
+    flat = np.zeros(z.shape, dtype=bool)  # no lower neighbour, not an outlet
+    for start, stop, lower, outlet in _lower_and_outlets(z):
+        flat[start:stop] = ~lower & ~outlet & ~np.isnan(z[start:stop])
+    if not flat.any():
+        return np.zeros(z.shape, dtype=np.int32)
+    edges = np.zeros(z.shape, dtype=bool)  # low edges: draining cells next to a flat cell of their height
+    high = np.zeros(z.shape, dtype=bool)  # high edges: flat cells next to higher terrain
+    for (start, stop, _, outlet) in _lower_and_outlets(z):
+        block, z_block = rows_with_halo(flat, start, stop, False), rows_with_halo(z, start, stop, np.nan)
+        centre = z_block[1:-1, 1:-1]
+        near_flat = np.zeros((stop - start, cols), dtype=bool)
+        higher = np.zeros((stop - start, cols), dtype=bool)
+        for k in range(8):
+            neighbour = shifted(z_block, k)
+            near_flat |= shifted(block, k) & (neighbour == centre)
+            higher |= neighbour > centre
+        edges[start:stop] = near_flat & ~flat[start:stop] & ~np.isnan(centre) & ~outlet
+        high[start:stop] = higher & flat[start:stop]
+    rise = _flat_distance(flat, high)  # d_high, then the rise itself (one int32 array, for memory)
+    del high
+    labels, joined = _flat_components(z, flat, edges)
+    tallest_label = np.zeros(joined.size + 1, dtype=np.int32)
+    for start, stop in row_blocks(rows, cols):  # per block: no temporary the size of all flat cells
+        cells = flat[start:stop]
+        np.maximum.at(tallest_label, labels[start:stop][cells], rise[start:stop][cells])
+    tallest_label = tallest_label[1:]
+    tallest = np.zeros(int(joined.max()) + 1, dtype=np.int32)
+    np.maximum.at(tallest, joined, tallest_label)  # H of each flat (flats joined through low edges)
+    height_of_label = np.r_[0, tallest[joined]].astype(np.int32)
+    for start, stop in row_blocks(rows, cols):  # rise = -(H - d_high + 1), negative until a way out is found
+        block, cells = rise[start:stop], flat[start:stop]
+        high_distance = block[cells]
+        away = np.where(high_distance > 0, height_of_label[labels[start:stop][cells]] - high_distance, 0)
+        block[cells] = -1 - away
+    del labels, flat
+    flat_rise = rise.reshape(-1)
+    for distance, _, cells in flat_steps(z):
+        flat_rise[cells] = 2 * distance + 1 - flat_rise[cells]  # 2 (d_low + 1) + (H - d_high)
+    rise[rise < 0] = 0  # flats no way out reaches (pits of an unfilled DEM) stay as they are
+    rise[edges] = 2
+    return rise
+
+
+def _flat_components(z: np.ndarray, flat: np.ndarray, edges: np.ndarray):
+    """(labels, joined): ``labels`` numbers the flats' cells (8-connected; next to each other flat cells always
+    have one height), ``joined[label - 1]`` the flat it belongs to once flats touching through low edges of
+    their height are joined."""
+    labels, count = ndimage.label(flat, structure=np.ones((3, 3), dtype=bool))
+    cols = z.shape[1]
+    height, label_of, is_edge = z.reshape(-1), labels.reshape(-1), edges.reshape(-1)
+    edge_cells = np.flatnonzero(is_edge)  # never on the raster edge (outlets are not low edges)
+    pairs = []
+    for k in range(8):
+        neighbour = edge_cells + int(DIRECTION_ROWS[k] * cols + DIRECTION_COLS[k])
+        same = height[neighbour] == height[edge_cells]
+        to_flat = same & (label_of[neighbour] > 0)
+        pairs.append((count + np.flatnonzero(to_flat), label_of[neighbour[to_flat]] - 1))
+        to_edge = same & is_edge[neighbour]
+        pairs.append((count + np.flatnonzero(to_edge), count + np.searchsorted(edge_cells, neighbour[to_edge])))
+    nodes = count + edge_cells.size
+    first = np.concatenate([a for a, _ in pairs])
+    second = np.concatenate([b for _, b in pairs])
+    graph = sparse.coo_matrix((np.ones(first.size, dtype=np.int8), (first, second)), shape=(nodes, nodes))
+    return labels, connected_components(graph, directed=False)[1][:count].astype(np.int32)
+
+
+def _flat_distance(flat: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Breadth-first steps (8-connected) within ``flat`` from the ``start`` cells (1 there; 0 where never
+    reached). Flat cells are never on the raster edge, so steps that wrap round a row land on a non-flat cell."""
+    cols = flat.shape[1]
+    distance = np.zeros(flat.shape, dtype=np.int32)
+    flat_distance = distance.reshape(-1)
+    pending = flat.reshape(-1) & ~start.reshape(-1)
+    frontier = np.flatnonzero(start).astype(index_dtype(flat.size))
+    flat_distance[frontier] = 1
+    steps = [int(step) for step in DIRECTION_ROWS * cols + DIRECTION_COLS]
+    level = 1
+    while frontier.size:
+        level += 1
+        reached = []
+        for k in CARDINALS_FIRST:
+            target = frontier + steps[k]
+            target = target[pending.take(target, mode="clip")]
+            pending[target] = False
+            reached.append(target)
+        frontier = np.concatenate(reached)
+        flat_distance[frontier] = level
+    return distance
 
 
 def _add_ulps(values: np.ndarray, count) -> np.ndarray:
@@ -358,8 +458,8 @@ def _as_float32(dem: np.ndarray) -> Optional[np.ndarray]:
 
 
 def _codes(z: np.ndarray, filled: np.ndarray, distance: np.ndarray):
-    """(codes, levels, first) of `EpsilonFilledDem` from the exact fill of ``z`` and the breadth-first
-    ``distance`` of each flat cell (int32, 0 elsewhere)."""
+    """(codes, levels, first) of `EpsilonFilledDem` from the exact fill of ``z`` and the units each cell rises
+    over it (`flat_increments`; int32, 0 elsewhere)."""
     codes = np.empty(z.shape, dtype=np.int16)
     first = np.zeros(((z.size - 1) >> _LIST_BITS) + 1, dtype=np.int64)
     levels = []
@@ -399,8 +499,10 @@ def _epsilon_filled(dem: np.ndarray, steps: Steps) -> EpsilonFilledDem:
         steps.advance("Filled the depressions")
         flat = filled.reshape(-1)
         while True:
-            for distance, _, cells in flat_steps(filled):
-                flat[cells] = _add_ulps(flat[cells], distance)
+            increments = flat_increments(filled).reshape(-1)
+            cells = np.flatnonzero(increments)
+            flat[cells] = _add_ulps(flat[cells], increments[cells])
+            del increments, cells
             if not _undrained(filled):
                 break
             steps.check()
@@ -409,11 +511,7 @@ def _epsilon_filled(dem: np.ndarray, steps: Steps) -> EpsilonFilledDem:
         return EpsilonFilledDem(filled)
     filled = _exact_fill(single, steps)
     steps.advance("Filled the depressions")
-    distance = np.zeros(dem.shape, dtype=np.int32)
-    flat = distance.reshape(-1)
-    for away, _, cells in flat_steps(filled):
-        flat[cells] = away
-    codes, levels, first = _codes(single, filled, distance)
+    codes, levels, first = _codes(single, filled, flat_increments(filled))
     steps.advance("Sloped the flats")
     return EpsilonFilledDem(dem, codes, levels, first)
 

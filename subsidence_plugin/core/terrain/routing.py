@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..progress import CancelCheck, ProgressCallback, Steps
-from .fill import EpsilonFilledDem, flat_steps
+from .fill import EpsilonFilledDem, flat_increments
 from .neighbours import (DIRECTION_COLS, DIRECTION_ROWS, WAVE_CELLS, as_float, cell_chunks, index_dtype, require_3x3,
                          row_blocks, rows_with_halo, shifted, step_lengths)
 
@@ -18,9 +18,10 @@ def flow_directions_d8(filled: np.ndarray, lx, ly, progress: Optional[ProgressCa
 
     Each cell drains to the neighbour of steepest descent, drop / distance (O'Callaghan & Mark 1984); ties go
     to the lower index. Edge cells are outlets (-1); a cell next to nodata drains to a lower valid neighbour
-    if it has one, else it is an outlet. Cells of a flat drain along the shortest 8-connected path within the
-    flat to its nearest draining cell (Garbrecht & Martz 1997 gradient towards lower terrain, as in Barnes et
-    al. 2014), so after `fill_depressions` every cell that is not an outlet drains.
+    if it has one, else it is an outlet. Cells of a flat follow the flat gradient of `fill.flat_increments`
+    (Garbrecht & Martz 1997 towards lower and away from higher terrain, as Barnes et al. 2014 and RichDEM), so
+    after `fill_depressions` every cell that is not an outlet drains, and flats drain like valleys, not in
+    straight lines to the nearest outlet.
     """
     z = as_float(filled)
     require_3x3(z.shape, "D8 flow directions")
@@ -42,11 +43,43 @@ def flow_directions_d8(filled: np.ndarray, lx, ly, progress: Optional[ProgressCa
     direction[0, :] = direction[-1, :] = -1
     direction[:, 0] = direction[:, -1] = -1
     steps.advance("Found the steepest descents")
-    flat = direction.reshape(-1)
-    for _, k, cells in flat_steps(z):
-        flat[cells] = (k + 4) % 8
+    cells, k = flat_directions(z, length)
+    direction.reshape(-1)[cells] = k
     steps.advance("Resolved the flats")
     return direction
+
+
+def flat_directions(z: np.ndarray, length: np.ndarray):
+    """(flat indices, D8 direction) of the cells of flats: the steepest descent, increment drop / step length,
+    on the flat gradient of `fill.flat_increments` (towards lower and away from higher terrain, Garbrecht &
+    Martz 1997), among the neighbours of the same height; ties go to the lower index. ``length``: (8, rows)
+    step lengths (`step_lengths`, shape (8, rows, 1))."""
+    rows, cols = z.shape
+    increments = flat_increments(z)
+    flat_rise = increments.reshape(-1)
+    height = z.reshape(-1)
+    low = np.zeros(z.shape, dtype=bool)  # flat cells: raised, with no lower neighbour (low edges drain already)
+    for start, stop in row_blocks(rows, cols):
+        block = rows_with_halo(z, start, stop, np.nan)
+        centre = block[1:-1, 1:-1]
+        lower = np.zeros(centre.shape, dtype=bool)
+        for k in range(8):
+            lower |= shifted(block, k) < centre
+        low[start:stop] = (increments[start:stop] > 0) & ~lower
+    cells = np.flatnonzero(low)
+    del low
+    row = cells // cols
+    best = np.zeros(cells.size)
+    direction = np.full(cells.size, -1, dtype=np.int8)
+    steps = [int(step) for step in DIRECTION_ROWS * cols + DIRECTION_COLS]
+    for k in range(8):
+        neighbour = cells + steps[k]  # flat cells are never on the raster edge
+        drop = (flat_rise[cells] - flat_rise[neighbour]) / length[k, row, 0]
+        drop[height[neighbour] != height[cells]] = 0.0
+        steeper = drop > best
+        best[steeper] = drop[steeper]
+        direction[steeper] = k
+    return cells, direction
 
 
 def _wave_accumulate(total: np.ndarray, indegree: np.ndarray, receivers, steps: Steps, message: str):
@@ -177,10 +210,10 @@ def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[P
     steps.check()
     flat_direction = None
     if surface.flats:
-        for _, k, cells in flat_steps(surface.dem):
-            if flat_direction is None:
-                flat_direction = np.full(surface.shape, -1, dtype=np.int8)
-            flat_direction.reshape(-1)[cells] = (k + 4) % 8
+        cells, k = flat_directions(surface.dem, step_lengths(lx, ly, surface.shape[0]))
+        if cells.size:
+            flat_direction = np.full(surface.shape, -1, dtype=np.int8)
+            flat_direction.reshape(-1)[cells] = k
     steps.advance("Found the flat directions")
     total, indegree = _mfd_start(surface, flat_direction)
     steps.advance("Counted the inflows")
