@@ -27,6 +27,24 @@ def variogram_models(choice: int) -> list:
     return list(MODELS) if choice == 0 else [MODELS[choice - 1]]
 
 
+class PointInterpolation:
+    """Mixin of the algorithms that interpolate points to a grid (idw, kriging): the keys of the parameters and
+    outputs the helpers below add, as class constants, and the units the user gave."""
+
+    INPUT = "INPUT"
+    FIELD = "FIELD"
+    REFERENCE = "REFERENCE"
+    OUTPUT = "OUTPUT"
+    REPORT = "REPORT"
+    UNITS = "UNITS"
+    CV_RMSE = "CV_RMSE"
+    CV_MAE = "CV_MAE"
+    CV_R2 = "CV_R2"
+
+    def _units(self, parameters, context) -> str:
+        return (self.parameterAsString(parameters, self.UNITS, context) or "").strip()
+
+
 def add_points_parameters(algorithm, field_label: str = "Value field (e.g. velocity, mm/yr)") -> None:
     """INPUT (points), FIELD (numeric) and REFERENCE (grid raster)."""
     algorithm.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Points", [QgsProcessing.TypeVectorPoint]))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence, Tuple
 
-from qgis.core import (QgsGraduatedSymbolRenderer, QgsMapLayer, QgsMapRendererSequentialJob, QgsMapSettings,
-                       QgsPalettedRasterRenderer, QgsRasterLayer, QgsRectangle, QgsSingleBandPseudoColorRenderer,
-                       QgsSingleSymbolRenderer, QgsCategorizedSymbolRenderer, QgsUnitTypes, QgsVectorLayer)
+from qgis.core import (QgsCategorizedSymbolRenderer, QgsGraduatedSymbolRenderer, QgsMapLayer,
+                       QgsMapRendererSequentialJob, QgsMapSettings, QgsPalettedRasterRenderer, QgsRasterLayer,
+                       QgsRectangle, QgsSingleBandPseudoColorRenderer, QgsSingleSymbolRenderer, QgsUnitTypes,
+                       QgsVectorLayer)
 from qgis.PyQt.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize
 from qgis.PyQt.QtGui import QColor, QFont, QFontMetrics, QImage, QLinearGradient, QPainter, QPen
 

@@ -5,10 +5,11 @@ from qgis.core import QgsProcessingParameterNumber, QgsProcessingParameterRaster
 
 from ...core.spatial.interpolation import InterpolationSettings
 from ..base import SubsidenceAlgorithm
-from ..interpolation import add_points_parameters, add_report_and_cv_outputs, add_units_parameter, run_interpolation
+from ..interpolation import (PointInterpolation, add_points_parameters, add_report_and_cv_outputs, add_units_parameter,
+                             run_interpolation)
 
 
-class InverseDistanceWeighting(SubsidenceAlgorithm):
+class InverseDistanceWeighting(PointInterpolation, SubsidenceAlgorithm):
     NAME = "idw"
     DISPLAY_NAME = "Inverse distance weighting (IDW)"
     GROUP = "Surface"
@@ -25,18 +26,9 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         "output: red (negative = subsidence) - white (0) - blue, symmetric about 0.</p>")
 
     # parameter and output keys (stable: saved models, .model3 files and scripts use them)
-    INPUT = "INPUT"
-    FIELD = "FIELD"
-    REFERENCE = "REFERENCE"
     POWER = "POWER"
     NEIGHBOURS = "NEIGHBOURS"
     RADIUS = "RADIUS"
-    OUTPUT = "OUTPUT"
-    REPORT = "REPORT"
-    UNITS = "UNITS"
-    CV_RMSE = "CV_RMSE"
-    CV_MAE = "CV_MAE"
-    CV_R2 = "CV_R2"
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_points_parameters(self)
@@ -50,8 +42,6 @@ class InverseDistanceWeighting(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "IDW surface"))
         add_report_and_cv_outputs(self)
 
-    def _units(self, parameters, context) -> str:
-        return (self.parameterAsString(parameters, self.UNITS, context) or "").strip()
 
     def process(self, parameters, context, feedback):
         settings = InterpolationSettings(method="idw", k=self.parameterAsInt(parameters, self.NEIGHBOURS, context),

@@ -7,13 +7,13 @@ from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterEnum, Qg
 from ...core.ml.devices import DEVICE_CHOICES
 from ...core.spatial.interpolation import InterpolationSettings
 from ..base import SubsidenceAlgorithm, add_advanced
-from ..interpolation import (VARIOGRAMS, add_points_parameters, add_report_and_cv_outputs, add_units_parameter,
-                             run_interpolation, variogram_models)
+from ..interpolation import (VARIOGRAMS, PointInterpolation, add_points_parameters, add_report_and_cv_outputs,
+                             add_units_parameter, run_interpolation, variogram_models)
 
 DRIFTS = ["Ordinary (constant unknown mean)", "Universal (linear drift in x and y)"]
 
 
-class Kriging(SubsidenceAlgorithm):
+class Kriging(PointInterpolation, SubsidenceAlgorithm):
     NAME = "kriging"
     DISPLAY_NAME = "Kriging"
     GROUP = "Surface"
@@ -36,9 +36,6 @@ class Kriging(SubsidenceAlgorithm):
         "output: red (negative = subsidence) - white (0) - blue, symmetric about 0.</p>")
 
     # parameter and output keys (stable: saved models, .model3 files and scripts use them)
-    INPUT = "INPUT"
-    FIELD = "FIELD"
-    REFERENCE = "REFERENCE"
     DRIFT = "DRIFT"
     VARIOGRAM = "VARIOGRAM"
     NEIGHBOURS = "NEIGHBOURS"
@@ -47,12 +44,6 @@ class Kriging(SubsidenceAlgorithm):
     CV_POINTS = "CV_POINTS"
     SEED = "SEED"
     DEVICE = "DEVICE"
-    OUTPUT = "OUTPUT"
-    REPORT = "REPORT"
-    UNITS = "UNITS"
-    CV_RMSE = "CV_RMSE"
-    CV_MAE = "CV_MAE"
-    CV_R2 = "CV_R2"
     VARIOGRAM_MODEL = "VARIOGRAM_MODEL"
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -75,8 +66,6 @@ class Kriging(SubsidenceAlgorithm):
         add_report_and_cv_outputs(self)
         self.addOutput(QgsProcessingOutputString(self.VARIOGRAM_MODEL, "Variogram (JSON)"))
 
-    def _units(self, parameters, context) -> str:
-        return (self.parameterAsString(parameters, self.UNITS, context) or "").strip()
 
     def process(self, parameters, context, feedback):
         choice = self.parameterAsEnum(parameters, self.VARIOGRAM, context)
