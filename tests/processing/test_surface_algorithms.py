@@ -57,6 +57,6 @@ def test_compare_through_processing(provider, sample_area, tmp_path):
     assert {f["protocol"] for f in features} == {"paper", "spatial", "gap"}
     assert all(f["rmse"] > 0 for f in table.getFeatures())
     html = open(result["REPORT"]).read()
-    assert "Same held-out points" in html
+    assert "Same held-out points" in html and "RMSE (mm/yr)" in html and "MSE ((mm/yr)²)" in html
     # scatter panels per protocol, spatial residual maps, variogram, the CNN's loss curves
     assert html.count("<img") == 3 + 1 + 1 + 1

@@ -37,7 +37,8 @@ def write_training_report(path: str, trained, stack: FactorStack, stack_values: 
     report.write(path)
 
 
-def write_comparison_report(path, results, field, block, x, y, values, variograms, paper_loss) -> None:
+def write_comparison_report(path, results, field, block, x, y, values, variograms, paper_loss,
+                            unit: str = "") -> None:
     """Table; per protocol, predicted against observed for every method; residual maps of the spatial
     cross-validation (every point predicted once, by a model that did not see its block); the variogram; the CNN's
     loss curves in the paper split."""
@@ -47,19 +48,22 @@ def write_comparison_report(path, results, field, block, x, y, values, variogram
     report = HtmlReport(f"Surface methods compared on {field}", "Land subsidence plugin")
     report.paragraph(f"Same held-out points for every method. Spatial blocks of {block:.0f} m.")
     report.table([(r["protocol"], r["method"]) + tuple(r[s] for s in STATS) + (r["n"],) for r in results],
-                 header=("protocol", "method", "RMSE", "MSE", "MAE", "mean error", "error std", "R²", "points"))
+                 header=("protocol", "method") + tuple(f"{name} ({u})" if unit else name for name, u in (
+                     ("RMSE", unit), ("MSE", f"({unit})²"), ("MAE", unit), ("mean error", unit),
+                     ("error std", unit))) + ("R²", "points"))
     for protocol in dict.fromkeys(r["protocol"] for r in results):
         rows = [r for r in results if r["protocol"] == protocol]
         report.heading(f"Protocol: {protocol}", 3)
-        report.figure(scatter_panels_figure({r["method"]: (values[r["test"]], r["predicted"]) for r in rows}),
+        report.figure(scatter_panels_figure({r["method"]: (values[r["test"]], r["predicted"]) for r in rows}, unit),
                       f"Predicted against observed at the held-out points ({protocol})", 260 * len(rows))
         if protocol == "spatial":
             report.figure(residual_panels_figure({r["method"]: (x[r["test"]], y[r["test"]],
-                                                                r["predicted"] - values[r["test"]]) for r in rows}),
+                                                                r["predicted"] - values[r["test"]]) for r in rows},
+                                                  unit),
                           "Residuals (predicted - observed) of the spatial cross-validation", 300 * len(rows))
     (lags, gamma, counts), fitted, chosen = variograms
     report.heading("Variogram (all points)", 3)
-    report.figure(variogram_figure(lags, gamma, counts, {k: v for k, (v, _) in fitted.items()}, chosen),
+    report.figure(variogram_figure(lags, gamma, counts, {k: v for k, (v, _) in fitted.items()}, chosen, unit),
                   "Experimental variogram (marker size: pair count) and the fitted models; the folds refit it")
     if paper_loss is not None:
         report.figure(loss_figure(*paper_loss, "Patch CNN, paper split"), "CNN loss per epoch in the paper split")

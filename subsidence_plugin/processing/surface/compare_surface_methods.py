@@ -11,6 +11,7 @@ from ...core.surface.comparison import STATS
 from ...core.surface.reports import write_comparison_report
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter
 from ..inputs import factor_stack, points_with_values
+from ..interpolation import add_units_parameter
 from ..outputs import table_sink
 
 METHODS = ["Patch CNN", "Kriging", "IDW"]
@@ -39,6 +40,7 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterField("FIELD", "Field (velocity mm/yr or displacement mm)",
                                                       parentLayerParameterName="INPUT",
                                                       type=QgsProcessingParameterField.Numeric))
+        add_units_parameter(self)
         self.addParameter(QgsProcessingParameterRasterLayer("STACK", "Factor stack"))
         self.addParameter(QgsProcessingParameterEnum("METHODS", "Methods", METHODS, allowMultiple=True,
                                                      defaultValue=[0, 1, 2]))
@@ -136,8 +138,9 @@ class CompareSurfaceMethods(SubsidenceAlgorithm):
                               f"({row['n']} points)")
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
         if report:
-            write_comparison_report(report, results, field, block, x, y, values, (experimental, fitted, variogram.model),
-                    losses[0] if losses else None)
+            write_comparison_report(report, results, field, block, x, y, values,
+                                    (experimental, fitted, variogram.model), losses[0] if losses else None,
+                                    (self.parameterAsString(parameters, "UNITS", context) or "").strip())
         return {"OUTPUT": dest, "REPORT": report or ""}
 
 
