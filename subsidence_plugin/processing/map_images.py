@@ -26,9 +26,10 @@ def legend_entries(layer: QgsMapLayer) -> Optional[Tuple[str, str, list]]:
         if isinstance(renderer, QgsSingleBandPseudoColorRenderer):
             function = renderer.shader().rasterShaderFunction() if renderer.shader() else None
             items = function.colorRampItemList() if function is not None else []
-            if items:
-                return layer.name(), "ramp", [(it.value, QColor(it.color), it.label or f"{it.value:.4g}")
-                                              for it in items]
+            if items:  # where the style labels its items, unlabelled ones are colour stops only: no text
+                labelled = any(it.label for it in items)
+                return layer.name(), "ramp", [(it.value, QColor(it.color),
+                                               it.label or ("" if labelled else f"{it.value:.4g}")) for it in items]
         if isinstance(renderer, QgsPalettedRasterRenderer):
             return layer.name(), "classes", [(QColor(c.color), c.label or str(c.value)) for c in renderer.classes()]
         return None
@@ -103,10 +104,13 @@ def _draw_legend(painter: QPainter, entries: list, x0: int, metrics: QFontMetric
             rect = QRectF(x0 + PAD, top, 14, bar)
             painter.fillRect(rect, gradient)
             painter.drawRect(rect)
-            for value, _, label in items:
+            previous = None  # labels one line apart at least (aspect's "Flat" at -1 sits next to "N" at 0)
+            for value, _, label in sorted((item for item in items if item[2]), key=lambda item: item[0]):
                 ty = bottom - (value - lo) / span * bar
                 painter.drawLine(QPointF(x0 + PAD + 14, ty), QPointF(x0 + PAD + 18, ty))
-                painter.drawText(QPointF(x0 + PAD + 22, ty + metrics.ascent() / 2 - 1), label)
+                text_y = ty if previous is None else min(ty, previous - line)
+                painter.drawText(QPointF(x0 + PAD + 22, text_y + metrics.ascent() / 2 - 1), label)
+                previous = text_y
             y += bar + line
         else:
             for colour, label in items:

@@ -162,3 +162,17 @@ def test_variance_band_stays_sequential_in_squared_units(sample_area, tmp_path):
     assert [i.color.name() for i in items] == list(styles.SEQUENTIAL)
     assert all(i.label.endswith(" (mm/yr)²") for i in items)
     assert np.nanmin(dem.band(0)) <= items[0].value < items[-1].value <= np.nanmax(dem.band(0))
+
+
+def test_aspect_legend_shows_only_the_labelled_directions(sample_area, tmp_path):
+    """The aspect style's colour stop just below north has no label: the legend draws no number for it."""
+    from subsidence_plugin.core.terrain.derivatives import write_terrain
+
+    path = str(tmp_path / "aspect.tif")
+    write_terrain(sample_area.rasters["dem"], {"aspect": path})
+    layer = QgsRasterLayer(path, "Aspect")
+    styles.style_aspect(layer)
+    _, kind, items = legend_entries(layer)
+    labels = [label for _, _, label in items if label]
+    assert kind == "ramp" and len(labels) == 10 and labels[0].lower() == "flat"
+    assert not any(re.fullmatch(r"-?\d+(\.\d+)?", label) for label in labels)
