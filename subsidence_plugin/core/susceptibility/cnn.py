@@ -229,7 +229,8 @@ def _scaled(progress, start, end):
 
 def _tune(settings, batches, build, inputs, label, fit_idx, val_idx, progress, is_cancelled, on_fitness, report):
     """GWO or ICA over (log10 learning rate, epochs, log2 batch size); cost = 1 - validation AUC. Progress
-    (0-80 %) is reported after every evaluated candidate (of population x (iterations + 1))."""
+    (0-80 %) moves with every epoch of a candidate and is reported after every evaluated candidate (of
+    population x (iterations + 1))."""
     lr, ep, bs = settings.learning_rate_range, settings.epoch_range, settings.batch_range
     bounds = [(np.log10(lr[0]), np.log10(lr[1])), (ep[0], ep[1]), (np.log2(bs[0]), np.log2(bs[1]))]
     state = {"evaluations": 0, "best": 0.0, "percent": 0.0}
@@ -247,7 +248,8 @@ def _tune(settings, batches, build, inputs, label, fit_idx, val_idx, progress, i
     def objective(candidates):
         costs = []
         for c in candidates:
-            model, _ = train_model(build, batches, fit_idx, val_idx, candidate_settings(c), None, is_cancelled)
+            model, _ = train_model(build, batches, fit_idx, val_idx, candidate_settings(c),
+                                   candidate_progress if progress is not None else None, is_cancelled)
             with torch.no_grad():
                 scores = model(torch.from_numpy(inputs[val_idx])).numpy()
             auc = roc_auc(label[val_idx], scores)
@@ -261,6 +263,12 @@ def _tune(settings, batches, build, inputs, label, fit_idx, val_idx, progress, i
                                            f"{auc:.3f} (best {state['best']:.3f})")
             costs.append(1.0 - auc)
         return np.array(costs)
+
+    def candidate_progress(percent, message):  # within a candidate: its epochs move the bar across its share
+        share = 80.0 / expected
+        within = min(80.0 * min(1.0, (state["evaluations"] + 1) / expected), state["percent"] + share * percent / 100.0)
+        progress(max(within, state["percent"]),
+                 f"{method.upper()} candidate {state['evaluations'] + 1} of {expected}: {message}")
 
     def iteration_progress(_percent, message):  # the optimiser's messages, at the candidates' percentage
         progress(state["percent"], message)

@@ -31,7 +31,10 @@ def test_tuning_reports_every_candidate_with_increasing_percentages(model):
     trained = train_susceptibility(*_problem(), _settings(model), progress=lambda p, m: calls.append((p, m)))
     percents = np.array([p for p, _ in calls])
     assert np.all(np.diff(percents) >= 0) and percents[-1] == 100.0
-    candidates = [(p, m) for p, m in calls if " candidate " in m]
+    candidates = [(p, m) for p, m in calls if " candidate " in m and ": validation AUC " in m]
+    epochs = [(p, m) for p, m in calls if " of 12: epoch " in m or " of 8: epoch " in m]
+    assert epochs and all(m.split(": epoch ")[0].split(" candidate ")[1][0].isdigit() for _, m in epochs)
+    assert np.all(np.diff([p for p, _ in calls if p <= 80.0]) >= 0)  # the bar never goes back, epochs included
     assert len(candidates) == trained.tuning.evaluations
     assert np.all(np.diff([p for p, _ in candidates]) > 0) and candidates[-1][0] <= 80.0
     assert candidates[0][1].startswith(f"{model[4:].upper()} candidate 1: validation AUC ")
