@@ -14,6 +14,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..core.progress import Cancelled
 from ..dependencies import missing_message, missing_packages
 from ..resources import resource_path
+from .outputs import style_on_load
 from .transaction import OutputTransaction, output_problems
 
 HELP_URL = "https://github.com/land-subsidence/qgis-land-subsidence#readme"
@@ -78,12 +79,15 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
         QgsProcessingException reaches the user; an unexpected error is reported with its type and message (the
         traceback goes to the log's debug information) and leaves nothing behind."""
         transaction = OutputTransaction(self, parameters, context)
+        loading = set(context.layersToLoadOnCompletion())
         try:
             run_parameters = transaction.begin()
             results = self.process(run_parameters, context, feedback)
             if feedback.isCanceled():
                 raise Cancelled()
-            return transaction.commit(results)
+            results = transaction.commit(results)
+            style_on_load(context, set(context.layersToLoadOnCompletion()) - loading)
+            return results
         except QgsProcessingException:
             transaction.rollback()
             raise

@@ -5,7 +5,8 @@ from typing import Sequence
 
 import numpy as np
 from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessingContext, QgsProcessingException,
-                       QgsWkbTypes)
+                       QgsProcessingLayerPostProcessorInterface, QgsWkbTypes)
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QVariant
 
 from ..core.progress import Cancelled
@@ -15,6 +16,38 @@ def load_on_completion(context: QgsProcessingContext, source: str, name: str, ou
     """Add an output to the project when the algorithm finishes (its saved default style applies)."""
     details = QgsProcessingContext.LayerDetails(name, context.project(), output_name)
     context.addLayerToLoadOnCompletion(source, details)
+
+
+class PluginStyle(QgsProcessingLayerPostProcessorInterface):
+    """Once Processing has added an output to the project: the style the algorithm saved as the output's default
+    (.qml or the GeoPackage's style table; QGIS 3.22's Processing loads outputs without it), and for a raster a
+    legend heading with the band's name without '(Gray)' (`styles.set_legend_title`)."""
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        from .styles import set_legend_title
+
+        layer.loadDefaultStyle()
+        layer.triggerRepaint()
+        project = context.project()
+        node = project.layerTreeRoot().findLayer(layer.id()) if project is not None else None
+        if node is not None:
+            set_legend_title(node)
+
+
+_PLUGIN_STYLES = []  # the Python side of the post-processors contexts hold (sip keeps no reference to them)
+
+
+def style_on_load(context: QgsProcessingContext, sources) -> None:
+    """Give the layers ``sources`` that Processing will load from ``context`` a `PluginStyle` post-processor
+    (where they have none). One instance a layer: the context owns and deletes it; the module keeps each one's
+    Python object until then."""
+    _PLUGIN_STYLES[:] = [style for style in _PLUGIN_STYLES if not sip.isdeleted(style)]
+    loads = context.layersToLoadOnCompletion()
+    for source in sources:
+        if loads[source].postProcessor() is None:
+            _PLUGIN_STYLES.append(PluginStyle())
+            loads[source].setPostProcessor(_PLUGIN_STYLES[-1])
+    context.setLayersToLoadOnCompletion(loads)
 
 
 def finish_raster_output(context: QgsProcessingContext, path: str, name: str, output_name: str, styler) -> None:

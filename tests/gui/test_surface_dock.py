@@ -2,7 +2,7 @@
 import os
 
 import numpy as np
-from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import QgsMapLayerLegendUtils, QgsProject, QgsRasterLayer, QgsVectorLayer
 
 from subsidence_plugin.core.io.rasters import read_raster
 from subsidence_plugin.gui.docks.surface_dock import SurfaceDock
@@ -47,6 +47,9 @@ def test_dock_trains_in_a_task_with_a_live_loss_curve(provider, sample_area, qgi
     assert top.index("Results") == top.index("Observations") + 1, top
     names = [layer.name() for layer in root.findGroup("Results").findLayers()]
     assert names == ["velocity — IDW (mm/yr)", "velocity — patch CNN (mm/yr)"], names
+    for node in root.findGroup("Results").findLayers():  # legend heading without the band's '(Gray)'
+        label = QgsMapLayerLegendUtils.legendNodeUserLabel(node, 0)
+        assert label.startswith("Band 1") and "Gray" not in label, label
 
 
 def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path,

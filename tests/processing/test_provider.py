@@ -40,6 +40,27 @@ def test_create_sample_area_through_processing(provider, tmp_path):
     assert set(context.layersToLoadOnCompletion()) >= {result["DEM"], result["PS_POINTS"]}
 
 
+def test_toolbox_loads_outputs_with_their_styles(provider, qgis_new_project, tmp_path):
+    """What the toolbox does after a run (Processing's own loading, which in QGIS 3.22 skips saved default
+    styles): rasters and GeoPackage vectors arrive in the project with the plugin's styles."""
+    import processing
+    from processing.gui.Postprocessing import handleAlgorithmResults
+    from qgis.core import QgsApplication, QgsProject
+
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    feedback = QgsProcessingFeedback()
+    algorithm = QgsApplication.processingRegistry().algorithmById("subsidence:createsamplearea")
+    result = processing.run(algorithm, {"SIZE": 48, "SEED": 3, "OUTPUT_FOLDER": str(tmp_path / "area")},
+                            context=context, feedback=feedback)
+    assert handleAlgorithmResults(algorithm, context, feedback, showResults=False)
+    loaded = {layer.source(): layer for layer in QgsProject.instance().mapLayers().values()}
+    assert loaded[result["DEM"]].renderer().type() == "singlebandpseudocolor"
+    assert loaded[result["LANDUSE"]].renderer().type() == "paletted"
+    points = next(layer for source, layer in loaded.items() if source.endswith("|layername=ps_points"))
+    assert points.renderer().type() == "graduatedSymbol"
+
+
 def test_bad_parameters_raise_processing_errors(provider, tmp_path):
     import processing
 

@@ -176,3 +176,28 @@ def test_aspect_legend_shows_only_the_labelled_directions(sample_area, tmp_path)
     labels = [label for _, _, label in items if label]
     assert kind == "ramp" and len(labels) == 10 and labels[0].lower() == "flat"
     assert not any(re.fullmatch(r"-?\d+(\.\d+)?", label) for label in labels)
+
+
+def test_processing_outputs_load_styled_without_gray_legend_line(provider, sample_area, qgis_new_project, tmp_path):
+    """An output Processing adds to the project (toolbox, batch, modeler) gets its style (QGIS 3.22 loads it
+    without the saved .qml) and the same legend heading as the main job's project: the band's name, no
+    '(Gray)'."""
+    import processing
+    from qgis.core import (QgsApplication, QgsMapLayerLegendUtils, QgsProcessingContext, QgsProcessingFeedback,
+                           QgsProject)
+    from processing.gui.Postprocessing import handleAlgorithmResults
+
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    feedback = QgsProcessingFeedback()
+    output = str(tmp_path / "slope.tif")
+    algorithm = QgsApplication.processingRegistry().algorithmById("subsidence:slope")
+    processing.run(algorithm, {"INPUT": sample_area.rasters["dem"], "OUTPUT": output}, context=context,
+                   feedback=feedback)
+    assert handleAlgorithmResults(algorithm, context, feedback, showResults=False)
+    nodes = [node for node in QgsProject.instance().layerTreeRoot().findLayers() if node.layer().source() == output]
+    assert len(nodes) == 1
+    assert isinstance(nodes[0].layer().renderer(), QgsSingleBandPseudoColorRenderer)
+    assert nodes[0].layer().renderer().shader().rasterShaderFunction().colorRampItemList()[-1].label.endswith("°")
+    label = QgsMapLayerLegendUtils.legendNodeUserLabel(nodes[0], 0)
+    assert label.startswith("Band 1") and "Gray" not in label, label

@@ -21,6 +21,7 @@ from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QComboBox, QFrame, QSizePolicy, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox
 
 from ...processing.base import TrainingFeedback
+from ...processing.styles import set_legend_title
 from .layer_choices import LayerChoices
 
 RESULTS_GROUP = "Results"
@@ -268,7 +269,7 @@ class TaskDock(QgsDockWidget):
                 continue
             group = group or self.results_group()
             QgsProject.instance().addMapLayer(layer, False)
-            group.insertLayer(0, layer)
+            set_legend_title(group.insertLayer(0, layer))
         self.succeeded(results)
         self.progress.setValue(100)
 
