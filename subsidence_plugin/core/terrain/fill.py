@@ -283,8 +283,9 @@ def flat_increments(z: np.ndarray) -> np.ndarray:
         flat[start:stop] = ~lower & ~outlet & ~np.isnan(z[start:stop])
     if not flat.any():
         return np.zeros(z.shape, dtype=np.int32)
-    edges = np.zeros(z.shape, dtype=bool)  # low edges: draining cells next to a flat cell of their height
+    edge_cells = []  # low edges (flat indices): draining cells next to a flat cell of their height
     high = np.zeros(z.shape, dtype=bool)  # high edges: flat cells next to higher terrain
+    kind = index_dtype(z.size)
     for (start, stop, _, outlet) in _lower_and_outlets(z):
         block, z_block = rows_with_halo(flat, start, stop, False), rows_with_halo(z, start, stop, np.nan)
         centre = z_block[1:-1, 1:-1]
@@ -294,77 +295,108 @@ def flat_increments(z: np.ndarray) -> np.ndarray:
             neighbour = shifted(z_block, k)
             near_flat |= shifted(block, k) & (neighbour == centre)
             higher |= neighbour > centre
-        edges[start:stop] = near_flat & ~flat[start:stop] & ~np.isnan(centre) & ~outlet
+        edges = near_flat & ~flat[start:stop] & ~np.isnan(centre) & ~outlet
+        edge_cells.append(np.flatnonzero(edges).astype(kind) + kind(start * cols))
         high[start:stop] = higher & flat[start:stop]
-    rise = _flat_distance(flat, high)  # d_high, then the rise itself (one int32 array, for memory)
+    edge_cells = np.concatenate(edge_cells)
+    high_distance = _flat_distance(flat, high)  # d_high (int16 while it fits)
     del high
-    labels, joined = _flat_components(z, flat, edges)
-    tallest_label = np.zeros(joined.size + 1, dtype=np.int32)
-    for start, stop in row_blocks(rows, cols):  # per block: no temporary the size of all flat cells
-        cells = flat[start:stop]
-        np.maximum.at(tallest_label, labels[start:stop][cells], rise[start:stop][cells])
-    tallest_label = tallest_label[1:]
-    tallest = np.zeros(int(joined.max()) + 1, dtype=np.int32)
-    np.maximum.at(tallest, joined, tallest_label)  # H of each flat (flats joined through low edges)
-    height_of_label = np.r_[0, tallest[joined]].astype(np.int32)
-    for start, stop in row_blocks(rows, cols):  # rise = -(H - d_high + 1), negative until a way out is found
-        block, cells = rise[start:stop], flat[start:stop]
-        high_distance = block[cells]
-        away = np.where(high_distance > 0, height_of_label[labels[start:stop][cells]] - high_distance, 0)
-        block[cells] = -1 - away
-    del labels, flat
+    labels, count = ndimage.label(flat, structure=np.ones((3, 3), dtype=bool))  # flat cells: labels > 0
+    del flat
+    joined = _joined_flats(z, labels, count, edge_cells)
+    rise = _start_away_from_higher(labels, high_distance, joined)  # the labels' int32 buffer, for memory
+    del labels, high_distance
+    rise.reshape(-1)[edge_cells] = 2  # low edges are never flat: nothing below writes them again
     flat_rise = rise.reshape(-1)
     for distance, _, cells in flat_steps(z):
         flat_rise[cells] = 2 * distance + 1 - flat_rise[cells]  # 2 (d_low + 1) + (H - d_high)
     rise[rise < 0] = 0  # flats no way out reaches (pits of an unfilled DEM) stay as they are
-    rise[edges] = 2
     return rise
 
 
-def _flat_components(z: np.ndarray, flat: np.ndarray, edges: np.ndarray):
-    """(labels, joined): ``labels`` numbers the flats' cells (8-connected; next to each other flat cells always
-    have one height), ``joined[label - 1]`` the flat it belongs to once flats touching through low edges of
-    their height are joined."""
-    labels, count = ndimage.label(flat, structure=np.ones((3, 3), dtype=bool))
+def _start_away_from_higher(labels: np.ndarray, high_distance: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    """``labels`` (int32, > 0 at flat cells) turned in place into the start of the rise: -(H - d_high + 1) at
+    flat cells (d_high: ``high_distance``; H: the largest d_high of the cell's joined flat, ``joined`` from
+    `_joined_flats`), 0 elsewhere. Block by block, so no temporary is the size of all flat cells."""
+    rows, cols = labels.shape
+    tallest_label = np.zeros(joined.size + 1, dtype=np.int32)
+    for start, stop in row_blocks(rows, cols):
+        block_labels = labels[start:stop]
+        cells = block_labels > 0
+        np.maximum.at(tallest_label, block_labels[cells], high_distance[start:stop][cells])
+    tallest = np.zeros(int(joined.max()) + 1, dtype=np.int32)
+    np.maximum.at(tallest, joined, tallest_label[1:])
+    height_of_label = np.r_[0, tallest[joined]].astype(np.int32)
+    for start, stop in row_blocks(rows, cols):
+        block_labels = labels[start:stop]
+        cells = block_labels > 0
+        distance = high_distance[start:stop][cells].astype(np.int32)
+        away = np.where(distance > 0, height_of_label[block_labels[cells]] - distance, 0)
+        block_labels[cells] = -1 - away
+    return labels
+
+
+def _joined_flats(z: np.ndarray, labels: np.ndarray, count: int, edge_cells: np.ndarray) -> np.ndarray:
+    """``joined[label - 1]``: the flat that flat ``label`` (of ``count``, 8-connected flat cells; next to each
+    other flat cells always have one height) belongs to once flats touching through low edges of their height
+    (``edge_cells``, sorted flat indices) are joined. Every low edge touches a flat cell of its height, so each
+    edge stands for the first such flat it touches (its owner) and the graph's nodes are the flats alone: a
+    link joins an edge's owner to every other flat it touches and to the owners of the edges of its height
+    next to it."""
     cols = z.shape[1]
-    height, label_of, is_edge = z.reshape(-1), labels.reshape(-1), edges.reshape(-1)
-    edge_cells = np.flatnonzero(is_edge)  # never on the raster edge (outlets are not low edges)
-    pairs = []
-    for k in range(8):
-        neighbour = edge_cells + int(DIRECTION_ROWS[k] * cols + DIRECTION_COLS[k])
-        same = height[neighbour] == height[edge_cells]
-        to_flat = same & (label_of[neighbour] > 0)
-        pairs.append((count + np.flatnonzero(to_flat), label_of[neighbour[to_flat]] - 1))
-        to_edge = same & is_edge[neighbour]
-        pairs.append((count + np.flatnonzero(to_edge), count + np.searchsorted(edge_cells, neighbour[to_edge])))
-    nodes = count + edge_cells.size
-    first = np.concatenate([a for a, _ in pairs])
-    second = np.concatenate([b for _, b in pairs])
-    graph = sparse.coo_matrix((np.ones(first.size, dtype=np.int8), (first, second)), shape=(nodes, nodes))
-    return labels, connected_components(graph, directed=False)[1][:count].astype(np.int32)
+    kind = edge_cells.dtype
+    height, label_of = z.reshape(-1), labels.reshape(-1)
+    edge_height = height[edge_cells]
+    owner = np.zeros(edge_cells.size, dtype=np.int32)
+    first, second = [], []
+    for k in range(8):  # never off the raster: outlets on the edge are not low edges
+        neighbour = edge_cells + kind.type(DIRECTION_ROWS[k] * cols + DIRECTION_COLS[k])
+        label = label_of[neighbour]
+        touching = (label > 0) & (height[neighbour] == edge_height)
+        np.copyto(owner, label, where=touching & (owner == 0))
+        other = touching & (label != owner)
+        first.append(owner[other])
+        second.append(label[other])
+    for k in range(4):  # an edge-to-edge link is seen from both of its cells: one direction is enough
+        neighbour = edge_cells + kind.type(DIRECTION_ROWS[k] * cols + DIRECTION_COLS[k])
+        candidate = np.flatnonzero((label_of[neighbour] == 0) & (height[neighbour] == edge_height))
+        position = np.minimum(np.searchsorted(edge_cells, neighbour[candidate]), edge_cells.size - 1)
+        hit = edge_cells[position] == neighbour[candidate]
+        a, b = owner[candidate[hit]], owner[position[hit]]
+        first.append(a[a != b])
+        second.append(b[a != b])
+    first, second = np.concatenate(first) - 1, np.concatenate(second) - 1
+    graph = sparse.coo_matrix((np.ones(first.size, dtype=np.int8), (first, second)), shape=(count, count))
+    return connected_components(graph, directed=False)[1].astype(np.int32)
 
 
 def _flat_distance(flat: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Breadth-first steps (8-connected) within ``flat`` from the ``start`` cells (1 there; 0 where never
-    reached). Flat cells are never on the raster edge, so steps that wrap round a row land on a non-flat cell."""
-    cols = flat.shape[1]
-    distance = np.zeros(flat.shape, dtype=np.int32)
-    flat_distance = distance.reshape(-1)
-    pending = flat.reshape(-1) & ~start.reshape(-1)
-    frontier = np.flatnonzero(start).astype(index_dtype(flat.size))
-    flat_distance[frontier] = 1
+    reached); int16 while the steps fit, int32 beyond. Flat cells are never on the raster edge, so steps that
+    wrap round a row land on a non-flat cell. ``start`` is overwritten (it becomes the cells still to reach)."""
+    rows, cols = flat.shape
+    kind = index_dtype(flat.size)
+    frontier = np.concatenate([np.flatnonzero(start[low:high]).astype(kind) + kind(low * cols)
+                               for low, high in row_blocks(rows, cols)])
+    pending = start.reshape(-1)
+    for low, high in row_blocks(rows, cols):
+        np.greater(flat[low:high], start[low:high], out=start[low:high])  # flat and not a start cell
+    distance = np.zeros(flat.shape, dtype=np.int16)
+    distance.reshape(-1)[frontier] = 1
     steps = [int(step) for step in DIRECTION_ROWS * cols + DIRECTION_COLS]
     level = 1
     while frontier.size:
         level += 1
+        if level > np.iinfo(distance.dtype).max:
+            distance = distance.astype(np.int32)
         reached = []
         for k in CARDINALS_FIRST:
-            target = frontier + steps[k]
+            target = frontier + kind(steps[k])
             target = target[pending.take(target, mode="clip")]
             pending[target] = False
             reached.append(target)
         frontier = np.concatenate(reached)
-        flat_distance[frontier] = level
+        distance.reshape(-1)[frontier] = level
     return distance
 
 

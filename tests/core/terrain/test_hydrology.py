@@ -274,14 +274,33 @@ def test_flat_gradient_equals_richdem_resolve_flats(rough):
     def rd64(z):  # float64, so RichDEM's units in the last place are float64 ones as ours
         return rd.rdarray(np.where(np.isnan(z), RD_NODATA, z).astype(np.float64), no_data=RD_NODATA)
 
-    for z in (walled, fill_depressions(rough).astype(np.float64)):
+    joined = np.full((9, 19), 10.0)  # two floors at 5 (6 and 10 cells wide) joined through a low edge at (4, 7)
+    joined[1:-1, 1:-1] = 5.0
+    joined[1:-1, 7] = 10.0
+    joined[4, 7] = 5.0
+    joined[5:8, 7] = 4.0  # the channel the low edge drains into, leaving the raster at the bottom
+    joined[8, 7] = 3.0
+    for z in (walled, joined, fill_depressions(rough).astype(np.float64)):
         resolved = np.asarray(rd.ResolveFlats(rd64(z), in_place=False))
         np.testing.assert_array_equal(flat_increments(z), ulps_between(z, resolved))
     assert flat_increments(walled)[4].tolist() == [0, 2, 5, 7, 8, 10, 12, 15, 18, 21, 0]  # converges mid-basin
+    assert flat_increments(joined)[4, 7] == 2
     resolved = rd.ResolveFlats(rd64(fill_depressions(rough).astype(np.float64)), in_place=False)
     expected = from_rd(rd.FlowAccumulation(resolved, method="Freeman", exponent=1.1))
     ours = mfd_accumulation(fill_depressions(rough.astype(np.float64), epsilon=True), 1.0, 1.0)
     np.testing.assert_allclose(ours, expected, rtol=1e-5)
+
+
+def test_flat_distance_grows_beyond_int16():
+    """Breadth-first steps start in int16 and widen to int32 when a flat is more than 32767 steps long."""
+    flat = np.zeros((3, 33003), dtype=bool)
+    flat[1, 1:-1] = True
+    start = np.zeros_like(flat)
+    start[1, 1] = True
+    distance = fill._flat_distance(flat, start)
+    assert distance.dtype == np.int32
+    np.testing.assert_array_equal(distance[1, 1:-1], np.arange(1, 33002))
+    assert not distance[0].any() and not distance[2].any()
 
 
 def test_mfd_on_a_cone_gives_sca_of_half_the_radius():
