@@ -77,4 +77,8 @@ qgis_process.bin run subsidence:trainpatchcnn -- "INPUT=$WORK/area/sample_area.g
   FIELD=velocity "STACK=$WORK/area/dem.tif" EPOCHS=1 "OUTPUT_MODEL=$WORK/cnn.pt" "OUTPUT=$WORK/cnn.tif" \
   "REPORT=$WORK/cnn.html" >"$WORK/qp_cnn.log" 2>&1 || { tail -20 "$WORK/qp_cnn.log"; exit 1; }
 test -s "$WORK/cnn.tif" && test -s "$WORK/cnn.pt"
+echo "[qgis_process] InSAR series import (a multiple-layer input)"
+qgis_process.bin run subsidence:importinsarseries -- "INPUT=$WORK/area/sample_area.gpkg|layername=ps_points" \
+  UNITS=1 "OUTPUT=$WORK/series.gpkg" >"$WORK/qp_series.log" 2>&1 || { tail -20 "$WORK/qp_series.log"; exit 1; }
+test -s "$WORK/series.gpkg"
 echo "[qgis_process] OK"

@@ -88,3 +88,26 @@ def gardlif_layers():
         return grid, values, paths
 
     return write
+
+
+@pytest.fixture
+def write_egms_csv():
+    """Writes an EGMS-style CSV (L2: with the line-of-sight vector; L3: without): ``write(path, pid, x, y, dates,
+    series_mm, rmse, velocity)`` with easting / northing in EPSG:3035 and one YYYYMMDD column a date."""
+    import numpy as np
+
+    def write(path, pid, x, y, dates, series, rmse, velocity, level="l2"):
+        head = ["pid", "mp_type", "latitude", "longitude", "easting", "northing", "height", "rmse",
+                "temporal_coherence"] + (["los_east", "los_north", "los_up"] if level == "l2" else []) + \
+               ["mean_velocity", "mean_velocity_std"] + [str(d).replace("-", "") for d in dates]
+        with open(path, "w") as stream:
+            stream.write(",".join(head) + "\n")
+            for i in range(len(pid)):
+                row = [pid[i], "PS", "40.1", "-3.5", f"{x[i]:.2f}", f"{y[i]:.2f}", "600.5", f"{rmse[i]:.2f}", "0.8"]
+                row += ["-0.6", "-0.1", "0.79"] if level == "l2" else []
+                row += [f"{velocity[i]:.2f}", "0.4"]
+                row += ["" if np.isnan(value) else f"{value:.2f}" for value in series[i]]
+                stream.write(",".join(row) + "\n")
+        return str(path)
+
+    return write

@@ -35,6 +35,7 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
     GROUP = ""
     HELP = ""
     REQUIRES: Sequence[str] = ()
+    output_stylers: dict = {}  # output name -> callable(layer) that styles a sink output when it is loaded
 
     def name(self):
         return self.NAME
@@ -51,7 +52,8 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self):  # noqa: N802
         needs = missing_packages(self.REQUIRES)
         note = f"<p><b>Missing dependency:</b> {missing_message(needs)}</p>" if needs else ""
-        if self.parameterDefinition("REFERENCE") is not None:
+        reference = self.parameterDefinition("REFERENCE")
+        if reference is not None and reference.type() == "raster":  # a reference grid (importinsarseries' differs)
             note = REFERENCE_NOTE + note
         return self.HELP + note + OUTPUTS_NOTE
 
@@ -86,7 +88,7 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
             if feedback.isCanceled():
                 raise Cancelled()
             results = transaction.commit(results)
-            style_on_load(context, set(context.layersToLoadOnCompletion()) - loading)
+            style_on_load(context, set(context.layersToLoadOnCompletion()) - loading, self.output_stylers)
             return results
         except QgsProcessingException:
             transaction.rollback()

@@ -56,7 +56,7 @@ def read_point_layer(algorithm, parameters, key: str, context, target_crs, feedb
     transformed in one call; any other source (memory or database layers, selected features) is read feature
     by feature with its WKB decoded at once. Raises a clear error for a missing or empty layer.
     """
-    from ..core.io.points import transform_points
+    from qgis.core import QgsProcessingFeatureSourceDefinition
 
     source = algorithm.parameterAsSource(parameters, key, context)
     if source is None:
@@ -66,7 +66,28 @@ def read_point_layer(algorithm, parameters, key: str, context, target_crs, feedb
     if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PointGeometry:
         raise QgsProcessingException(f"{label}: the layer holds {QgsWkbTypes.displayString(source.wkbType())} "
                                      "geometries; points (or multipoints) are needed")
-    path, layer_name = _ogr_file_of(algorithm, parameters, key, context)
+    definition = parameters.get(key)
+    whole = not (isinstance(definition, QgsProcessingFeatureSourceDefinition) and (
+        definition.selectedFeaturesOnly or definition.featureLimit not in (-1, None)))
+    layer = algorithm.parameterAsVectorLayer(parameters, key, context)
+    path, layer_name = ogr_file_of(layer) if whole else (None, None)
+    return _points_of(source, path, layer_name, target_crs, context, feedback, label)
+
+
+def read_layer_points(layer, target_crs, context, feedback, label: str = "Points"):
+    """`read_point_layer` for a layer object (e.g. one of a multiple-layer parameter)."""
+    if layer.featureCount() == 0:
+        raise QgsProcessingException(f"{label}: the layer is empty")
+    if layer.geometryType() != QgsWkbTypes.PointGeometry:
+        raise QgsProcessingException(f"{label}: the layer holds {QgsWkbTypes.displayString(layer.wkbType())} "
+                                     "geometries; points (or multipoints) are needed")
+    path, layer_name = ogr_file_of(layer)
+    return _points_of(layer, path, layer_name, target_crs, context, feedback, label)
+
+
+def _points_of(source, path, layer_name, target_crs, context, feedback, label):
+    from ..core.io.points import transform_points
+
     with processing_errors(prefix=label):
         if path is not None:
             table = read_points(path, layer_name)
@@ -77,15 +98,11 @@ def read_point_layer(algorithm, parameters, key: str, context, target_crs, feedb
     return table
 
 
-def _ogr_file_of(algorithm, parameters, key, context):
-    """(file path, layer name or None) when the parameter is a whole layer of an OGR file, else (None, None)."""
-    from qgis.core import QgsProcessingFeatureSourceDefinition, QgsProviderRegistry
+def ogr_file_of(layer):
+    """(file path, layer name or None) when ``layer`` is a whole layer of an OGR file (no subset), else
+    (None, None)."""
+    from qgis.core import QgsProviderRegistry
 
-    definition = parameters.get(key)
-    if isinstance(definition, QgsProcessingFeatureSourceDefinition) and (
-            definition.selectedFeaturesOnly or definition.featureLimit not in (-1, None)):
-        return None, None
-    layer = algorithm.parameterAsVectorLayer(parameters, key, context)
     if layer is None or layer.providerType() != "ogr" or layer.subsetString():
         return None, None
     parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
