@@ -258,7 +258,8 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
     relief = _fractal_noise(rng, grid.shape)
     hills = np.clip((basin_r - 0.85) / 0.6, 0.0, 1.0)
     hills = hills * hills * (3 - 2 * hills)
-    dem = (1500.0 + 6.0 * basin_r - 40.0 * (gx - x0) / length + 320.0 * hills + (40.0 * hills + 1.5) * relief
+    valleys = hills * (1.0 - np.exp(-(river_distance / 600.0) ** 2))  # the rivers cut through the hills
+    dem = (1500.0 + 6.0 * basin_r - 40.0 * (gx - x0) / length + 320.0 * valleys + (40.0 * hills + 1.5) * relief
            - 14.0 * np.exp(-(river_distance / 180.0) ** 2))
     steps.advance("land use")
 

@@ -102,12 +102,14 @@ def _cases(i):
         "subsidence:optimizeweights": ({"POINTS": i["gardlif_points"], "FIELD": "velocity", **i["gardlif"],
                                         "PARTICLES": 4, "ITERATIONS": 2},
                                        ["OUTPUT", "CLASSES_OUTPUT", "WEIGHTS_TABLE", "REPORT"]),
+        "subsidence:importinsarseries": ({"INPUT": [i["points"]], "UNITS": 1}, ["OUTPUT"]),
     }
 
 
 EXTENSIONS = {"OUTPUT_MODEL": ".pt", "REPORT": ".html", "FR_TABLE": ".gpkg", "STATISTICS": ".gpkg",
               "CORRELATION": ".gpkg", "TABLE": ".gpkg", "WEIGHTS_TABLE": ".gpkg"}
-VECTOR_OUTPUTS = {"subsidence:subsidenceinventory": ".gpkg", "subsidence:comparesurfacemethods": ".gpkg"}
+VECTOR_OUTPUTS = {"subsidence:subsidenceinventory": ".gpkg", "subsidence:comparesurfacemethods": ".gpkg",
+                  "subsidence:importinsarseries": ".gpkg"}
 
 
 def _parameters(algorithm_id, case, out):
