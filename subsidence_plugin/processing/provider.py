@@ -30,13 +30,15 @@ from .terrain.flow_accumulation import FlowAccumulation
 from .terrain.slope import Slope
 from .terrain.stream_power_index import StreamPowerIndex
 from .terrain.topographic_wetness_index import TopographicWetnessIndex
+from .timeseries.groundwater_series import GroundwaterSeries
 from .timeseries.import_insar_series import ImportInsarSeries
 
 ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowAccumulation,
               TopographicWetnessIndex, StreamPowerIndex, DistanceToFeatures, DrainageDensity, SpectralIndex,
               InterpolatePoints, GroundwaterChange, BuildFactorStack, Kriging, InverseDistanceWeighting,
               TrainPatchCnn, ApplyModel, CompareSurfaceMethods, SubsidenceInventory, FactorAnalysis,
-              TrainSusceptibility, ClassifySusceptibility, Gardlif, OptimizeWeights, ImportInsarSeries)
+              TrainSusceptibility, ClassifySusceptibility, Gardlif, OptimizeWeights, ImportInsarSeries,
+              GroundwaterSeries)
 
 
 class SubsidenceProvider(QgsProcessingProvider):

@@ -103,13 +103,15 @@ def _cases(i):
                                         "PARTICLES": 4, "ITERATIONS": 2},
                                        ["OUTPUT", "CLASSES_OUTPUT", "WEIGHTS_TABLE", "REPORT"]),
         "subsidence:importinsarseries": ({"INPUT": [i["points"]], "UNITS": 1}, ["OUTPUT"]),
+        "subsidence:groundwaterseries": ({"INPUT": i["points"], "GROUNDWATER": f"{v}|layername=piezometers"},
+                                         ["OUTPUT"]),
     }
 
 
 EXTENSIONS = {"OUTPUT_MODEL": ".pt", "REPORT": ".html", "FR_TABLE": ".gpkg", "STATISTICS": ".gpkg",
               "CORRELATION": ".gpkg", "TABLE": ".gpkg", "WEIGHTS_TABLE": ".gpkg"}
 VECTOR_OUTPUTS = {"subsidence:subsidenceinventory": ".gpkg", "subsidence:comparesurfacemethods": ".gpkg",
-                  "subsidence:importinsarseries": ".gpkg"}
+                  "subsidence:importinsarseries": ".gpkg", "subsidence:groundwaterseries": ".gpkg"}
 
 
 def _parameters(algorithm_id, case, out):

@@ -8,28 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..stats.resampling import interpolate_in_time
+
 
 def level_at(dates: np.ndarray, series: np.ndarray, when: np.datetime64) -> np.ndarray:
     """Level of each row of ``series`` (points x dates, NaN = missing) at ``when``, interpolated in time."""
-    dates = np.asarray(dates, dtype="datetime64[D]")
-    if dates.size == 0:
-        raise ValueError("The layer has no date fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
-    order = np.argsort(dates)
-    dates, series = dates[order], np.asarray(series, dtype=np.float64)[:, order]
-    t = (dates - dates[0]).astype(np.float64)
-    target = float((np.datetime64(when, "D") - dates[0]).astype(np.float64))
-    valid = ~np.isnan(series)
-    columns = np.arange(t.size)
-    before = np.where(valid & (t[None, :] <= target), columns, -1).max(axis=1)
-    after = np.where(valid & (t[None, :] >= target), columns, t.size).min(axis=1)
-    ok = (before >= 0) & (after < t.size)
-    rows = np.arange(series.shape[0])
-    b = np.clip(before, 0, t.size - 1)
-    a = np.clip(after, 0, t.size - 1)
-    span = t[a] - t[b]
-    weight = np.where(span > 0, (target - t[b]) / np.where(span > 0, span, 1.0), 0.0)
-    value = series[rows, b] + weight * (series[rows, a] - series[rows, b])
-    return np.where(ok, value, np.nan)
+    return interpolate_in_time(dates, series, np.array([when], dtype="datetime64[D]"))[:, 0]
 
 
 def level_change(dates: np.ndarray, series: np.ndarray, start: np.datetime64, end: np.datetime64) -> np.ndarray:

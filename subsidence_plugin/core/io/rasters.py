@@ -306,3 +306,23 @@ def write_raster(path: str, array: np.ndarray, grid: RasterGrid, band_names: Opt
     with RasterWriter(path, grid, array.shape[0], dtype, band_names, nodata, metadata) as writer:
         writer.write(array.astype(dtype, copy=False))
     return path
+
+
+@raising_gdal_errors
+def values_at_points(path: str, x: np.ndarray, y: np.ndarray, crs_wkt: str, band: int = 1) -> np.ndarray:
+    """Values (float64) of one band at points (x, y in ``crs_wkt``): the cell holding each point; NaN outside
+    the raster and at nodata. Only the rows the points fall in are read."""
+    from .points import transform_points
+
+    ds = open_raster(path)
+    grid = grid_of(ds, band)
+    px, py = transform_points(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), crs_wkt,
+                              grid.crs_wkt)
+    rows, cols, inside = grid.cell_of(px, py)
+    out = np.full(len(px), np.nan)
+    if inside.any():
+        top, bottom = int(rows[inside].min()), int(rows[inside].max()) + 1
+        values = ds.GetRasterBand(band).ReadAsArray(0, top, grid.width, bottom - top).astype(np.float64)
+        values[~valid_mask(values, grid.nodata)] = np.nan
+        out[inside] = values[rows[inside] - top, cols[inside]]
+    return out

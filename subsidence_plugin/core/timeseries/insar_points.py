@@ -97,8 +97,8 @@ def _numeric(values: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"Field {name!r} is not numeric") from None
 
 
-def _identifiers(values: np.ndarray) -> np.ndarray:
-    """Point identifiers as strings (whole numbers without a decimal point)."""
+def identifiers(values: np.ndarray) -> np.ndarray:
+    """Point or station identifiers as strings (whole numbers without a decimal point)."""
     values = np.asarray(values)
     if values.dtype.kind in "iu":
         return values.astype(str).astype(object)
@@ -127,7 +127,7 @@ def insar_points(x: np.ndarray, y: np.ndarray, dates: np.ndarray, series: np.nda
     if pid_name is None:
         pid = np.arange(1, n + 1).astype(str).astype(object)
     else:
-        pid = _identifiers(attributes[pid_name])
+        pid = identifiers(attributes[pid_name])
     used = {pid_name}
     velocity_name = find_column(names, VELOCITY_NAMES)
     std_name = find_column(names, VELOCITY_STD_NAMES)

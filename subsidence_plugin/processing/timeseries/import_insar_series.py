@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingException,
-                       QgsProcessingParameterCrs, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
-                       QgsProcessingParameterPoint, QgsProviderRegistry, QgsUnitTypes)
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingException, QgsProcessingParameterCrs,
+                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber, QgsProcessingParameterPoint, QgsProviderRegistry, QgsUnitTypes)
 
-from ...core.io.csv_points import EGMS_PROJECTED_EPSG, WGS84_EPSG, coordinate_columns, csv_header, \
-    is_geographic_pair, read_csv_points
+from ...core.io.csv_points import (EGMS_PROJECTED_EPSG, WGS84_EPSG, coordinate_columns, csv_header, is_geographic_pair,
+                                   read_csv_points)
 from ...core.io.points import date_field_name, transform_points
 from ...core.spatial.polygons import points_in_polygons
 from ...core.timeseries.insar_points import (FORMATS, detect_format, duplicate_points, insar_points, merge_sources,

@@ -1,0 +1,185 @@
+"""subsidence:groundwaterseries - piezometer heads at every InSAR point and date (m), optionally lagged by each
+point's delay time."""
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingException,
+                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField, QgsProcessingParameterFile,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterLayer)
+
+from ...core.io.long_tables import read_long_table
+from ...core.io.points import date_field_name, transform_points
+from ...core.io.rasters import values_at_points
+from ...core.spatial.interpolation import InterpolationSettings
+from ...core.timeseries.groundwater import delay_days, equivalent_interbed_thickness, heads_at_points
+from ...core.timeseries.insar_points import identifiers
+from ..base import SubsidenceAlgorithm, processing_errors, progress_adapter
+from ..inputs import gdal_raster_path, read_point_layer
+from ..outputs import point_sink
+
+METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging (variogram of the mean heads)"]
+
+
+class GroundwaterSeries(SubsidenceAlgorithm):
+    NAME = "groundwaterseries"
+    DISPLAY_NAME = "Groundwater heads at InSAR points"
+    GROUP = "Time series"
+    HELP = (
+        "<p>The groundwater head (<b>m</b>) at every InSAR point and date, for the time-series models of seeds "
+        "001 and 004: every input point with its fields plus one <b>H_YYYYMMDD</b> field a date of its "
+        "<i>DYYYYMMDD</i> series, and with delay rasters <b>LAG_DAYS</b> and one <b>HL_YYYYMMDD</b> field a "
+        "date (the head at that date minus the point's delay).</p>"
+        "<p><b>Piezometers</b>: a point layer whose heads are wide fields (<i>D_YYYYMMDD</i>, <i>DYYYYMMDD</i> or "
+        "<i>YYYYMMDD</i>; NULL gaps allowed), or a long table file (station, date, value; e.g. Doñana's "
+        "tab-separated <i>bd_piezo.txt</i> with <i>Nombre, Fechas, Valores</i>) joined to the piezometer points "
+        "by the ID field (found automatically: the field whose values match the table's stations).</p>"
+        "<p><b>In time</b>: linear between each piezometer's readings; before its first or after its last reading "
+        "the first / last head is held for at most the hold limit (days), no further: beyond it the head is "
+        "NULL, never extrapolated. <b>In space</b>: IDW or ordinary kriging over the piezometers that have a head "
+        "that date (kriging fits one variogram to the piezometers' mean heads).</p>"
+        "<p><b>Delay</b> (seed 004): tau = (b0 / 2)² S′s / K′v, b0 the equivalent interbed thickness "
+        "√(Σ bᵢ² / N) of the interbed-thickness rasters (m), K′v the vertical hydraulic conductivity raster "
+        "(m/s), S′s the specific storage (1/m; clay interbeds are about 1e-5 … 1e-3).</p>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "InSAR points with DYYYYMMDD series",
+                                                              [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterFeatureSource("GROUNDWATER", "Piezometers",
+                                                              [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterFile(
+            "GROUNDWATER_TABLE", "Piezometer heads as a long table (station, date, value)", optional=True,
+            fileFilter="Delimited text (*.csv *.txt *.tsv);;All files (*)"))
+        self.addParameter(QgsProcessingParameterField("ID_FIELD", "Piezometer ID field (joins the table)",
+                                                      parentLayerParameterName="GROUNDWATER", optional=True))
+        self.addParameter(QgsProcessingParameterEnum("METHOD", "Interpolation in space", METHODS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber("NEIGHBOURS", "Nearest piezometers used (k)",
+                                                       QgsProcessingParameterNumber.Integer, 8, minValue=1))
+        self.addParameter(QgsProcessingParameterNumber("HOLD_DAYS", "Hold the first / last head for at most (days)",
+                                                       QgsProcessingParameterNumber.Double, 45.0, minValue=0.0))
+        power = QgsProcessingParameterNumber("POWER", "IDW power", QgsProcessingParameterNumber.Double, 2.0,
+                                             minValue=0.1)
+        power.setFlags(power.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(power)
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            "INTERBED_THICKNESS", "Interbed thickness rasters b_i (m), for the delay", QgsProcessing.TypeRaster,
+            optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "VERTICAL_CONDUCTIVITY", "Vertical hydraulic conductivity K′v (m/s), for the delay", optional=True))
+        storage = QgsProcessingParameterNumber("SPECIFIC_STORAGE", "Specific storage S′s (1/m)",
+                                               QgsProcessingParameterNumber.Double, 1e-4, minValue=0.0)
+        storage.setFlags(storage.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(storage)
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "InSAR points with heads (m)",
+                                                            QgsProcessing.TypeVectorPoint))
+
+    def process(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise QgsProcessingException("InSAR points: no layer was given")
+        crs = source.sourceCrs()
+        points = read_point_layer(self, parameters, "INPUT", context, crs, feedback, "InSAR points")
+        if not points.has_series:
+            raise QgsProcessingException("InSAR points: no date fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
+        metric = _metric_crs(crs, points)
+        x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
+        px, py, piezometer_dates, heads = self._piezometers(parameters, context, feedback, metric)
+        delays = self._delays(parameters, context, feedback, points, crs)
+        settings = InterpolationSettings(("idw", "kriging")[self.parameterAsEnum(parameters, "METHOD", context)],
+                                         k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
+                                         power=self.parameterAsDouble(parameters, "POWER", context))
+        hold = self.parameterAsDouble(parameters, "HOLD_DAYS", context)
+        with processing_errors():
+            result = heads_at_points(px, py, piezometer_dates, heads, x, y, points.dates, settings, hold, delays,
+                                     progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
+        missing = np.isnan(result.heads).all(axis=0)
+        if missing.any():
+            feedback.pushWarning(f"{int(missing.sum())} of {points.dates.size} InSAR dates have no head (beyond the "
+                                 f"piezometer records by more than {hold:g} days): their H fields are NULL")
+        columns = [(name, "double" if values.dtype.kind in "fiub" else "string", values)
+                   for name, values in points.attributes.items() if name.lower() != "fid"]
+        columns += [(name, "double", points.series[:, i]) for i, name in enumerate(points.date_fields)]
+        columns += [(date_field_name(date, "H_"), "double", result.heads[:, i]) for i, date in enumerate(points.dates)]
+        if result.lagged is not None:
+            columns.append(("LAG_DAYS", "double", delays))
+            columns += [(date_field_name(date, "HL_"), "double", result.lagged[:, i])
+                        for i, date in enumerate(points.dates)]
+        dest = point_sink(self, parameters, "OUTPUT", context, crs, points.x, points.y, columns, feedback)
+        feedback.pushInfo(f"Heads at {len(points)} points and {points.dates.size} dates from {len(px)} piezometers")
+        return {"OUTPUT": dest}
+
+    def _piezometers(self, parameters, context, feedback, metric):
+        """(x, y in ``metric``, dates, heads (piezometers x dates, m)) from wide fields or the long table."""
+        table_path = self.parameterAsFile(parameters, "GROUNDWATER_TABLE", context)
+        piezometers = read_point_layer(self, parameters, "GROUNDWATER", context, metric, feedback, "Piezometers")
+        if not table_path:
+            if not piezometers.has_series:
+                raise QgsProcessingException("Piezometers: no head fields (D_YYYYMMDD, DYYYYMMDD or YYYYMMDD); give "
+                                             "the heads as a long table instead")
+            return piezometers.x, piezometers.y, piezometers.dates, piezometers.series
+        with processing_errors(prefix="Piezometer table"):
+            table = read_long_table(table_path)
+        field = self.parameterAsString(parameters, "ID_FIELD", context) or _matching_field(piezometers, table.ids)
+        if field is None:
+            raise QgsProcessingException("Piezometers: no field matches the stations of the table "
+                                         f"({', '.join(table.ids[:5])} ...); choose the ID field")
+        keys = identifiers(piezometers.attributes[field])
+        row = {station: i for i, station in enumerate(table.ids.tolist())}
+        found = np.array([key in row for key in keys])
+        unmatched = sorted(set(table.ids.tolist()) - set(keys[found].tolist()))
+        if unmatched:
+            feedback.pushWarning(f"{len(unmatched)} station(s) of the table have no piezometer point: "
+                                 f"{', '.join(unmatched[:5])}")
+        if not found.any():
+            raise QgsProcessingException(f"Piezometers: no value of {field!r} is a station of the table")
+        if (~found).any():
+            feedback.pushWarning(f"{int((~found).sum())} piezometer point(s) have no heads in the table")
+        rows = [row[key] for key in keys[found]]
+        feedback.pushInfo(f"{found.sum()} piezometers joined to the table by {field!r}, {table.dates.size} dates "
+                          f"({table.dates[0]} .. {table.dates[-1]})")
+        return piezometers.x[found], piezometers.y[found], table.dates, table.values[rows]
+
+    def _delays(self, parameters, context, feedback, points, crs):
+        """Delay tau (days) at the points, or None without the rasters."""
+        thickness = self.parameterAsLayerList(parameters, "INTERBED_THICKNESS", context)
+        conductivity = self.parameterAsRasterLayer(parameters, "VERTICAL_CONDUCTIVITY", context)
+        if not thickness and conductivity is None:
+            return None
+        if not thickness or conductivity is None:
+            raise QgsProcessingException("The delay needs both the interbed-thickness raster(s) and the vertical "
+                                         "conductivity raster")
+        with processing_errors():
+            b = equivalent_interbed_thickness(np.stack([
+                values_at_points(gdal_raster_path(layer, "Interbed thickness"), points.x, points.y, crs.toWkt())
+                for layer in thickness]))
+            k = values_at_points(gdal_raster_path(conductivity, "Vertical conductivity"), points.x, points.y,
+                                 crs.toWkt())
+            delays = delay_days(b, k, self.parameterAsDouble(parameters, "SPECIFIC_STORAGE", context))
+        known = np.isfinite(delays)
+        if not known.any():
+            raise QgsProcessingException("No InSAR point lies on valid cells of the delay rasters")
+        feedback.pushInfo(f"Delay tau: {np.nanmin(delays):.1f} .. {np.nanmax(delays):.1f} days "
+                          f"(median {np.nanmedian(delays):.1f}); {int((~known).sum())} point(s) off the rasters")
+        return delays
+
+
+def _matching_field(table, stations) -> str:
+    """The attribute of a point table whose values match the most stations (None if none does)."""
+    wanted = set(stations.tolist())
+    best, best_count = None, 0
+    for name, values in table.attributes.items():
+        count = len(wanted & set(identifiers(values).tolist()))
+        if count > best_count:
+            best, best_count = name, count
+    return best
+
+
+def _metric_crs(crs, points) -> QgsCoordinateReferenceSystem:
+    """``crs`` when it is projected, else an azimuthal equidistant projection centred on the points (distances
+    in metres)."""
+    if not crs.isGeographic():
+        return crs
+    lon, lat = transform_points(points.x, points.y, crs.toWkt(), QgsCoordinateReferenceSystem("EPSG:4326").toWkt())
+    return QgsCoordinateReferenceSystem.fromProj(
+        f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m")
