@@ -62,6 +62,10 @@ class InsarPoints:
     vector (NaN where unknown); ``attributes``: the source's other fields (quality: rmse, coherence, height ...).
     """
 
+    def sources(self) -> np.ndarray:
+        """The source number of every point."""
+        return np.zeros(len(self.x), dtype=np.int64) if self.source is None else self.source
+
     pid: np.ndarray
     x: np.ndarray
     y: np.ndarray
@@ -72,6 +76,7 @@ class InsarPoints:
     los: np.ndarray
     attributes: Dict[str, np.ndarray] = field(default_factory=dict)
     velocity_refitted: bool = False
+    source: Optional[np.ndarray] = None  # the file or layer (0, 1, ...) each point came from; None: one source
 
     def __len__(self) -> int:
         return len(self.x)
@@ -81,7 +86,8 @@ class InsarPoints:
         return replace(self, pid=self.pid[index], x=self.x[index], y=self.y[index],
                        displacement=self.displacement[index], velocity=self.velocity[index],
                        velocity_std=self.velocity_std[index], los=self.los[index],
-                       attributes={name: values[index] for name, values in self.attributes.items()})
+                       attributes={name: values[index] for name, values in self.attributes.items()},
+                       source=None if self.source is None else self.source[index])
 
 
 def _numeric(values: np.ndarray, name: str) -> np.ndarray:
@@ -206,17 +212,21 @@ def merge_sources(sources: List[InsarPoints]) -> InsarPoints:
                        velocity=np.concatenate([s.velocity for s in sources]),
                        velocity_std=np.concatenate([s.velocity_std for s in sources]),
                        los=np.concatenate([s.los for s in sources]), attributes=attributes,
-                       velocity_refitted=any(s.velocity_refitted for s in sources))
+                       velocity_refitted=any(s.velocity_refitted for s in sources),
+                       source=np.repeat(np.arange(len(sources)), [len(s) for s in sources]))
 
 
 def duplicate_points(points: InsarPoints, distance: float = 1.0) -> np.ndarray:
-    """Mask of the points to drop as duplicates: points with the same pid or within ``distance`` (CRS units,
-    m) of each other form a group (transitively, as in the overlaps of neighbouring bursts), of which one is
-    kept: the lowest ``rmse`` where the source has it, else the highest coherence, else the first."""
+    """Mask of the points to drop as duplicates: points with the same pid, and points of different sources
+    (tiles, bursts) within ``distance`` (CRS units, m) of each other, form a group (transitively), of which one
+    is kept: the lowest ``rmse`` where the source has it, else the highest coherence, else the first. Points of
+    one source at one position are distinct measurement points (P-SBAS exports hold such pairs) and all kept."""
     n = len(points)
     if n < 2:
         return np.zeros(n, dtype=bool)
-    pairs = [cKDTree(np.column_stack([points.x, points.y])).query_pairs(distance, output_type="ndarray")]
+    close = cKDTree(np.column_stack([points.x, points.y])).query_pairs(distance, output_type="ndarray")
+    source = points.sources()
+    pairs = [close[source[close[:, 0]] != source[close[:, 1]]]]
     _, first_of_pid, pid_group = np.unique(points.pid.astype(str), return_index=True, return_inverse=True)
     pairs.append(np.column_stack([np.arange(n), first_of_pid[pid_group.ravel()]]))
     links = np.concatenate(pairs)

@@ -50,9 +50,11 @@ class ImportInsarSeries(SubsidenceAlgorithm):
         "cm); the velocity field is read in the same unit per year. Everything is converted to mm and the log "
         "says which unit was used. A velocity field is recognised by name (mean_velocity, velocity, vel); "
         "without one the velocity is the least-squares slope of the series.</p>"
-        "<p><b>Duplicates</b>: points with the same pid, or closer than the duplicate distance (the overlaps "
-        "of neighbouring bursts or tiles), keep the one with the lowest <i>rmse</i> (else the highest "
-        "coherence); the others are dropped and counted in the log. Dates missing from one tile are NULL.</p>"
+        "<p><b>Duplicates</b>: points with the same pid, and points of different inputs closer than the "
+        "duplicate distance (the overlaps of neighbouring bursts or tiles), keep the one with the lowest "
+        "<i>rmse</i> (else the highest coherence); the others are dropped and counted in the log. Points of one "
+        "input at one position are distinct measurement points and kept. Dates missing from one tile are "
+        "NULL.</p>"
         "<p><b>Re-referencing</b> (optional): subtract from every series the series of the measurement point "
         "nearest to a location, or the mean series of the points inside an area (a stable zone), and its "
         "velocity from the velocities.</p>")
@@ -111,8 +113,9 @@ class ImportInsarSeries(SubsidenceAlgorithm):
         with processing_errors():
             drop = duplicate_points(points, self._metric_distance(parameters, context, points, target_crs))
         if drop.any():
-            feedback.pushInfo(f"{int(drop.sum())} duplicated point(s) (same pid or within the duplicate distance) "
-                              "removed, keeping the lowest rmse (else the highest coherence)")
+            feedback.pushInfo(f"{int(drop.sum())} duplicated point(s) (same pid, or within the duplicate distance "
+                              "of a point of another input) removed, keeping the lowest rmse (else the highest "
+                              "coherence)")
             points = points.take(~drop)
         points = self._rereference(parameters, context, feedback, points, target_crs)
         feedback.setProgress(50)

@@ -50,10 +50,13 @@ def test_units_roles_and_refitted_velocity():
 def test_duplicates_keep_the_lowest_rmse_else_the_highest_coherence():
     base = _points(5, pid=np.array(["a", "b", "c", "d", "b"], dtype=object), rmse=np.array([2.0, 1.0, 3.0, 1.0, 0.5]))
     base.x[:] = [0.0, 0.4, 50.0, 500.0, 900.0]  # a and b 0.4 m apart; the second "b" far away
+    base.source = np.array([0, 1, 1, 1, 1])
     drop = duplicate_points(base, 1.0)
     assert drop.tolist() == [True, True, False, False, False]  # {a, b, b'} keeps b' (rmse 0.5)
     coherent = _points(3, coherence=np.array([0.7, 0.9, 0.8]))
     coherent.x[:] = [0.0, 0.5, 0.9]
+    assert not duplicate_points(coherent, 1.0).any()  # one source: points at one place are distinct points
+    coherent.source = np.array([0, 1, 2])
     assert duplicate_points(coherent, 1.0).tolist() == [True, False, True]
 
 
