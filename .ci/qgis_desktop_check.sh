@@ -81,4 +81,8 @@ echo "[qgis_process] InSAR series import (a multiple-layer input)"
 qgis_process.bin run subsidence:importinsarseries -- "INPUT=$WORK/area/sample_area.gpkg|layername=ps_points" \
   UNITS=1 "OUTPUT=$WORK/series.gpkg" >"$WORK/qp_series.log" 2>&1 || { tail -20 "$WORK/qp_series.log"; exit 1; }
 test -s "$WORK/series.gpkg"
+qgis_process.bin run subsidence:groundwaterseries -- "INPUT=$WORK/series.gpkg" \
+  "GROUNDWATER=$WORK/area/sample_area.gpkg|layername=piezometers" "OUTPUT=$WORK/heads.gpkg" >"$WORK/qp_heads.log" 2>&1 \
+  || { tail -20 "$WORK/qp_heads.log"; exit 1; }
+test -s "$WORK/heads.gpkg"
 echo "[qgis_process] OK"

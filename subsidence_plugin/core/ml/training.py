@@ -1,5 +1,5 @@
 """One training loop for every network of the plugin (the surface CNN of seed 000, the susceptibility CNN of
-seed 002): Adam, mini-batches drawn by a seeded generator, validation loss per epoch, optional early stopping
+seed 002, the series networks of seeds 001 and 004): Adam (or plain gradient descent), mini-batches drawn by a seeded generator, validation loss per epoch, optional early stopping
 with patience (the best validation weights are kept), progress, cancel and a per-epoch callback for live loss
 curves. Runs on the device chosen once (`devices.choose_device`) and starts again on the CPU if the GPU runs
 out of memory. Seeded with torch's generators forked for the run (`seeded_torch`): the same settings give
@@ -22,6 +22,7 @@ from .devices import choose_device, describe, with_cpu_fallback
 
 BatchSource = Callable[[np.ndarray], tuple]  # indices -> (inputs (B, ...) float32, targets (B,) float32)
 EpochCallback = Callable[[int, float, float], None]
+OPTIMISERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 
 @dataclass
@@ -35,6 +36,7 @@ class TrainingSettings:
     seed: int = 0
     device: str = "auto"
     loss: str = "mse"  # "mse" (regression) or "bce" (binary classification on logits)
+    optimiser: str = "adam"  # "adam", or "sgd" (plain gradient descent, seed 001)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,7 +101,9 @@ def _train(build, batches, train_idx, val_idx, settings, device, progress, is_ca
 def _train_seeded(build, batches, train_idx, val_idx, settings, device, progress, is_cancelled, on_epoch):
     started = time.time()
     model = build().to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    if settings.optimiser not in OPTIMISERS:
+        raise ValueError(f"Unknown optimiser {settings.optimiser!r}; use one of {', '.join(OPTIMISERS)}")
+    optimiser = OPTIMISERS[settings.optimiser](model.parameters(), lr=settings.learning_rate)
     criterion = _loss(settings.loss)
     rng = np.random.default_rng(settings.seed)
     history = History(device=device.type)

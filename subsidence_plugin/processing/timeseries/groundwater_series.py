@@ -3,21 +3,20 @@ point's delay time."""
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingException,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField, QgsProcessingParameterFile,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer)
 
-from ...core.io.long_tables import read_long_table
 from ...core.io.points import date_field_name, transform_points
 from ...core.io.rasters import values_at_points
 from ...core.spatial.interpolation import InterpolationSettings
 from ...core.timeseries.groundwater import delay_days, equivalent_interbed_thickness, heads_at_points
-from ...core.timeseries.insar_points import identifiers
 from ..base import SubsidenceAlgorithm, processing_errors, progress_adapter
 from ..inputs import gdal_raster_path, read_point_layer
 from ..outputs import point_sink
+from .common import metric_crs, piezometer_heads
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging (variogram of the mean heads)"]
 
@@ -82,9 +81,9 @@ class GroundwaterSeries(SubsidenceAlgorithm):
         points = read_point_layer(self, parameters, "INPUT", context, crs, feedback, "InSAR points")
         if not points.has_series:
             raise QgsProcessingException("InSAR points: no date fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
-        metric = _metric_crs(crs, points)
+        metric = metric_crs(crs, points)
         x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
-        px, py, piezometer_dates, heads = self._piezometers(parameters, context, feedback, metric)
+        px, py, piezometer_dates, heads = piezometer_heads(self, parameters, context, feedback, metric)
         delays = self._delays(parameters, context, feedback, points, crs)
         settings = InterpolationSettings(("idw", "kriging")[self.parameterAsEnum(parameters, "METHOD", context)],
                                          k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
@@ -109,37 +108,6 @@ class GroundwaterSeries(SubsidenceAlgorithm):
         feedback.pushInfo(f"Heads at {len(points)} points and {points.dates.size} dates from {len(px)} piezometers")
         return {"OUTPUT": dest}
 
-    def _piezometers(self, parameters, context, feedback, metric):
-        """(x, y in ``metric``, dates, heads (piezometers x dates, m)) from wide fields or the long table."""
-        table_path = self.parameterAsFile(parameters, "GROUNDWATER_TABLE", context)
-        piezometers = read_point_layer(self, parameters, "GROUNDWATER", context, metric, feedback, "Piezometers")
-        if not table_path:
-            if not piezometers.has_series:
-                raise QgsProcessingException("Piezometers: no head fields (D_YYYYMMDD, DYYYYMMDD or YYYYMMDD); give "
-                                             "the heads as a long table instead")
-            return piezometers.x, piezometers.y, piezometers.dates, piezometers.series
-        with processing_errors(prefix="Piezometer table"):
-            table = read_long_table(table_path)
-        field = self.parameterAsString(parameters, "ID_FIELD", context) or _matching_field(piezometers, table.ids)
-        if field is None:
-            raise QgsProcessingException("Piezometers: no field matches the stations of the table "
-                                         f"({', '.join(table.ids[:5])} ...); choose the ID field")
-        keys = identifiers(piezometers.attributes[field])
-        row = {station: i for i, station in enumerate(table.ids.tolist())}
-        found = np.array([key in row for key in keys])
-        unmatched = sorted(set(table.ids.tolist()) - set(keys[found].tolist()))
-        if unmatched:
-            feedback.pushWarning(f"{len(unmatched)} station(s) of the table have no piezometer point: "
-                                 f"{', '.join(unmatched[:5])}")
-        if not found.any():
-            raise QgsProcessingException(f"Piezometers: no value of {field!r} is a station of the table")
-        if (~found).any():
-            feedback.pushWarning(f"{int((~found).sum())} piezometer point(s) have no heads in the table")
-        rows = [row[key] for key in keys[found]]
-        feedback.pushInfo(f"{found.sum()} piezometers joined to the table by {field!r}, {table.dates.size} dates "
-                          f"({table.dates[0]} .. {table.dates[-1]})")
-        return piezometers.x[found], piezometers.y[found], table.dates, table.values[rows]
-
     def _delays(self, parameters, context, feedback, points, crs):
         """Delay tau (days) at the points, or None without the rasters."""
         thickness = self.parameterAsLayerList(parameters, "INTERBED_THICKNESS", context)
@@ -162,24 +130,3 @@ class GroundwaterSeries(SubsidenceAlgorithm):
         feedback.pushInfo(f"Delay tau: {np.nanmin(delays):.1f} .. {np.nanmax(delays):.1f} days "
                           f"(median {np.nanmedian(delays):.1f}); {int((~known).sum())} point(s) off the rasters")
         return delays
-
-
-def _matching_field(table, stations) -> str:
-    """The attribute of a point table whose values match the most stations (None if none does)."""
-    wanted = set(stations.tolist())
-    best, best_count = None, 0
-    for name, values in table.attributes.items():
-        count = len(wanted & set(identifiers(values).tolist()))
-        if count > best_count:
-            best, best_count = name, count
-    return best
-
-
-def _metric_crs(crs, points) -> QgsCoordinateReferenceSystem:
-    """``crs`` when it is projected, else an azimuthal equidistant projection centred on the points (distances
-    in metres)."""
-    if not crs.isGeographic():
-        return crs
-    lon, lat = transform_points(points.x, points.y, crs.toWkt(), QgsCoordinateReferenceSystem("EPSG:4326").toWkt())
-    return QgsCoordinateReferenceSystem.fromProj(
-        f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m")

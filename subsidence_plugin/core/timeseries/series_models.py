@@ -1,0 +1,184 @@
+"""Recurrent networks that forecast point displacement series from their past and the groundwater (seed 001's
+LSTM), trained with the plugin's one training loop on windows cut on demand from the monthly series (never a copy
+per window), and forecast step by step.
+
+Data: monthly displacement (mm, points x months), heads (m, points x months) and static factors (points x factors,
+e.g. compressible thickness and permeability). A sample is a point and a month t: the input is the window of the
+``window`` months t - window + 1 .. t, each step k holding [change of displacement from k - 1 to k, change of head
+from k to k + 1, the static factors] (the head change of the month being forecast is known in the "observed
+groundwater" setting and 0 when the heads are held at their last value); the target is the change of
+displacement from t to t + 1. Every feature and the target are min-max scaled on the training months (seed 001).
+Forecasts cumulate the predicted changes from the last known displacement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..ml.training import TrainingSettings, train_model
+from ..progress import CancelCheck, ProgressCallback
+
+
+class SeriesLstm(nn.Module):
+    """Seed 001: one LSTM layer of ``hidden`` units (tanh inside the cell; the seed's "hidden layers 8" read as 8
+    units, a single layer) and a linear output: the next step's (scaled) change of displacement."""
+
+    def __init__(self, features: int, hidden: int = 8, layers: int = 1):
+        super().__init__()
+        self.lstm = nn.LSTM(features, hidden, num_layers=layers, batch_first=True)
+        self.output = nn.Linear(hidden, 1)
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        sequence, _ = self.lstm(windows)
+        return self.output(sequence[:, -1]).squeeze(-1)
+
+
+@dataclass
+class MinMax:
+    """Min-max scaling of each feature to [0, 1] (a constant feature maps to 0)."""
+
+    low: np.ndarray
+    high: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> "MinMax":
+        """Scaling of the last axis of ``values`` (NaN ignored)."""
+        flat = values.reshape(-1, values.shape[-1])
+        return cls(np.nanmin(flat, axis=0), np.nanmax(flat, axis=0))
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        span = np.where(self.high > self.low, self.high - self.low, 1.0)
+        return ((values - self.low) / span).astype(np.float32)
+
+    def invert(self, scaled: np.ndarray, column: int = 0) -> np.ndarray:
+        span = self.high[column] - self.low[column] if self.high[column] > self.low[column] else 1.0
+        return scaled * span + self.low[column]
+
+
+@dataclass
+class SeriesSettings:
+    """Seed 001 defaults: a window of 12 months, 8 LSTM units, gradient descent with learning rate 0.001 and
+    batch 38; 20 % of the training points kept for early stopping (patience 20 epochs)."""
+
+    window: int = 12
+    hidden: int = 8
+    validation_share: float = 0.2
+    training: TrainingSettings = field(default_factory=lambda: TrainingSettings(
+        epochs=300, batch_size=38, learning_rate=0.001, patience=20, optimiser="sgd"))
+
+
+def step_features(displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray) -> np.ndarray:
+    """(points, months, features) float32: [change of displacement into month k, change of head out of month k
+    (0 where unknown), the static factors]; month 0 has no change of displacement (NaN)."""
+    points, months = displacement.shape
+    change = np.full((points, months), np.nan, dtype=np.float32)
+    change[:, 1:] = np.diff(displacement, axis=1)
+    head_change = np.zeros((points, months), dtype=np.float32)
+    if heads is not None:
+        head_change[:, :-1] = np.nan_to_num(np.diff(heads, axis=1), nan=0.0)
+    parts = [change[..., None], head_change[..., None],
+             np.repeat(np.asarray(static, dtype=np.float32)[:, None, :], months, axis=1)]
+    return np.concatenate(parts, axis=2)
+
+
+class WindowSampler:
+    """The training loop's batch source over (point, month) samples of scaled step features: windows are cut
+    from the one features array when a batch is asked for."""
+
+    def __init__(self, scaled: np.ndarray, window: int):
+        self.scaled = scaled
+        self.window = window
+        self.offsets = np.arange(-window + 1, 1)
+
+    def samples(self, points: np.ndarray, last_month: int) -> np.ndarray:
+        """(count, 2) [point, month t] of the samples whose window and target month t + 1 lie in months
+        1 .. ``last_month`` and have values."""
+        t = np.arange(self.window, last_month)  # the window starts at month 1 (month 0 has no change)
+        grid_points, grid_t = np.meshgrid(points, t, indexing="ij")
+        pairs = np.column_stack([grid_points.ravel(), grid_t.ravel()])
+        if pairs.size == 0:
+            return pairs
+        ok = ~np.isnan(self.scaled[pairs[:, 0], pairs[:, 1] + 1, 0])
+        for offset in self.offsets:
+            ok &= ~np.isnan(self.scaled[pairs[:, 0], pairs[:, 1] + offset]).any(axis=1)
+        return pairs[ok]
+
+    def batch(self, pairs: np.ndarray) -> tuple:
+        months = pairs[:, 1:2] + self.offsets[None, :]
+        inputs = self.scaled[pairs[:, :1], months]
+        return np.ascontiguousarray(inputs), self.scaled[pairs[:, 0], pairs[:, 1] + 1, 0].astype(np.float32)
+
+
+@dataclass
+class SeriesModel:
+    """A trained series network with its scaling and settings."""
+
+    network: nn.Module
+    scaling: MinMax
+    settings: SeriesSettings
+    history: object
+
+
+def train_series_lstm(displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
+                      training_months: int, settings: SeriesSettings, seed_points: Optional[np.ndarray] = None,
+                      progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
+                      on_epoch: Optional[Callable] = None, report: Optional[Callable[[str], None]] = None
+                      ) -> SeriesModel:
+    """Train seed 001's LSTM on the first ``training_months`` months of the points ``seed_points`` (default all);
+    a random ``validation_share`` of those points (drawn with the training seed) is kept for early stopping."""
+    features = step_features(displacement, heads, static)
+    scaling = MinMax.fit(features[:, :training_months])
+    sampler = WindowSampler(scaling.apply(features), settings.window)
+    points = np.arange(displacement.shape[0]) if seed_points is None else np.asarray(seed_points)
+    order = np.random.default_rng(settings.training.seed).permutation(points)
+    held = int(round(settings.validation_share * len(order)))
+    train_pairs = sampler.samples(np.sort(order[held:]), training_months - 1)
+    validation_pairs = sampler.samples(np.sort(order[:held]), training_months - 1)
+    if len(train_pairs) == 0:
+        raise ValueError(f"No point has {settings.window + 2} consecutive monthly values in the training months: "
+                         "shorten the window or give longer series")
+    train_index, validation_index = np.arange(len(train_pairs)), len(train_pairs) + np.arange(len(validation_pairs))
+    pairs = np.concatenate([train_pairs, validation_pairs])
+    network, history = train_model(lambda: SeriesLstm(features.shape[2], settings.hidden),
+                                   lambda index: sampler.batch(pairs[index]), train_index, validation_index,
+                                   settings.training, progress, is_cancelled, on_epoch, report)
+    return SeriesModel(network, scaling, settings, history)
+
+
+def forecast_series(model: SeriesModel, displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
+                    origin: int, steps: int, hold_heads: bool = False) -> np.ndarray:
+    """Displacement (mm, points x ``steps``) for months origin + 1 .. origin + steps, step by step from the
+    displacement at ``origin``: each predicted change enters the next window. The heads are the observed ones
+    (``heads`` covering the forecast months) or, with ``hold_heads``, held at their value at the origin. NaN for
+    a point without a full window of values up to the origin."""
+    points, window = displacement.shape[0], model.settings.window
+    months = origin + steps + 1
+    known = np.full((points, months), np.nan, dtype=np.float32)
+    known[:, :origin + 1] = displacement[:, :origin + 1]
+    scenario = None
+    if heads is not None:
+        scenario = np.full((points, months), np.nan, dtype=np.float32)
+        available = min(months, heads.shape[1])
+        scenario[:, :available] = heads[:, :available]
+        if hold_heads:
+            scenario[:, origin + 1:] = scenario[:, origin:origin + 1]
+    scaled = model.scaling.apply(step_features(known, scenario, static))
+    level = displacement[:, origin].astype(np.float64)
+    out = np.full((points, steps), np.nan)
+    ok = ~np.isnan(scaled[:, origin - window + 1:origin + 1]).any(axis=(1, 2)) & ~np.isnan(level)
+    if not ok.any():
+        return out
+    network = model.network.eval()
+    with torch.no_grad():
+        for step in range(steps):
+            t = origin + step
+            inputs = torch.from_numpy(np.ascontiguousarray(scaled[ok, t - window + 1:t + 1]))
+            change = network(inputs).numpy()
+            scaled[ok, t + 1, 0] = change
+            level[ok] += model.scaling.invert(change, 0)
+            out[ok, step] = level[ok]
+    return out

@@ -1,0 +1,66 @@
+"""What the time-series algorithms share: piezometer heads from wide fields or a long table, a metric CRS for
+distances."""
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
+
+from ...core.io.long_tables import read_long_table
+from ...core.io.points import transform_points
+from ...core.timeseries.insar_points import identifiers
+from ..base import processing_errors
+from ..inputs import read_point_layer
+
+
+def piezometer_heads(algorithm, parameters, context, feedback, metric):
+    """(x, y in ``metric``, dates, heads (piezometers x dates, m)) of the GROUNDWATER points, from their wide
+    head fields or from GROUNDWATER_TABLE joined by ID_FIELD (or the field that matches the table's stations)."""
+    table_path = algorithm.parameterAsFile(parameters, "GROUNDWATER_TABLE", context)
+    piezometers = read_point_layer(algorithm, parameters, "GROUNDWATER", context, metric, feedback, "Piezometers")
+    if not table_path:
+        if not piezometers.has_series:
+            raise QgsProcessingException("Piezometers: no head fields (D_YYYYMMDD, DYYYYMMDD or YYYYMMDD); give "
+                                         "the heads as a long table instead")
+        return piezometers.x, piezometers.y, piezometers.dates, piezometers.series
+    with processing_errors(prefix="Piezometer table"):
+        table = read_long_table(table_path)
+    field = algorithm.parameterAsString(parameters, "ID_FIELD", context) or _matching_field(piezometers, table.ids)
+    if field is None:
+        raise QgsProcessingException("Piezometers: no field matches the stations of the table "
+                                     f"({', '.join(table.ids[:5])} ...); choose the ID field")
+    keys = identifiers(piezometers.attributes[field])
+    row = {station: i for i, station in enumerate(table.ids.tolist())}
+    found = np.array([key in row for key in keys])
+    unmatched = sorted(set(table.ids.tolist()) - set(keys[found].tolist()))
+    if unmatched:
+        feedback.pushWarning(f"{len(unmatched)} station(s) of the table have no piezometer point: "
+                             f"{', '.join(unmatched[:5])}")
+    if not found.any():
+        raise QgsProcessingException(f"Piezometers: no value of {field!r} is a station of the table")
+    if (~found).any():
+        feedback.pushWarning(f"{int((~found).sum())} piezometer point(s) have no heads in the table")
+    rows = [row[key] for key in keys[found]]
+    feedback.pushInfo(f"{found.sum()} piezometers joined to the table by {field!r}, {table.dates.size} dates "
+                      f"({table.dates[0]} .. {table.dates[-1]})")
+    return piezometers.x[found], piezometers.y[found], table.dates, table.values[rows]
+
+
+def _matching_field(table, stations) -> str:
+    """The attribute of a point table whose values match the most stations (None if none does)."""
+    wanted = set(stations.tolist())
+    best, best_count = None, 0
+    for name, values in table.attributes.items():
+        count = len(wanted & set(identifiers(values).tolist()))
+        if count > best_count:
+            best, best_count = name, count
+    return best
+
+
+def metric_crs(crs, points) -> QgsCoordinateReferenceSystem:
+    """``crs`` when it is projected, else an azimuthal equidistant projection centred on the points (distances
+    in metres)."""
+    if not crs.isGeographic():
+        return crs
+    lon, lat = transform_points(points.x, points.y, crs.toWkt(), QgsCoordinateReferenceSystem("EPSG:4326").toWkt())
+    return QgsCoordinateReferenceSystem.fromProj(
+        f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m")
