@@ -32,13 +32,14 @@ from .terrain.stream_power_index import StreamPowerIndex
 from .terrain.topographic_wetness_index import TopographicWetnessIndex
 from .timeseries.groundwater_series import GroundwaterSeries
 from .timeseries.import_insar_series import ImportInsarSeries
+from .timeseries.train_series_model import TrainSeriesModel
 
 ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowAccumulation,
               TopographicWetnessIndex, StreamPowerIndex, DistanceToFeatures, DrainageDensity, SpectralIndex,
               InterpolatePoints, GroundwaterChange, BuildFactorStack, Kriging, InverseDistanceWeighting,
               TrainPatchCnn, ApplyModel, CompareSurfaceMethods, SubsidenceInventory, FactorAnalysis,
               TrainSusceptibility, ClassifySusceptibility, Gardlif, OptimizeWeights, ImportInsarSeries,
-              GroundwaterSeries)
+              GroundwaterSeries, TrainSeriesModel)
 
 
 class SubsidenceProvider(QgsProcessingProvider):

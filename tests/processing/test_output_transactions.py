@@ -105,13 +105,16 @@ def _cases(i):
         "subsidence:importinsarseries": ({"INPUT": [i["points"]], "UNITS": 1}, ["OUTPUT"]),
         "subsidence:groundwaterseries": ({"INPUT": i["points"], "GROUNDWATER": f"{v}|layername=piezometers"},
                                          ["OUTPUT"]),
+        "subsidence:trainseriesmodel": ({"INPUT": i["points"], "GROUNDWATER": f"{v}|layername=piezometers",
+                                         "WINDOW": 6, "EPOCHS": 1, "DEVICE": 3}, ["OUTPUT", "OUTPUT_MODEL"]),
     }
 
 
 EXTENSIONS = {"OUTPUT_MODEL": ".pt", "REPORT": ".html", "FR_TABLE": ".gpkg", "STATISTICS": ".gpkg",
               "CORRELATION": ".gpkg", "TABLE": ".gpkg", "WEIGHTS_TABLE": ".gpkg"}
 VECTOR_OUTPUTS = {"subsidence:subsidenceinventory": ".gpkg", "subsidence:comparesurfacemethods": ".gpkg",
-                  "subsidence:importinsarseries": ".gpkg", "subsidence:groundwaterseries": ".gpkg"}
+                  "subsidence:importinsarseries": ".gpkg", "subsidence:groundwaterseries": ".gpkg",
+                  "subsidence:trainseriesmodel": ".gpkg"}
 
 
 def _parameters(algorithm_id, case, out):

@@ -4,11 +4,12 @@ weights are and who builds the model from them:
 
 * ``patch-cnn``: the patch CNN of seed 000 (`core.surface.patch_cnn`);
 * ``susceptibility-cnn``: the per-pixel factor-vector CNN of seed 002 (`core.susceptibility.cnn`);
-* ``frequency-ratio``: seed 002's frequency-ratio model (no weights: the class tables are in the description).
+* ``frequency-ratio``: seed 002's frequency-ratio model (no weights: the class tables are in the description);
+* ``series-lstm``: seed 001's LSTM of point series (`core.timeseries.series_models`).
 
-The description always holds the factor band names and order, the cell size and the CRS of the training stack
-(checked by `compatibility_problems` before a model is applied), plus the target, settings, metrics and plugin
-version. Files of the earlier formats (``subsidence-patch-cnn/1``, ``subsidence-susceptibility/1``) are read too.
+The description of a raster model always holds the factor band names and order, the cell size and the CRS of
+the training stack (checked by `compatibility_problems` before a model is applied), plus the target, settings,
+metrics and plugin version; a series model holds its step features, their scaling and its window instead. Files of the earlier formats (``subsidence-patch-cnn/1``, ``subsidence-susceptibility/1``) are read too.
 
 A damaged file is refused with a ValueError naming the file and what is wrong: `read_model` checks the keys
 every kind needs (`COMMON_KEYS`, `KIND_KEYS`) and that a kind with weights holds them; the loaders of each kind
@@ -28,12 +29,13 @@ import numpy as np
 from ..io.grid import RasterGrid, spatial_reference
 
 MODEL_FORMAT = "subsidence-model/1"
-KINDS = ("patch-cnn", "susceptibility-cnn", "frequency-ratio")
+KINDS = ("patch-cnn", "susceptibility-cnn", "frequency-ratio", "series-lstm")
+RASTER_KINDS = ("patch-cnn", "susceptibility-cnn", "frequency-ratio")
 _EARLIER_FORMATS = {"subsidence-patch-cnn/1": "patch-cnn", "subsidence-susceptibility/1": "susceptibility-cnn"}
-COMMON_KEYS = ("band_names", "cell_size", "crs_wkt", "architecture")  # every kind's description holds these
+COMMON_KEYS = ("band_names", "cell_size", "crs_wkt", "architecture")  # in every raster kind's description
 KIND_KEYS = {"patch-cnn": ("normalisation", "target"), "susceptibility-cnn": ("encoder",),
-             "frequency-ratio": ("encoder",)}
-WEIGHTED_KINDS = ("patch-cnn", "susceptibility-cnn")
+             "frequency-ratio": ("encoder",), "series-lstm": ("architecture", "features", "scaling")}
+WEIGHTED_KINDS = ("patch-cnn", "susceptibility-cnn", "series-lstm")
 
 
 def save_model(path: str, kind: str, state_dict: Optional[dict], description: dict) -> List[str]:
@@ -113,9 +115,12 @@ def is_number(value) -> bool:
 
 def _description_problem(description: dict, kind: str) -> Optional[str]:
     """What is wrong with the keys every model of ``kind`` needs, or None."""
-    for key in COMMON_KEYS + KIND_KEYS[kind]:
+    for key in (COMMON_KEYS if kind in RASTER_KINDS else ()) + KIND_KEYS[kind]:
         if key not in description:
             return f"the description lacks {key!r}"
+    if kind not in RASTER_KINDS:
+        return next((f"the description's {key} is not a JSON object" for key in KIND_KEYS[kind]
+                     if not isinstance(description[key], dict)), None)
     names = description["band_names"]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         return "the description's band_names is not a list of factor band names"

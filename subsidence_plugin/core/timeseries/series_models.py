@@ -13,14 +13,18 @@ Forecasts cumulate the predicted changes from the last known displacement.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..ml.model_files import (build_network, check_entries, check_numbers, load_weights, model_file_error, read_model,
+                              save_model)
 from ..ml.training import TrainingSettings, train_model
 from ..progress import CancelCheck, ProgressCallback
+from ..stats.resampling import interpolate_in_time
+from .baselines import BASELINES, HorizonErrors, monthly_series, rolling_origin_errors
 
 
 class SeriesLstm(nn.Module):
@@ -182,3 +186,94 @@ def forecast_series(model: SeriesModel, displacement: np.ndarray, heads: Optiona
             level[ok] += model.scaling.invert(change, 0)
             out[ok, step] = level[ok]
     return out
+
+
+MODEL_KIND = "series-lstm"
+STEP_FEATURES = ["displacement_change_mm", "head_change_m"]
+
+
+def save_series_model(path: str, model: SeriesModel, static_names: Sequence[str], description: dict) -> list:
+    """Write the model file (`core.ml.model_files`, kind ``series-lstm``): weights, architecture, the step
+    features (the two changes, then the static factors in order), their scaling and the training settings, plus
+    ``description`` (units, dates, metrics, plugin version)."""
+    return save_model(path, MODEL_KIND, model.network.state_dict(), {
+        "architecture": {"type": "lstm", "features": len(STEP_FEATURES) + len(static_names),
+                         "hidden": model.settings.hidden, "window": model.settings.window},
+        "features": {"step": STEP_FEATURES, "static": list(static_names)},
+        "scaling": {"low": model.scaling.low.tolist(), "high": model.scaling.high.tolist()},
+        "training": model.settings.training.as_dict(), "validation_share": model.settings.validation_share,
+        "history": {"train_loss": model.history.train_loss, "validation_loss": model.history.validation_loss,
+                    "best_epoch": model.history.best_epoch, "device": model.history.device},
+        **description})
+
+
+def load_series_model(path: str) -> Tuple[SeriesModel, dict]:
+    """(model, description) of a ``series-lstm`` model file; refuses a damaged file with a clear message."""
+    state, description = read_model(path, (MODEL_KIND,))
+    architecture = description["architecture"]
+    network = build_network(path, architecture, ("features", "hidden"), SeriesLstm)
+    count = architecture["features"]
+    check_entries(path, "the scaling", description["scaling"], ("low", "high"))
+    check_numbers(path, "the scaling's low values", description["scaling"]["low"], count)
+    check_numbers(path, "the scaling's high values", description["scaling"]["high"], count)
+    window = architecture.get("window")
+    if not isinstance(window, int) or window < 1:
+        raise model_file_error(path, f"the architecture's window {window!r} is not a positive whole number")
+    settings = SeriesSettings(window=window, hidden=architecture["hidden"],
+                              training=TrainingSettings(**description.get("training", {})))
+    scaling = MinMax(np.array(description["scaling"]["low"]), np.array(description["scaling"]["high"]))
+    return SeriesModel(load_weights(path, network, state).eval(), scaling, settings, None), description
+
+
+HORIZONS = (1, 3, 6, 12)
+
+
+@dataclass
+class HoldoutResult:
+    """A model trained on the first dates of every point and scored on the rest: ``forecast`` (points, held-out
+    dates, mm) from the last training month ``origin`` with the observed heads; ``errors`` the RMSE by horizon
+    of the model (observed and held heads) and of the baselines from that origin (`rolling_origin_errors`)."""
+
+    model: SeriesModel
+    months: np.ndarray
+    origin: int
+    holdout_dates: np.ndarray
+    forecast: np.ndarray
+    errors: HorizonErrors
+
+
+def train_with_holdout(dates: np.ndarray, series: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
+                       settings: SeriesSettings, holdout_share: float = 0.2,
+                       progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
+                       on_epoch: Optional[Callable] = None, report: Optional[Callable[[str], None]] = None
+                       ) -> HoldoutResult:
+    """Train seed 001's LSTM on the monthly series (`monthly_series`) up to the last month before the held-out
+    last ``holdout_share`` of the dates, forecast those dates (monthly forecasts interpolated in time) and score
+    the model and the baselines. ``heads``: (points, months of `month_starts(dates)`) or None."""
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    if not 0 < holdout_share < 1:
+        raise ValueError("The hold-out share must lie between 0 and 1")
+    held = max(1, int(round(holdout_share * dates.size)))
+    if held >= dates.size:
+        raise ValueError(f"{dates.size} dates are too few to hold out {holdout_share:.0%} of them")
+    months, values = monthly_series(dates, series)
+    origin = int(np.searchsorted(months, dates[-held - 1], side="right")) - 1
+    if origin < settings.window + 1:
+        raise ValueError(f"The training dates span {max(origin + 1, 0)} months; the model's window needs at least "
+                         f"{settings.window + 2}: give longer series or a smaller window or hold-out share")
+    model = train_series_lstm(values, heads, static, origin + 1, settings, progress=progress,
+                              is_cancelled=is_cancelled, on_epoch=on_epoch, report=report)
+    steps = len(months) - origin
+    monthly = forecast_series(model, values, heads, static, origin, steps)
+    levels = np.column_stack([values[:, origin], monthly])
+    forecast_months = (months[origin].astype("datetime64[M]") + np.arange(steps + 1)).astype("datetime64[D]")
+    forecast = interpolate_in_time(forecast_months, levels, dates[-held:])
+
+    def model_forecaster(hold_heads):
+        return lambda history, leads: forecast_series(model, values, heads, static, origin, int(max(leads)),
+                                                      hold_heads)[:, np.asarray(leads) - 1]
+
+    forecasters = {**BASELINES, "LSTM, observed heads": model_forecaster(False),
+                   "LSTM, heads held": model_forecaster(True)}
+    errors = rolling_origin_errors(values, [origin], HORIZONS, forecasters)
+    return HoldoutResult(model, months, origin, dates[-held:], forecast, errors)

@@ -46,12 +46,12 @@ class ApplyModel(SubsidenceAlgorithm):
                                                                   "Predicted surface or susceptibility index"))
 
     def process(self, parameters, context, feedback):
-        from ...core.ml.model_files import compatibility_problems, read_model
+        from ...core.ml.model_files import RASTER_KINDS, compatibility_problems, read_model
 
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         with processing_errors():
             path = self.parameterAsFile(parameters, "MODEL", context)
-            _, description = read_model(path)
+            _, description = read_model(path, RASTER_KINDS)
             stack = factor_stack(self.parameterAsRasterLayer(parameters, "STACK", context))
             problems = compatibility_problems(description, stack.band_names, stack.grid)
             if problems:

@@ -3,17 +3,16 @@ point's delay time."""
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField, QgsProcessingParameterFile,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
 from ...core.io.points import date_field_name, transform_points
 from ...core.io.rasters import values_at_points
 from ...core.spatial.interpolation import InterpolationSettings
 from ...core.timeseries.groundwater import delay_days, equivalent_interbed_thickness, heads_at_points
-from ..base import SubsidenceAlgorithm, processing_errors, progress_adapter
+from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter
 from ..inputs import gdal_raster_path, read_point_layer
 from ..outputs import point_sink
 from .common import metric_crs, piezometer_heads
@@ -57,19 +56,15 @@ class GroundwaterSeries(SubsidenceAlgorithm):
                                                        QgsProcessingParameterNumber.Integer, 8, minValue=1))
         self.addParameter(QgsProcessingParameterNumber("HOLD_DAYS", "Hold the first / last head for at most (days)",
                                                        QgsProcessingParameterNumber.Double, 45.0, minValue=0.0))
-        power = QgsProcessingParameterNumber("POWER", "IDW power", QgsProcessingParameterNumber.Double, 2.0,
-                                             minValue=0.1)
-        power.setFlags(power.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(power)
+        add_advanced(self, QgsProcessingParameterNumber("POWER", "IDW power", QgsProcessingParameterNumber.Double,
+                                                        2.0, minValue=0.1))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "INTERBED_THICKNESS", "Interbed thickness rasters b_i (m), for the delay", QgsProcessing.TypeRaster,
             optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(
             "VERTICAL_CONDUCTIVITY", "Vertical hydraulic conductivity K′v (m/s), for the delay", optional=True))
-        storage = QgsProcessingParameterNumber("SPECIFIC_STORAGE", "Specific storage S′s (1/m)",
-                                               QgsProcessingParameterNumber.Double, 1e-4, minValue=0.0)
-        storage.setFlags(storage.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(storage)
+        add_advanced(self, QgsProcessingParameterNumber("SPECIFIC_STORAGE", "Specific storage S′s (1/m)",
+                                                        QgsProcessingParameterNumber.Double, 1e-4, minValue=0.0))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "InSAR points with heads (m)",
                                                             QgsProcessing.TypeVectorPoint))
 

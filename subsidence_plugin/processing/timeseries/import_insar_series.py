@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingException, QgsProcessingParameterCrs,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterPoint, QgsProviderRegistry, QgsUnitTypes)
 
@@ -17,7 +17,7 @@ from ...core.spatial.polygons import points_in_polygons
 from ...core.timeseries.insar_points import (FORMATS, detect_format, duplicate_points, insar_points, merge_sources,
                                              reference_series, rereferenced)
 from .. import styles
-from ..base import SubsidenceAlgorithm, processing_errors
+from ..base import SubsidenceAlgorithm, add_advanced, processing_errors
 from ..inputs import feature_wkbs, ogr_file_of, read_layer_points
 from ..outputs import point_sink
 
@@ -73,10 +73,8 @@ class ImportInsarSeries(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterPoint("REFERENCE_POINT", "Reference location", optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE_AREA", "Reference area (polygons)", [QgsProcessing.TypeVectorPolygon], optional=True))
-        distance = QgsProcessingParameterNumber("DUPLICATE_DISTANCE", "Duplicate distance (m)",
-                                                QgsProcessingParameterNumber.Double, 1.0, minValue=0.0)
-        distance.setFlags(distance.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(distance)
+        add_advanced(self, QgsProcessingParameterNumber("DUPLICATE_DISTANCE", "Duplicate distance (m)",
+                                                        QgsProcessingParameterNumber.Double, 1.0, minValue=0.0))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "InSAR points with series (mm)",
                                                             QgsProcessing.TypeVectorPoint))
 
@@ -117,6 +115,10 @@ class ImportInsarSeries(SubsidenceAlgorithm):
                               "of a point of another input) removed, keeping the lowest rmse (else the highest "
                               "coherence)")
             points = points.take(~drop)
+        gaps = np.isnan(points.displacement)
+        if gaps.any():
+            feedback.pushWarning(f"{int(gaps.sum())} value(s) missing in the series of {int(gaps.any(axis=1).sum())} "
+                                 "point(s) (a tile without the date, or NULL in the source): kept as NULL")
         points = self._rereference(parameters, context, feedback, points, target_crs)
         feedback.setProgress(50)
         dest = self._write(parameters, context, feedback, points, target_crs)

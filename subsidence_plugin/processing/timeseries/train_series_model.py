@@ -1,0 +1,176 @@
+"""subsidence:trainseriesmodel - a recurrent network of point displacement series with the groundwater (seed 001's
+LSTM), trained on the first dates, scored on the rest against the baselines, saved as a model file."""
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber)
+
+from ...core.io.points import date_field_name, transform_points
+from ...core.io.rasters import values_at_points
+from ...core.ml.devices import DEVICE_CHOICES
+from ...core.ml.training import OPTIMISERS, TrainingSettings
+from ...core.spatial.interpolation import InterpolationSettings
+from ...core.timeseries.baselines import month_starts
+from ...core.timeseries.groundwater import heads_at_points
+from ...core.timeseries.series_models import SeriesSettings, save_series_model, train_with_holdout
+from ...resources import plugin_version
+from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter, report_epoch
+from ..inputs import gdal_raster_path, read_point_layer
+from ..outputs import point_sink
+from .common import metric_crs, piezometer_heads
+
+MODELS = ["LSTM (seed 001)"]
+OPTIMISER_NAMES = list(OPTIMISERS)
+
+
+class TrainSeriesModel(SubsidenceAlgorithm):
+    NAME = "trainseriesmodel"
+    DISPLAY_NAME = "Train a series model"
+    GROUP = "Time series"
+    REQUIRES = ("torch",)
+    HELP = (
+        "<p>Trains a recurrent network on the InSAR points' displacement series (<i>DYYYYMMDD</i> fields, mm) with "
+        "the groundwater heads and static factors, on the first (1 − hold-out share) of the dates of all points, "
+        "and forecasts the held-out dates step by step from the last training month with the observed heads.</p>"
+        "<p><b>LSTM</b> (seed 001): the series are resampled to the first day of each month; each step of a "
+        "window of months holds the change of displacement, the change of head (the piezometers' heads "
+        "interpolated to the points by IDW, as <i>groundwaterseries</i>) and the static factors (e.g. compressible "
+        "thickness and permeability rasters, sampled at the points), min-max scaled on the training months; the "
+        "target is the next month's change, cumulated back to displacement. The seed's \"hidden layers 8\" is "
+        "read as one LSTM layer of 8 units. Defaults as the seed (gradient descent, learning rate 0.001, batch "
+        "38), with early stopping on 20 % of the points (the seed splits by point; the temporal hold-out is the "
+        "honest test).</p>"
+        "<p><b>Output</b>: every input point with its fields, one <b>PYYYYMMDD</b> field a held-out date (the "
+        "forecast cumulative displacement, mm, on the same reference as the D fields) and <b>RMSE_MM</b> over "
+        "those dates. The log gives the RMSE by horizon (each point's RMSE over the lead months 1 … h, averaged "
+        "over points) of the model with the observed heads and with the heads held at their last value, and of "
+        "the baselines (persistence, linear trend, last-year trend, trend + annual). The model file can be kept "
+        "and applied later.</p>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "InSAR points with DYYYYMMDD series (mm)",
+                                                              [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterFeatureSource("GROUNDWATER", "Piezometers",
+                                                              [QgsProcessing.TypeVectorPoint], optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            "GROUNDWATER_TABLE", "Piezometer heads as a long table (station, date, value)", optional=True,
+            fileFilter="Delimited text (*.csv *.txt *.tsv);;All files (*)"))
+        self.addParameter(QgsProcessingParameterField("ID_FIELD", "Piezometer ID field (joins the table)",
+                                                      parentLayerParameterName="GROUNDWATER", optional=True))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            "FACTORS", "Static factors (rasters: compressible thickness, permeability ...)", QgsProcessing.TypeRaster,
+            optional=True))
+        self.addParameter(QgsProcessingParameterEnum("MODEL", "Model", MODELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber("HOLDOUT_SHARE", "Share of the last dates held out",
+                                                       QgsProcessingParameterNumber.Double, 0.2, minValue=0.01,
+                                                       maxValue=0.9))
+        advanced = [
+            QgsProcessingParameterNumber("WINDOW", "Window (months)", QgsProcessingParameterNumber.Integer, 12,
+                                         minValue=1),
+            QgsProcessingParameterNumber("HIDDEN", "LSTM units", QgsProcessingParameterNumber.Integer, 8, minValue=1),
+            QgsProcessingParameterNumber("EPOCHS", "Epochs (at most)", QgsProcessingParameterNumber.Integer, 300,
+                                         minValue=1),
+            QgsProcessingParameterNumber("BATCH_SIZE", "Batch size", QgsProcessingParameterNumber.Integer, 38,
+                                         minValue=1),
+            QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate", QgsProcessingParameterNumber.Double,
+                                         0.001, minValue=1e-7),
+            QgsProcessingParameterEnum("OPTIMISER", "Optimiser", ["Gradient descent (seed 001)", "Adam"],
+                                       defaultValue=OPTIMISER_NAMES.index("sgd")),
+            QgsProcessingParameterNumber("PATIENCE", "Early-stopping patience (epochs; 0 = off)",
+                                         QgsProcessingParameterNumber.Integer, 20, minValue=0),
+            QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0, minValue=0),
+            QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0),
+        ]
+        for parameter in advanced:
+            add_advanced(self, parameter)
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Points with held-out forecasts (mm)",
+                                                            QgsProcessing.TypeVectorPoint))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model file",
+                                                                "Model files (*.pt)", optional=True))
+
+    def process(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise QgsProcessingException("InSAR points: no layer was given")
+        crs = source.sourceCrs()
+        points = read_point_layer(self, parameters, "INPUT", context, crs, feedback, "InSAR points")
+        if not points.has_series:
+            raise QgsProcessingException("InSAR points: no date fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
+        months = month_starts(points.dates)
+        heads = self._heads(parameters, context, feedback, points, crs, months)
+        names, static = self._factors(parameters, context, points, crs)
+        enum = self.parameterAsEnum
+        settings = SeriesSettings(
+            window=self.parameterAsInt(parameters, "WINDOW", context),
+            hidden=self.parameterAsInt(parameters, "HIDDEN", context),
+            training=TrainingSettings(
+                epochs=self.parameterAsInt(parameters, "EPOCHS", context),
+                batch_size=self.parameterAsInt(parameters, "BATCH_SIZE", context),
+                learning_rate=self.parameterAsDouble(parameters, "LEARNING_RATE", context),
+                patience=self.parameterAsInt(parameters, "PATIENCE", context),
+                seed=self.parameterAsInt(parameters, "SEED", context),
+                device=DEVICE_CHOICES[enum(parameters, "DEVICE", context)],
+                optimiser=OPTIMISER_NAMES[enum(parameters, "OPTIMISER", context)]))
+        share = self.parameterAsDouble(parameters, "HOLDOUT_SHARE", context)
+        with processing_errors():
+            result = train_with_holdout(
+                points.dates, points.series, heads, static, settings, share, progress_adapter(feedback),
+                feedback.isCanceled, lambda epoch, train, validation: report_epoch(feedback, epoch, train, validation),
+                feedback.pushInfo)
+        history = result.model.history
+        feedback.pushInfo(f"LSTM trained for {len(history.train_loss)} epochs on {history.device} (best epoch "
+                          f"{history.best_epoch}); training months up to {result.months[result.origin]}, "
+                          f"{result.holdout_dates.size} held-out dates from {result.holdout_dates[0]}")
+        self._report_errors(feedback, result.errors)
+        truth = points.series[:, -result.holdout_dates.size:]
+        with np.errstate(invalid="ignore"):
+            rmse = np.sqrt(np.nanmean((result.forecast - truth) ** 2, axis=1))
+        columns = [(name, "double" if values.dtype.kind in "fiub" else "string", values)
+                   for name, values in points.attributes.items() if name.lower() != "fid"]
+        columns += [(name, "double", points.series[:, i]) for i, name in enumerate(points.date_fields)]
+        columns += [(date_field_name(date, "P"), "double", result.forecast[:, i])
+                    for i, date in enumerate(result.holdout_dates)]
+        columns.append(("RMSE_MM", "double", rmse))
+        dest = point_sink(self, parameters, "OUTPUT", context, crs, points.x, points.y, columns, feedback)
+        results = {"OUTPUT": dest}
+        model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
+        if model_path:
+            save_series_model(model_path, result.model, names, {
+                "target": "LOS displacement", "units": "mm", "crs_wkt": crs.toWkt(),
+                "training_dates": [str(points.dates[0]), str(points.dates[-result.holdout_dates.size - 1])],
+                "groundwater": heads is not None,
+                "metrics": {name: values.tolist() for name, values in result.errors.rmse.items()},
+                "horizons_months": result.errors.horizons.tolist(), "plugin_version": plugin_version()})
+            results["OUTPUT_MODEL"] = model_path
+        return results
+
+    def _heads(self, parameters, context, feedback, points, crs, months):
+        """Heads (points x months, m) at the points, or None without piezometers."""
+        if self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
+            feedback.pushWarning("No piezometers: the model learns from the displacement series alone")
+            return None
+        metric = metric_crs(crs, points)
+        x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
+        px, py, dates, heads = piezometer_heads(self, parameters, context, feedback, metric)
+        with processing_errors():
+            return heads_at_points(px, py, dates, heads, x, y, months, InterpolationSettings("idw", k=8)).heads
+
+    def _factors(self, parameters, context, points, crs):
+        """(names, values (points x factors)) of the static factor rasters at the points."""
+        layers = self.parameterAsLayerList(parameters, "FACTORS", context)
+        if not layers:
+            return [], np.zeros((len(points), 0))
+        with processing_errors():
+            values = np.column_stack([values_at_points(gdal_raster_path(layer, "Static factor"), points.x, points.y,
+                                                       crs.toWkt()) for layer in layers])
+        return [layer.name() for layer in layers], values
+
+    @staticmethod
+    def _report_errors(feedback, errors) -> None:
+        horizons = " / ".join(f"{h}" for h in errors.horizons)
+        feedback.pushInfo(f"RMSE (mm) at horizons {horizons} months from the last training month:")
+        for name, values in errors.rmse.items():
+            feedback.pushInfo(f"  {name}: " + " / ".join("n/a" if np.isnan(v) else f"{v:.2f}" for v in values))
