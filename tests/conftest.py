@@ -111,3 +111,24 @@ def write_egms_csv():
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def recording_feedback():
+    """A new Processing feedback that keeps the messages it gets: ``info`` and ``warnings`` (lists of str)."""
+    from qgis.core import QgsProcessingFeedback
+
+    class RecordingFeedback(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.info, self.warnings = [], []
+
+        def pushInfo(self, info):  # noqa: N802
+            self.info.append(info)
+            super().pushInfo(info)
+
+        def pushWarning(self, warning):  # noqa: N802
+            self.warnings.append(warning)
+            super().pushWarning(warning)
+
+    return RecordingFeedback()

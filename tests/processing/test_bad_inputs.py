@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from qgis.core import QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsProcessingException
 
 from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg
 from subsidence_plugin.core.io.rasters import read_raster, write_raster
@@ -26,16 +26,6 @@ def _stack_and_model(sample_area, folder, model_name="m.pt"):
     return stack, model
 
 
-class LogFeedback(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.warnings = []
-
-    def pushWarning(self, warning):  # noqa: N802
-        self.warnings.append(warning)
-        super().pushWarning(warning)
-
-
 def test_a_line_layer_is_refused_where_points_are_needed(provider, sample_area, tmp_path):
     import processing
 
@@ -46,7 +36,7 @@ def test_a_line_layer_is_refused_where_points_are_needed(provider, sample_area, 
     assert os.listdir(tmp_path) == []
 
 
-def test_null_and_repeated_points_are_counted_in_the_log(provider, sample_area, tmp_path):
+def test_null_and_repeated_points_are_counted_in_the_log(provider, sample_area, tmp_path, recording_feedback):
     import processing
 
     grid = RasterGrid.from_origin(500000.0, 4001000.0, 100.0, 10, 10, crs_wkt_from_epsg(32633), -9999.0)
@@ -55,7 +45,7 @@ def test_null_and_repeated_points_are_counted_in_the_log(provider, sample_area, 
                    [500350.0, 4000850.0]])
     points = write_geopackage(str(tmp_path / "p.gpkg"), [VectorLayer(
         "p", {"v": np.array([1.0, 3.0, np.nan, 2.0, 5.0])}, points=xy)], grid.crs_wkt)
-    feedback = LogFeedback()
+    feedback = recording_feedback
     result = processing.run("subsidence:idw", {"INPUT": f"{points}|layername=p", "FIELD": "v",
                                                "REFERENCE": str(tmp_path / "ref.tif"),
                                                "OUTPUT": str(tmp_path / "idw.tif")}, feedback=feedback)

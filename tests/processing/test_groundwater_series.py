@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsField, QgsFields, QgsGeometry,
                        QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsProject,
-                       QgsVectorFileWriter, QgsVectorLayer, QgsWkbTypes)
+                       QgsVectorFileWriter, QgsWkbTypes)
 from qgis.PyQt.QtCore import QVariant
 
 from subsidence_plugin.core.io.grid import RasterGrid

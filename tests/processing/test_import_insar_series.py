@@ -12,15 +12,6 @@ from qgis.PyQt.QtCore import QVariant
 DATES = np.arange(np.datetime64("2019-01-06"), np.datetime64("2020-01-06"), 6)
 
 
-class Log(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.warnings = []
-
-    def pushWarning(self, warning):  # noqa: N802
-        self.warnings.append(warning)
-
-
 def _run(parameters, context=None, feedback=None):
     import processing
 
@@ -54,10 +45,10 @@ def _tiles(tmp_path, write_egms_csv):
     return first, second, series
 
 
-def test_egms_tiles_merged_without_duplicates(provider, tmp_path, write_egms_csv):
+def test_egms_tiles_merged_without_duplicates(provider, tmp_path, write_egms_csv, recording_feedback):
     first, second, series = _tiles(tmp_path, write_egms_csv)
     output = str(tmp_path / "points.gpkg")
-    feedback = Log()
+    feedback = recording_feedback
     result = _run({"INPUT": [first, second], "OUTPUT": output}, feedback=feedback)
     assert not any("missing" in line for line in feedback.warnings)  # both tiles have every date
     fields = ["VEL_MM_YR", "VEL_STD_MM_YR", "LOS_E", "LOS_N", "LOS_U", "rmse", "D20190106", "D20190112"]
@@ -153,12 +144,12 @@ def test_csv_without_dates_is_refused(provider, tmp_path):
         _run({"INPUT": [str(path)], "CSV_CRS": "EPSG:25830", "OUTPUT": str(tmp_path / "out.gpkg")})
 
 
-def test_gaps_are_kept_as_null_and_counted(provider, tmp_path, write_egms_csv):
+def test_gaps_are_kept_as_null_and_counted(provider, tmp_path, write_egms_csv, recording_feedback):
     series = np.zeros((2, DATES.size))
     series[1, 3] = np.nan
     path = write_egms_csv(tmp_path / "gappy.csv", ["a", "b"], [4.2e6, 4.2e6 + 50], [3.1e6, 3.1e6], DATES, series,
                           [1.0, 1.0], [0.0, 0.0])
-    feedback = Log()
+    feedback = recording_feedback
     result = _run({"INPUT": [path], "OUTPUT": str(tmp_path / "gappy.gpkg")}, feedback=feedback)
     assert any(line.startswith("1 value(s) missing in the series of 1 point(s)") for line in feedback.warnings)
     _, rows = _values(result["OUTPUT"], ["D" + str(DATES[3]).replace("-", "")])

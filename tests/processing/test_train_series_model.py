@@ -8,15 +8,6 @@ from subsidence_plugin.core.io.points import read_points
 from subsidence_plugin.core.timeseries.series_models import load_series_model
 
 
-class Log(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def pushInfo(self, info):  # noqa: N802
-        self.lines.append(info)
-
-
 def _run(parameters, feedback=None):
     import processing
 
@@ -26,9 +17,9 @@ def _run(parameters, feedback=None):
                           feedback=feedback or QgsProcessingFeedback())
 
 
-def test_lstm_forecasts_the_held_out_dates(provider, sample_area, tmp_path):
+def test_lstm_forecasts_the_held_out_dates(provider, sample_area, tmp_path, recording_feedback):
     points = f"{sample_area.vector_path}|layername=ps_points"
-    log = Log()
+    log = recording_feedback
     result = _run({"INPUT": points, "GROUNDWATER": f"{sample_area.vector_path}|layername=piezometers",
                    "FACTORS": [sample_area.rasters["thickness"]], "HOLDOUT_SHARE": 0.2, "WINDOW": 6, "EPOCHS": 4,
                    "OPTIMISER": 1, "LEARNING_RATE": 0.01, "DEVICE": 3, "OUTPUT": str(tmp_path / "forecast.gpkg"),
@@ -43,8 +34,8 @@ def test_lstm_forecasts_the_held_out_dates(provider, sample_area, tmp_path):
     np.testing.assert_allclose(table.numeric("RMSE_MM"), np.sqrt(np.nanmean((forecast - observed) ** 2, axis=1)),
                                rtol=1e-6)  # RMSE_MM is the held-out RMSE of each point's own fields
     assert np.isfinite(forecast).mean() > 0.9
-    assert any(line.strip().startswith("persistence:") for line in log.lines)
-    assert any(line.strip().startswith("LSTM, observed heads:") for line in log.lines)
+    assert any(line.strip().startswith("persistence:") for line in log.info)
+    assert any(line.strip().startswith("LSTM, observed heads:") for line in log.info)
     model, description = load_series_model(result["OUTPUT_MODEL"])
     assert len(description["features"]["static"]) == 1 and description["architecture"]["features"] == 3
     assert model.settings.window == 6 and description["units"] == "mm" and description["groundwater"]
