@@ -106,7 +106,7 @@ def _cases(i):
         "subsidence:groundwaterseries": ({"INPUT": i["points"], "GROUNDWATER": f"{v}|layername=piezometers"},
                                          ["OUTPUT"]),
         "subsidence:trainseriesmodel": ({"INPUT": i["points"], "GROUNDWATER": f"{v}|layername=piezometers",
-                                         "WINDOW": 6, "EPOCHS": 1, "DEVICE": 3}, ["OUTPUT", "OUTPUT_MODEL"]),
+                                         "WINDOW": 6, "EPOCHS": 1, "DEVICE": 3}, ["OUTPUT", "OUTPUT_MODEL", "REPORT"]),
     }
 
 

@@ -23,7 +23,7 @@ def test_lstm_forecasts_the_held_out_dates(provider, sample_area, tmp_path, reco
     result = _run({"INPUT": points, "GROUNDWATER": f"{sample_area.vector_path}|layername=piezometers",
                    "FACTORS": [sample_area.rasters["thickness"]], "HOLDOUT_SHARE": 0.2, "WINDOW": 6, "EPOCHS": 4,
                    "OPTIMISER": 1, "LEARNING_RATE": 0.01, "DEVICE": 3, "OUTPUT": str(tmp_path / "forecast.gpkg"),
-                   "OUTPUT_MODEL": str(tmp_path / "lstm.pt")}, log)
+                   "OUTPUT_MODEL": str(tmp_path / "lstm.pt"), "REPORT": str(tmp_path / "lstm.html")}, log)
     table = read_points(result["OUTPUT"])
     source = read_points(sample_area.vector_path, "ps_points")
     held = source.dates[-30:]  # 20 % of 152 dates
@@ -36,6 +36,8 @@ def test_lstm_forecasts_the_held_out_dates(provider, sample_area, tmp_path, reco
     assert np.isfinite(forecast).mean() > 0.9
     assert any(line.strip().startswith("persistence:") for line in log.info)
     assert any(line.strip().startswith("LSTM, observed heads:") for line in log.info)
+    html = open(result["REPORT"], encoding="utf-8").read()
+    assert "Forecast error by horizon" in html and "persistence" in html and html.count("<img") >= 5
     model, description = load_series_model(result["OUTPUT_MODEL"])
     assert len(description["features"]["static"]) == 1 and description["architecture"]["features"] == 3
     assert model.settings.window == 6 and description["units"] == "mm" and description["groundwater"]

@@ -15,6 +15,7 @@ from ...core.ml.training import OPTIMISERS, TrainingSettings
 from ...core.spatial.interpolation import InterpolationSettings
 from ...core.timeseries.baselines import month_starts
 from ...core.timeseries.groundwater import heads_at_points
+from ...core.timeseries.reports import write_series_report
 from ...core.timeseries.series_models import SeriesSettings, save_series_model, train_with_holdout
 from ...resources import plugin_version
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter, report_epoch
@@ -45,7 +46,7 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         "honest test).</p>"
         "<p><b>Output</b>: every input point with its fields, one <b>PYYYYMMDD</b> field a held-out date (the "
         "forecast cumulative displacement, mm, on the same reference as the D fields) and <b>RMSE_MM</b> over "
-        "those dates. The log gives the RMSE by horizon (each point's RMSE over the lead months 1 … h, averaged "
+        "those dates. The log and the report give the RMSE by horizon (each point's RMSE over the lead months 1 … h, averaged "
         "over points) of the model with the observed heads and with the heads held at their last value, and of "
         "the baselines (persistence, linear trend, last-year trend, trend + annual). The model file can be kept "
         "and applied later.</p>")
@@ -90,6 +91,8 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                                                             QgsProcessing.TypeVectorPoint))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model file",
                                                                 "Model files (*.pt)", optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination("REPORT", "Report", "HTML files (*.html)",
+                                                                optional=True))
 
     def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
@@ -145,6 +148,16 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                 "metrics": {name: values.tolist() for name, values in result.errors.rmse.items()},
                 "horizons_months": result.errors.horizons.tolist(), "plugin_version": plugin_version()})
             results["OUTPUT_MODEL"] = model_path
+        report_path = self.parameterAsFileOutput(parameters, "REPORT", context)
+        if report_path:
+            text = (f"Window {settings.window} months, {settings.hidden} LSTM units, {settings.training.optimiser} "
+                    f"(learning rate {settings.training.learning_rate:g}, batch {settings.training.batch_size}), "
+                    f"at most {settings.training.epochs} epochs with patience {settings.training.patience}, seed "
+                    f"{settings.training.seed}; groundwater: {'heads at the points' if heads is not None else 'none'}"
+                    f"; static factors: {', '.join(names) or 'none'}.")
+            results["REPORT"] = write_series_report(report_path, result, points.dates, points.series, heads,
+                                                    points.x, points.y, points.attributes.get("pid", np.arange(
+                                                        len(points)).astype(str)), text)
         return results
 
     def _heads(self, parameters, context, feedback, points, crs, months):

@@ -1,0 +1,100 @@
+"""The HTML report of a series model (`subsidence:trainseriesmodel`): the RMSE by horizon of the model and the
+baselines, the loss curves, a map of the held-out errors and a few points' observed and forecast series with the
+groundwater head on a second axis."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..reports.html import HtmlReport, new_figure
+from ..reports.plots import loss_figure, residual_map_figure
+from .insar_points import linear_velocity
+from .series_models import HoldoutResult
+
+
+def horizon_figure(result: HoldoutResult):
+    """RMSE (mm) against the horizon (months) of every method."""
+    fig, ax = new_figure(5.4, 3.4)
+    for name, values in result.errors.rmse.items():
+        ax.plot(result.errors.horizons, values, marker="o", linewidth=2.2 if name.startswith("LSTM") else 1.2,
+                label=name)
+    ax.set_xlabel("horizon (months after the last training month)")
+    ax.set_ylabel("RMSE over lead months 1 … h (mm)")
+    ax.set_xticks(result.errors.horizons)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("Forecast error against the horizon", fontsize=10)
+    return fig
+
+
+def series_figure(dates: np.ndarray, observed: np.ndarray, result: HoldoutResult, point: int,
+                  heads: Optional[np.ndarray], title: str):
+    """One point: the observed displacement (mm), the forecast of the held-out dates and, on a second axis, the
+    groundwater head (m) at the months."""
+    fig, ax = new_figure(5.4, 3.2)
+    ax.plot(dates, observed, ".", markersize=3, color="#303030", label="observed")
+    ax.plot(result.holdout_dates, result.forecast[point], "-", color="#c0392b", linewidth=1.8, label="forecast")
+    ax.axvline(result.months[result.origin], color="#808080", linestyle=":", linewidth=1)
+    ax.set_ylabel("LOS displacement (mm)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    if heads is not None and np.isfinite(heads).any():
+        twin = ax.twinx()
+        twin.plot(result.months, heads, color="#2e86c1", linewidth=1, alpha=0.8, label="head")
+        twin.set_ylabel("groundwater head (m)", color="#2e86c1")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.autofmt_xdate()
+    return fig
+
+
+def example_points(rmse: np.ndarray, velocity: np.ndarray, count: int = 4) -> np.ndarray:
+    """Points to draw: the fastest subsiding one and those at the 10th, 50th and 90th percentile of the error."""
+    finite = np.flatnonzero(np.isfinite(rmse))
+    if finite.size == 0:
+        return finite
+    order = finite[np.argsort(rmse[finite])]
+    chosen = [order[int(q * (order.size - 1))] for q in (0.1, 0.5, 0.9)]
+    moving = finite[np.argsort(velocity[finite])]
+    chosen.insert(0, moving[0])
+    return np.array(list(dict.fromkeys(chosen))[:count])
+
+
+def write_series_report(path: str, result: HoldoutResult, dates: np.ndarray, series: np.ndarray,
+                        heads: Optional[np.ndarray], x: np.ndarray, y: np.ndarray, pid: Sequence[str],
+                        settings_text: str) -> str:
+    """Write the report of a trained series model to ``path``."""
+    held = result.holdout_dates.size
+    error = np.nanmean(result.forecast - series[:, -held:], axis=1)
+    with np.errstate(invalid="ignore"):
+        rmse = np.sqrt(np.nanmean((result.forecast - series[:, -held:]) ** 2, axis=1))
+    report = HtmlReport("Series model: LSTM (seed 001)",
+                        f"{len(x)} points, {dates.size} dates ({dates[0]} … {dates[-1]}); trained on the months up "
+                        f"to {result.months[result.origin]}, {held} dates held out ({result.holdout_dates[0]} … "
+                        f"{result.holdout_dates[-1]})")
+    report.paragraph(settings_text)
+    report.heading("Forecast error by horizon")
+    report.paragraph("At horizon h: each point's RMSE over the lead months 1 … h after the last training month "
+                     "(series resampled to the first day of each month), averaged over the points. \"Heads held\" "
+                     "keeps the groundwater at its last training value: a true forecast. Persistence, the linear "
+                     "trends and trend + annual are the baselines every model must beat.")
+    report.table([[name] + ["n/a" if np.isnan(v) else f"{v:.2f}" for v in values]
+                  for name, values in result.errors.rmse.items()],
+                 ["method"] + [f"{h} month{'s' if h > 1 else ''} (mm)" for h in result.errors.horizons])
+    report.figure(horizon_figure(result))
+    history = result.model.history
+    report.heading("Training")
+    report.figure(loss_figure(history.train_loss, history.validation_loss, "Loss per epoch",
+                              "MSE of scaled monthly changes"),
+                  f"{len(history.train_loss)} epochs on {history.device}, best validation epoch "
+                  f"{history.best_epoch}")
+    report.heading("Held-out dates")
+    ok = np.isfinite(error)
+    if ok.any():
+        report.figure(residual_map_figure(x[ok], y[ok], error[ok], "Mean forecast error over the held-out dates",
+                                          "mm"),
+                      f"Median of the points' held-out RMSE: {np.nanmedian(rmse):.2f} mm ({int(ok.sum())} points)")
+    for point in example_points(rmse, linear_velocity(dates, series)):
+        report.figure(series_figure(dates, series[point], result, point, None if heads is None else heads[point],
+                                    f"point {pid[point]}: held-out RMSE {rmse[point]:.2f} mm"))
+    return report.write(path)
