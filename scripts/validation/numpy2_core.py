@@ -2,9 +2,10 @@
 
     bash .ci/numpy2_check.sh      (makes a throw-away venv with numpy 2.x and scipy, then runs this)
 
-Imports the shared statistics, optimiser, sampler and variogram modules (no GDAL or torch in that venv) and checks
-values against oracles: AUC against the Mann-Whitney count, GWO against the known minimum, Jenks breaks between
-two separated groups, the VIF of independent columns near 1.
+Imports the shared statistics, optimiser, sampler and variogram modules and the series baselines and velocities
+(no GDAL or torch in that venv) and checks values against oracles: AUC against the Mann-Whitney count, GWO against
+the known minimum, Jenks breaks between two separated groups, the VIF of independent columns near 1, linear time
+interpolation, persistence's RMSE on a line, least-squares velocities against np.polyfit.
 """
 import os
 import sys
@@ -15,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from subsidence_plugin.core.ml import optimisers, samplers  # noqa: E402
 from subsidence_plugin.core.spatial import variogram  # noqa: E402
-from subsidence_plugin.core.stats import classes, correlation, metrics, roc, splits  # noqa: E402
+from subsidence_plugin.core.stats import classes, correlation, metrics, resampling, roc, splits  # noqa: E402
+from subsidence_plugin.core.timeseries import baselines, insar_points  # noqa: E402
 
 
 def main() -> None:
@@ -39,7 +41,20 @@ def main() -> None:
     x, y = rng.uniform(0, 1000, (2, 300))
     fitted = variogram.fit_models(x, y, np.sin(x / 200.0), ["spherical"], 10, 0.0, seed=0)[3]["spherical"]
     assert fitted.range > 0
-    print(f"numpy {np.__version__}: core statistics, optimisers, samplers and variograms agree with their oracles")
+    months = np.arange(np.datetime64("2020-01"), np.datetime64("2020-05"))
+    dates = months.astype("datetime64[D]")
+    heads = np.array([[0.0, 31.0, np.nan, 91.0]])
+    assert np.allclose(resampling.interpolate_in_time(dates, heads, dates[2:3]), [[60.0]])  # linear in days
+    line = -2.0 * np.arange(40.0)[None, :]
+    errors = baselines.rolling_origin_errors(line, [20], [1, 12], baselines.BASELINES)
+    assert np.allclose(errors.rmse["persistence"], 2.0 * np.sqrt([1.0, 13 * 25 / 6]))
+    assert np.allclose(errors.rmse["linear trend"], 0.0, atol=1e-9)
+    series = rng.normal(0, 1, (20, 30)) + np.arange(30.0) * 12 / 365.25 * -5.0
+    days = np.datetime64("2020-01-01") + 12 * np.arange(30)
+    years = (days - days[0]).astype(float) / 365.25
+    assert np.allclose(insar_points.linear_velocity(days, series), [np.polyfit(years, row, 1)[0] for row in series])
+    print(f"numpy {np.__version__}: core statistics, optimisers, samplers, variograms, time interpolation, "
+          "series baselines and velocities agree with their oracles")
 
 
 if __name__ == "__main__":
