@@ -30,6 +30,7 @@ from .terrain.flow_accumulation import FlowAccumulation
 from .terrain.slope import Slope
 from .terrain.stream_power_index import StreamPowerIndex
 from .terrain.topographic_wetness_index import TopographicWetnessIndex
+from .timeseries.forecast_series import ForecastSeries
 from .timeseries.groundwater_series import GroundwaterSeries
 from .timeseries.import_insar_series import ImportInsarSeries
 from .timeseries.train_series_model import TrainSeriesModel
@@ -39,7 +40,7 @@ ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowA
               InterpolatePoints, GroundwaterChange, BuildFactorStack, Kriging, InverseDistanceWeighting,
               TrainPatchCnn, ApplyModel, CompareSurfaceMethods, SubsidenceInventory, FactorAnalysis,
               TrainSusceptibility, ClassifySusceptibility, Gardlif, OptimizeWeights, ImportInsarSeries,
-              GroundwaterSeries, TrainSeriesModel)
+              GroundwaterSeries, TrainSeriesModel, ForecastSeries)
 
 
 class SubsidenceProvider(QgsProcessingProvider):

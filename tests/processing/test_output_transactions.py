@@ -49,6 +49,9 @@ def inputs(registered, sample_area, tmp_path_factory, gardlif_layers):
     model = processing.run("subsidence:trainpatchcnn", {
         "INPUT": points, "FIELD": "velocity", "STACK": stack, "PATCH_SIZE": 22, "EPOCHS": 1, "DEVICE": 3,
         "OUTPUT_MODEL": str(folder / "cnn.pt"), "OUTPUT": str(folder / "cnn.tif")})["OUTPUT_MODEL"]
+    series_model = processing.run("subsidence:trainseriesmodel", {
+        "INPUT": points, "WINDOW": 6, "EPOCHS": 1, "DEVICE": 3, "OUTPUT": str(folder / "series.gpkg"),
+        "OUTPUT_MODEL": str(folder / "lstm.pt")})["OUTPUT_MODEL"]
     grid, values, layers = gardlif_layers(str(folder))
     rows, cols = np.nonzero(np.ones(grid.shape, dtype=bool))
     x, y = grid.cell_centres(rows, cols)
@@ -56,7 +59,7 @@ def inputs(registered, sample_area, tmp_path_factory, gardlif_layers):
         "pts", {"velocity": -values["groundwater_decline"][rows, cols]}, points=np.column_stack([x, y]))],
         grid.crs_wkt)
     return {"rasters": rasters, "vectors": sample_area.vector_path, "points": points, "stack": stack,
-            "inventory": inventory, "model": model, "gardlif": {k.upper(): p for k, p in layers.items()},
+            "inventory": inventory, "model": model, "series_model": series_model, "gardlif": {k.upper(): p for k, p in layers.items()},
             "gardlif_points": f"{gardlif_points}|layername=pts"}
 
 
@@ -107,6 +110,8 @@ def _cases(i):
                                          ["OUTPUT"]),
         "subsidence:trainseriesmodel": ({"INPUT": i["points"], "GROUNDWATER": f"{v}|layername=piezometers",
                                          "WINDOW": 6, "EPOCHS": 1, "DEVICE": 3}, ["OUTPUT", "OUTPUT_MODEL", "REPORT"]),
+        "subsidence:forecastseries": ({"INPUT": i["points"], "MODEL_FILE": i["series_model"], "HORIZON_MONTHS": 3},
+                                      ["OUTPUT"]),
     }
 
 
@@ -114,7 +119,7 @@ EXTENSIONS = {"OUTPUT_MODEL": ".pt", "REPORT": ".html", "FR_TABLE": ".gpkg", "ST
               "CORRELATION": ".gpkg", "TABLE": ".gpkg", "WEIGHTS_TABLE": ".gpkg"}
 VECTOR_OUTPUTS = {"subsidence:subsidenceinventory": ".gpkg", "subsidence:comparesurfacemethods": ".gpkg",
                   "subsidence:importinsarseries": ".gpkg", "subsidence:groundwaterseries": ".gpkg",
-                  "subsidence:trainseriesmodel": ".gpkg"}
+                  "subsidence:trainseriesmodel": ".gpkg", "subsidence:forecastseries": ".gpkg"}
 
 
 def _parameters(algorithm_id, case, out):
@@ -208,7 +213,8 @@ def read_only(tmp_path_factory):
 
 
 ALGORITHMS = sorted(_cases({"rasters": {k: "" for k in ("dem", "thickness", "image", "landuse")}, "vectors": "",
-                            "points": "", "stack": "", "inventory": "", "model": "", "gardlif": {},
+                            "points": "", "stack": "", "inventory": "", "model": "", "series_model": "",
+                            "gardlif": {},
                             "gardlif_points": ""}))
 
 

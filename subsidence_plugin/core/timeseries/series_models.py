@@ -24,7 +24,7 @@ from ..ml.model_files import (build_network, check_entries, check_numbers, load_
 from ..ml.training import TrainingSettings, train_model
 from ..progress import CancelCheck, ProgressCallback
 from ..stats.resampling import interpolate_in_time
-from .baselines import BASELINES, HorizonErrors, monthly_series, rolling_origin_errors
+from .baselines import BASELINES, HorizonErrors, last_year_trend, monthly_series, rolling_origin_errors
 
 
 class SeriesLstm(nn.Module):
@@ -277,3 +277,17 @@ def train_with_holdout(dates: np.ndarray, series: np.ndarray, heads: Optional[np
                    "LSTM, heads held": model_forecaster(True)}
     errors = rolling_origin_errors(values, [origin], HORIZONS, forecasters)
     return HoldoutResult(model, months, origin, dates[-held:], forecast, errors)
+
+
+def scenario_heads(heads: np.ndarray, origin: int, change_percent: float) -> np.ndarray:
+    """Heads (points, months) whose months after ``origin`` follow a scenario: from the head at the origin (the
+    trend line's value there where it is missing), the least-squares trend of the last 12 months times
+    (1 + ``change_percent`` / 100); -100 holds the heads."""
+    history = heads[:, :origin + 1]
+    line = last_year_trend(history, np.array([0.0, 1.0]))
+    slope = line[:, 1] - line[:, 0]
+    base = np.where(np.isfinite(history[:, -1]), history[:, -1], line[:, 0])
+    ahead = np.arange(1, heads.shape[1] - origin, dtype=np.float64)
+    out = np.array(heads, dtype=np.float64)
+    out[:, origin + 1:] = base[:, None] + (1.0 + change_percent / 100.0) * slope[:, None] * ahead[None, :]
+    return out

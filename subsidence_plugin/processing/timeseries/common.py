@@ -1,15 +1,19 @@
-"""What the time-series algorithms share: piezometer heads from wide fields or a long table, a metric CRS for
-distances."""
+"""What the time-series algorithms share: the point and groundwater inputs, piezometer heads from wide fields or a
+long table (and at the points), static factors at the points, a metric CRS for distances."""
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingException,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField, QgsProcessingParameterFile)
 
 from ...core.io.long_tables import read_long_table
 from ...core.io.points import transform_points
+from ...core.io.rasters import values_at_points
+from ...core.spatial.interpolation import InterpolationSettings
+from ...core.timeseries.groundwater import heads_at_points
 from ...core.timeseries.insar_points import identifiers
 from ..base import processing_errors
-from ..inputs import read_point_layer
+from ..inputs import gdal_raster_path, read_point_layer
 
 
 def piezometer_heads(algorithm, parameters, context, feedback, metric):
@@ -64,3 +68,50 @@ def metric_crs(crs, points) -> QgsCoordinateReferenceSystem:
     lon, lat = transform_points(points.x, points.y, crs.toWkt(), QgsCoordinateReferenceSystem("EPSG:4326").toWkt())
     return QgsCoordinateReferenceSystem.fromProj(
         f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m")
+
+
+def add_series_inputs(algorithm, groundwater_optional: bool) -> None:
+    """INPUT (InSAR points with DYYYYMMDD series), GROUNDWATER (piezometers), GROUNDWATER_TABLE and ID_FIELD."""
+    algorithm.addParameter(QgsProcessingParameterFeatureSource("INPUT", "InSAR points with DYYYYMMDD series (mm)",
+                                                               [QgsProcessing.TypeVectorPoint]))
+    algorithm.addParameter(QgsProcessingParameterFeatureSource("GROUNDWATER", "Piezometers",
+                                                               [QgsProcessing.TypeVectorPoint],
+                                                               optional=groundwater_optional))
+    algorithm.addParameter(QgsProcessingParameterFile(
+        "GROUNDWATER_TABLE", "Piezometer heads as a long table (station, date, value)", optional=True,
+        fileFilter="Delimited text (*.csv *.txt *.tsv);;All files (*)"))
+    algorithm.addParameter(QgsProcessingParameterField("ID_FIELD", "Piezometer ID field (joins the table)",
+                                                       parentLayerParameterName="GROUNDWATER", optional=True))
+
+
+def read_series_points(algorithm, parameters, context, feedback):
+    """(the INPUT points as a `PointTable` with their series, their CRS); a clear error without date fields."""
+    source = algorithm.parameterAsSource(parameters, "INPUT", context)
+    if source is None:
+        raise QgsProcessingException("InSAR points: no layer was given")
+    crs = source.sourceCrs()
+    points = read_point_layer(algorithm, parameters, "INPUT", context, crs, feedback, "InSAR points")
+    if not points.has_series:
+        raise QgsProcessingException("InSAR points: no date fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
+    return points, crs
+
+
+def heads_at_months(algorithm, parameters, context, feedback, points, crs, months):
+    """Heads (points x ``months``, m) at the points from the GROUNDWATER inputs: IDW over the 8 nearest
+    piezometers with a head, readings held at most 45 days (`heads_at_points`)."""
+    metric = metric_crs(crs, points)
+    x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
+    px, py, dates, heads = piezometer_heads(algorithm, parameters, context, feedback, metric)
+    with processing_errors():
+        return heads_at_points(px, py, dates, heads, x, y, months, InterpolationSettings("idw", k=8)).heads
+
+
+def static_factors(algorithm, parameters, context, points, crs):
+    """(names, values (points x factors)) of the FACTORS rasters at the points (NaN off a raster)."""
+    layers = algorithm.parameterAsLayerList(parameters, "FACTORS", context)
+    if not layers:
+        return [], np.zeros((len(points), 0))
+    with processing_errors():
+        values = np.column_stack([values_at_points(gdal_raster_path(layer, "Static factor"), points.x, points.y,
+                                                   crs.toWkt()) for layer in layers])
+    return [layer.name() for layer in layers], values

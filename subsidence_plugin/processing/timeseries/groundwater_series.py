@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
 from ...core.io.points import date_field_name, transform_points
@@ -13,9 +12,9 @@ from ...core.io.rasters import values_at_points
 from ...core.spatial.interpolation import InterpolationSettings
 from ...core.timeseries.groundwater import delay_days, equivalent_interbed_thickness, heads_at_points
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter
-from ..inputs import gdal_raster_path, read_point_layer
+from ..inputs import gdal_raster_path
 from ..outputs import point_sink
-from .common import metric_crs, piezometer_heads
+from .common import add_series_inputs, metric_crs, piezometer_heads, read_series_points
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging (variogram of the mean heads)"]
 
@@ -42,15 +41,7 @@ class GroundwaterSeries(SubsidenceAlgorithm):
         "(m/s), S′s the specific storage (1/m; clay interbeds are about 1e-5 … 1e-3).</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "InSAR points with DYYYYMMDD series",
-                                                              [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterFeatureSource("GROUNDWATER", "Piezometers",
-                                                              [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterFile(
-            "GROUNDWATER_TABLE", "Piezometer heads as a long table (station, date, value)", optional=True,
-            fileFilter="Delimited text (*.csv *.txt *.tsv);;All files (*)"))
-        self.addParameter(QgsProcessingParameterField("ID_FIELD", "Piezometer ID field (joins the table)",
-                                                      parentLayerParameterName="GROUNDWATER", optional=True))
+        add_series_inputs(self, groundwater_optional=False)
         self.addParameter(QgsProcessingParameterEnum("METHOD", "Interpolation in space", METHODS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber("NEIGHBOURS", "Nearest piezometers used (k)",
                                                        QgsProcessingParameterNumber.Integer, 8, minValue=1))
@@ -69,13 +60,7 @@ class GroundwaterSeries(SubsidenceAlgorithm):
                                                             QgsProcessing.TypeVectorPoint))
 
     def process(self, parameters, context, feedback):
-        source = self.parameterAsSource(parameters, "INPUT", context)
-        if source is None:
-            raise QgsProcessingException("InSAR points: no layer was given")
-        crs = source.sourceCrs()
-        points = read_point_layer(self, parameters, "INPUT", context, crs, feedback, "InSAR points")
-        if not points.has_series:
-            raise QgsProcessingException("InSAR points: no date fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
+        points, crs = read_series_points(self, parameters, context, feedback)
         metric = metric_crs(crs, points)
         x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
         px, py, piezometer_dates, heads = piezometer_heads(self, parameters, context, feedback, metric)

@@ -3,25 +3,20 @@ LSTM), trained on the first dates, scored on the rest against the baselines, sav
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber)
+from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber)
 
-from ...core.io.points import date_field_name, transform_points
-from ...core.io.rasters import values_at_points
+from ...core.io.points import date_field_name
 from ...core.ml.devices import DEVICE_CHOICES
 from ...core.ml.training import OPTIMISERS, TrainingSettings
-from ...core.spatial.interpolation import InterpolationSettings
 from ...core.timeseries.baselines import month_starts
-from ...core.timeseries.groundwater import heads_at_points
 from ...core.timeseries.reports import write_series_report
 from ...core.timeseries.series_models import SeriesSettings, save_series_model, train_with_holdout
 from ...resources import plugin_version
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter, report_epoch
-from ..inputs import gdal_raster_path, read_point_layer
 from ..outputs import point_sink
-from .common import metric_crs, piezometer_heads
+from .common import add_series_inputs, heads_at_months, read_series_points, static_factors
 
 MODELS = ["LSTM (seed 001)"]
 OPTIMISER_NAMES = list(OPTIMISERS)
@@ -46,21 +41,13 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         "honest test).</p>"
         "<p><b>Output</b>: every input point with its fields, one <b>PYYYYMMDD</b> field a held-out date (the "
         "forecast cumulative displacement, mm, on the same reference as the D fields) and <b>RMSE_MM</b> over "
-        "those dates. The log and the report give the RMSE by horizon (each point's RMSE over the lead months 1 … h, averaged "
-        "over points) of the model with the observed heads and with the heads held at their last value, and of "
-        "the baselines (persistence, linear trend, last-year trend, trend + annual). The model file can be kept "
-        "and applied later.</p>")
+        "those dates. The log and the report give the RMSE by horizon (each point's RMSE over the lead months "
+        "1 … h, averaged over points) of the model with the observed heads and with the heads held at their last "
+        "value, and of the baselines (persistence, linear trend, last-year trend, trend + annual). The model file "
+        "can be kept and applied later (forecastseries).</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "InSAR points with DYYYYMMDD series (mm)",
-                                                              [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterFeatureSource("GROUNDWATER", "Piezometers",
-                                                              [QgsProcessing.TypeVectorPoint], optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            "GROUNDWATER_TABLE", "Piezometer heads as a long table (station, date, value)", optional=True,
-            fileFilter="Delimited text (*.csv *.txt *.tsv);;All files (*)"))
-        self.addParameter(QgsProcessingParameterField("ID_FIELD", "Piezometer ID field (joins the table)",
-                                                      parentLayerParameterName="GROUNDWATER", optional=True))
+        add_series_inputs(self, groundwater_optional=True)
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "FACTORS", "Static factors (rasters: compressible thickness, permeability ...)", QgsProcessing.TypeRaster,
             optional=True))
@@ -95,16 +82,14 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                                                                 optional=True))
 
     def process(self, parameters, context, feedback):
-        source = self.parameterAsSource(parameters, "INPUT", context)
-        if source is None:
-            raise QgsProcessingException("InSAR points: no layer was given")
-        crs = source.sourceCrs()
-        points = read_point_layer(self, parameters, "INPUT", context, crs, feedback, "InSAR points")
-        if not points.has_series:
-            raise QgsProcessingException("InSAR points: no date fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
+        points, crs = read_series_points(self, parameters, context, feedback)
         months = month_starts(points.dates)
-        heads = self._heads(parameters, context, feedback, points, crs, months)
-        names, static = self._factors(parameters, context, points, crs)
+        heads = None
+        if self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
+            feedback.pushWarning("No piezometers: the model learns from the displacement series alone")
+        else:
+            heads = heads_at_months(self, parameters, context, feedback, points, crs, months)
+        names, static = static_factors(self, parameters, context, points, crs)
         enum = self.parameterAsEnum
         settings = SeriesSettings(
             window=self.parameterAsInt(parameters, "WINDOW", context),
@@ -159,27 +144,6 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                                                     points.x, points.y, points.attributes.get("pid", np.arange(
                                                         len(points)).astype(str)), text)
         return results
-
-    def _heads(self, parameters, context, feedback, points, crs, months):
-        """Heads (points x months, m) at the points, or None without piezometers."""
-        if self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
-            feedback.pushWarning("No piezometers: the model learns from the displacement series alone")
-            return None
-        metric = metric_crs(crs, points)
-        x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
-        px, py, dates, heads = piezometer_heads(self, parameters, context, feedback, metric)
-        with processing_errors():
-            return heads_at_points(px, py, dates, heads, x, y, months, InterpolationSettings("idw", k=8)).heads
-
-    def _factors(self, parameters, context, points, crs):
-        """(names, values (points x factors)) of the static factor rasters at the points."""
-        layers = self.parameterAsLayerList(parameters, "FACTORS", context)
-        if not layers:
-            return [], np.zeros((len(points), 0))
-        with processing_errors():
-            values = np.column_stack([values_at_points(gdal_raster_path(layer, "Static factor"), points.x, points.y,
-                                                       crs.toWkt()) for layer in layers])
-        return [layer.name() for layer in layers], values
 
     @staticmethod
     def _report_errors(feedback, errors) -> None:

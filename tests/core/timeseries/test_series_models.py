@@ -57,3 +57,15 @@ def test_too_short_series_are_refused():
     displacement, heads, static = _basin(points=4, months=10)
     with pytest.raises(ValueError, match="consecutive monthly values"):
         train_series_lstm(displacement, heads, static, 8, SeriesSettings(window=12))
+
+
+def test_groundwater_scenarios_follow_the_last_years_trend():
+    from subsidence_plugin.core.timeseries.series_models import scenario_heads
+
+    heads = np.tile(100.0 - 0.5 * np.arange(30.0), (2, 1))
+    heads[1, 20] = np.nan  # a missing head at the origin starts from the trend line
+    held = scenario_heads(heads, 20, -100.0)
+    np.testing.assert_allclose(held[:, 21:], 90.0)
+    faster = scenario_heads(heads, 20, 50.0)
+    np.testing.assert_allclose(faster[:, 21:], 90.0 - 0.75 * np.arange(1, 10)[None, :].repeat(2, axis=0))
+    np.testing.assert_array_equal(faster[0, :21], heads[0, :21])

@@ -1,0 +1,44 @@
+"""subsidence:forecastseries: a trained LSTM file applied to points under groundwater scenarios."""
+import numpy as np
+import pytest
+from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsProject
+
+from subsidence_plugin.core.io.points import read_points
+
+
+def _run(algorithm, parameters):
+    import processing
+
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    return processing.run(f"subsidence:{algorithm}", parameters, context=context, feedback=QgsProcessingFeedback())
+
+
+@pytest.fixture
+def trained(provider, sample_area, tmp_path_factory):
+    """A small LSTM trained on the sample area with its piezometers (3 epochs of Adam)."""
+    folder = tmp_path_factory.mktemp("series")
+    return _run("trainseriesmodel", {
+        "INPUT": f"{sample_area.vector_path}|layername=ps_points",
+        "GROUNDWATER": f"{sample_area.vector_path}|layername=piezometers", "WINDOW": 6, "EPOCHS": 3, "OPTIMISER": 1,
+        "LEARNING_RATE": 0.01, "DEVICE": 3, "OUTPUT": str(folder / "trained.gpkg"),
+        "OUTPUT_MODEL": str(folder / "lstm.pt")})["OUTPUT_MODEL"]
+
+
+def test_scenarios_give_monthly_forecasts(provider, sample_area, trained, tmp_path):
+    base = {"INPUT": f"{sample_area.vector_path}|layername=ps_points", "MODEL_FILE": trained,
+            "GROUNDWATER": f"{sample_area.vector_path}|layername=piezometers", "HORIZON_MONTHS": 6}
+    held = read_points(_run("forecastseries", {**base, "SCENARIO": 1, "OUTPUT": str(tmp_path / "held.gpkg")})["OUTPUT"])
+    faster = read_points(_run("forecastseries", {**base, "SCENARIO": 2, "DRAWDOWN_CHANGE": 200.0,
+                                                 "OUTPUT": str(tmp_path / "faster.gpkg")})["OUTPUT"])
+    names = ["F20210101", "F20210201", "F20210301", "F20210401", "F20210501", "F20210601"]  # after 2020-12-22
+    assert all(name in held.attributes for name in names) and "F20210701" not in held.attributes
+    first = held.numeric(names[0])
+    assert np.isfinite(first).mean() > 0.9
+    assert not np.allclose(np.nan_to_num(held.numeric(names[-1])), np.nan_to_num(faster.numeric(names[-1])))
+
+
+def test_the_models_factors_are_required(provider, sample_area, trained, tmp_path):
+    with pytest.raises(QgsProcessingException, match="0 static factor"):
+        _run("forecastseries", {"INPUT": f"{sample_area.vector_path}|layername=ps_points", "MODEL_FILE": trained,
+                                "FACTORS": [sample_area.rasters["thickness"]], "OUTPUT": str(tmp_path / "x.gpkg")})
