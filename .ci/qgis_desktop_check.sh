@@ -85,4 +85,12 @@ qgis_process.bin run subsidence:groundwaterseries -- "INPUT=$WORK/series.gpkg" \
   "GROUNDWATER=$WORK/area/sample_area.gpkg|layername=piezometers" "OUTPUT=$WORK/heads.gpkg" >"$WORK/qp_heads.log" 2>&1 \
   || { tail -20 "$WORK/qp_heads.log"; exit 1; }
 test -s "$WORK/heads.gpkg"
+echo "[qgis_process] series model: train (1 epoch) and forecast"
+qgis_process.bin run subsidence:trainseriesmodel -- "INPUT=$WORK/series.gpkg" \
+  "GROUNDWATER=$WORK/area/sample_area.gpkg|layername=piezometers" WINDOW=6 EPOCHS=1 "OUTPUT=$WORK/trained.gpkg" \
+  "OUTPUT_MODEL=$WORK/lstm.pt" >"$WORK/qp_train.log" 2>&1 || { tail -20 "$WORK/qp_train.log"; exit 1; }
+qgis_process.bin run subsidence:forecastseries -- "INPUT=$WORK/series.gpkg" "MODEL_FILE=$WORK/lstm.pt" \
+  "GROUNDWATER=$WORK/area/sample_area.gpkg|layername=piezometers" HORIZON_MONTHS=3 SCENARIO=1 \
+  "OUTPUT=$WORK/forecast.gpkg" >"$WORK/qp_forecast.log" 2>&1 || { tail -20 "$WORK/qp_forecast.log"; exit 1; }
+test -s "$WORK/forecast.gpkg"
 echo "[qgis_process] OK"
