@@ -36,6 +36,10 @@ def test_lstm_forecasts_the_held_out_dates(provider, sample_area, tmp_path, reco
     assert np.isfinite(forecast).mean() > 0.9
     assert any(line.strip().startswith("persistence:") for line in log.info)
     assert any(line.strip().startswith("LSTM, observed heads:") for line in log.info)
+    unseen = next(line for line in log.info if line.startswith("Spatial hold-out:"))
+    assert 0 < int(unseen.split()[2]) < len(source)  # "Spatial hold-out: <n> of <N> points in blocks of ..."
+    rows = [line.strip() for line in log.info if "unseen blocks:" in line]
+    assert len(rows) == 2 and all("n/a" not in row.split(":")[1].split("/")[0] for row in rows)
     html = open(result["REPORT"], encoding="utf-8").read()
     assert "Forecast error by horizon" in html and "persistence" in html and html.count("<img") >= 5
     model, description = load_series_model(result["OUTPUT_MODEL"])

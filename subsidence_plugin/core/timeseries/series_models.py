@@ -132,12 +132,13 @@ def train_series_lstm(displacement: np.ndarray, heads: Optional[np.ndarray], sta
                       progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
                       on_epoch: Optional[Callable] = None, report: Optional[Callable[[str], None]] = None
                       ) -> SeriesModel:
-    """Train seed 001's LSTM on the first ``training_months`` months of the points ``seed_points`` (default all);
-    a random ``validation_share`` of those points (drawn with the training seed) is kept for early stopping."""
+    """Train seed 001's LSTM on the first ``training_months`` months of the points ``seed_points`` (default all;
+    the scaling is fitted on them too); a random ``validation_share`` of those points (drawn with the training
+    seed) is kept for early stopping."""
     features = step_features(displacement, heads, static)
-    scaling = MinMax.fit(features[:, :training_months])
-    sampler = WindowSampler(scaling.apply(features), settings.window)
     points = np.arange(displacement.shape[0]) if seed_points is None else np.asarray(seed_points)
+    scaling = MinMax.fit(features[points, :training_months])  # the training points' months only
+    sampler = WindowSampler(scaling.apply(features), settings.window)
     order = np.random.default_rng(settings.training.seed).permutation(points)
     held = int(round(settings.validation_share * len(order)))
     train_pairs = sampler.samples(np.sort(order[held:]), training_months - 1)
@@ -243,13 +244,14 @@ class HoldoutResult:
 
 
 def train_with_holdout(dates: np.ndarray, series: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
-                       settings: SeriesSettings, holdout_share: float = 0.2,
+                       settings: SeriesSettings, holdout_share: float = 0.2, unseen: Optional[np.ndarray] = None,
                        progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
                        on_epoch: Optional[Callable] = None, report: Optional[Callable[[str], None]] = None
                        ) -> HoldoutResult:
     """Train seed 001's LSTM on the monthly series (`monthly_series`) up to the last month before the held-out
     last ``holdout_share`` of the dates, forecast those dates (monthly forecasts interpolated in time) and score
-    the model and the baselines. ``heads``: (points, months of `month_starts(dates)`) or None."""
+    the model and the baselines. ``heads``: (points, months of `month_starts(dates)`) or None. ``unseen``: a mask
+    of points left out of the training altogether (spatial blocks), scored apart as well."""
     dates = np.asarray(dates, dtype="datetime64[D]")
     if not 0 < holdout_share < 1:
         raise ValueError("The hold-out share must lie between 0 and 1")
@@ -261,21 +263,31 @@ def train_with_holdout(dates: np.ndarray, series: np.ndarray, heads: Optional[np
     if origin < settings.window + 1:
         raise ValueError(f"The training dates span {max(origin + 1, 0)} months; the model's window needs at least "
                          f"{settings.window + 2}: give longer series or a smaller window or hold-out share")
-    model = train_series_lstm(values, heads, static, origin + 1, settings, progress=progress,
-                              is_cancelled=is_cancelled, on_epoch=on_epoch, report=report)
+    unseen = np.zeros(values.shape[0], dtype=bool) if unseen is None else np.asarray(unseen, dtype=bool)
+    if unseen.all():
+        raise ValueError("Every point lies in the unseen blocks: nothing is left to train on")
+    model = train_series_lstm(values, heads, static, origin + 1, settings, np.flatnonzero(~unseen),
+                              progress=progress, is_cancelled=is_cancelled, on_epoch=on_epoch, report=report)
     steps = len(months) - origin
     monthly = forecast_series(model, values, heads, static, origin, steps)
     levels = np.column_stack([values[:, origin], monthly])
     forecast_months = (months[origin].astype("datetime64[M]") + np.arange(steps + 1)).astype("datetime64[D]")
     forecast = interpolate_in_time(forecast_months, levels, dates[-held:])
 
-    def model_forecaster(hold_heads):
-        return lambda history, leads: forecast_series(model, values, heads, static, origin, int(max(leads)),
-                                                      hold_heads)[:, np.asarray(leads) - 1]
+    def model_forecaster(rows, hold_heads):
+        return lambda history, leads: forecast_series(
+            model, values[rows], None if heads is None else heads[rows], static[rows], origin, int(max(leads)),
+            hold_heads)[:, np.asarray(leads) - 1]
 
-    forecasters = {**BASELINES, "LSTM, observed heads": model_forecaster(False),
-                   "LSTM, heads held": model_forecaster(True)}
-    errors = rolling_origin_errors(values, [origin], HORIZONS, forecasters)
+    everyone = np.arange(values.shape[0])
+    errors = rolling_origin_errors(values, [origin], HORIZONS, {
+        **BASELINES, "LSTM, observed heads": model_forecaster(everyone, False),
+        "LSTM, heads held": model_forecaster(everyone, True)})
+    if unseen.any():
+        apart = rolling_origin_errors(values[unseen], [origin], HORIZONS, {
+            "persistence, unseen blocks": BASELINES["persistence"],
+            "LSTM, observed heads, unseen blocks": model_forecaster(np.flatnonzero(unseen), False)})
+        errors.rmse.update(apart.rmse)
     return HoldoutResult(model, months, origin, dates[-held:], forecast, errors)
 
 

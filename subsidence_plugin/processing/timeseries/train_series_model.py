@@ -7,16 +7,17 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingP
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber)
 
-from ...core.io.points import date_field_name
+from ...core.io.points import date_field_name, transform_points
 from ...core.ml.devices import DEVICE_CHOICES
 from ...core.ml.training import OPTIMISERS, TrainingSettings
+from ...core.stats.splits import spatial_folds
 from ...core.timeseries.baselines import month_starts
 from ...core.timeseries.reports import write_series_report
 from ...core.timeseries.series_models import SeriesSettings, save_series_model, train_with_holdout
 from ...resources import plugin_version
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter, report_epoch
 from ..outputs import point_sink
-from .common import add_series_inputs, heads_at_months, read_series_points, static_factors
+from .common import add_series_inputs, heads_at_months, metric_crs, read_series_points, static_factors
 
 MODELS = ["LSTM (seed 001)"]
 OPTIMISER_NAMES = list(OPTIMISERS)
@@ -37,8 +38,9 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         "thickness and permeability rasters, sampled at the points), min-max scaled on the training months; the "
         "target is the next month's change, cumulated back to displacement. The seed's \"hidden layers 8\" is "
         "read as one LSTM layer of 8 units. Defaults as the seed (gradient descent, learning rate 0.001, batch "
-        "38), with early stopping on 20 % of the points (the seed splits by point; the temporal hold-out is the "
-        "honest test).</p>"
+        "38), with early stopping on 20 % of the training points (the seed splits by point; the temporal hold-out "
+        "is the honest test). A spatial hold-out leaves one fold of five of square blocks of points out of the "
+        "training altogether: their forecasts are scored apart (\"unseen blocks\").</p>"
         "<p><b>Output</b>: every input point with its fields, one <b>PYYYYMMDD</b> field a held-out date (the "
         "forecast cumulative displacement, mm, on the same reference as the D fields) and <b>RMSE_MM</b> over "
         "those dates. The log and the report give the RMSE by horizon (each point's RMSE over the lead months "
@@ -69,6 +71,9 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                                        defaultValue=OPTIMISER_NAMES.index("sgd")),
             QgsProcessingParameterNumber("PATIENCE", "Early-stopping patience (epochs; 0 = off)",
                                          QgsProcessingParameterNumber.Integer, 20, minValue=0),
+            QgsProcessingParameterNumber("BLOCK_SIZE", "Spatial hold-out: block size (m; 0 = a fifth of the "
+                                         "points' extent, -1 = none)", QgsProcessingParameterNumber.Double, 0.0,
+                                         minValue=-1.0),
             QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0, minValue=0),
             QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0),
         ]
@@ -103,9 +108,10 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                 device=DEVICE_CHOICES[enum(parameters, "DEVICE", context)],
                 optimiser=OPTIMISER_NAMES[enum(parameters, "OPTIMISER", context)]))
         share = self.parameterAsDouble(parameters, "HOLDOUT_SHARE", context)
+        unseen = self._unseen_blocks(parameters, context, feedback, points, crs, settings.training.seed)
         with processing_errors():
             result = train_with_holdout(
-                points.dates, points.series, heads, static, settings, share, progress_adapter(feedback),
+                points.dates, points.series, heads, static, settings, share, unseen, progress_adapter(feedback),
                 feedback.isCanceled, lambda epoch, train, validation: report_epoch(feedback, epoch, train, validation),
                 feedback.pushInfo)
         history = result.model.history
@@ -144,6 +150,21 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                                                     points.x, points.y, points.attributes.get("pid", np.arange(
                                                         len(points)).astype(str)), text)
         return results
+
+    def _unseen_blocks(self, parameters, context, feedback, points, crs, seed):
+        """Mask of the points in one fold of five of square blocks, left out of the training, or None."""
+        size = self.parameterAsDouble(parameters, "BLOCK_SIZE", context)
+        if size < 0:
+            return None
+        metric = metric_crs(crs, points)
+        x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
+        if size == 0:
+            size = max(np.ptp(x), np.ptp(y)) / 5.0 or 1.0
+        with processing_errors():
+            unseen = spatial_folds(x, y, size, folds=5, seed=seed) == 0
+        feedback.pushInfo(f"Spatial hold-out: {int(unseen.sum())} of {len(points)} points in blocks of {size:.0f} m "
+                          "are never seen in training and are scored apart")
+        return unseen
 
     @staticmethod
     def _report_errors(feedback, errors) -> None:

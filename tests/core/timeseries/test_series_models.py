@@ -69,3 +69,23 @@ def test_groundwater_scenarios_follow_the_last_years_trend():
     faster = scenario_heads(heads, 20, 50.0)
     np.testing.assert_allclose(faster[:, 21:], 90.0 - 0.75 * np.arange(1, 10)[None, :].repeat(2, axis=0))
     np.testing.assert_array_equal(faster[0, :21], heads[0, :21])
+
+
+def test_unseen_blocks_are_left_out_of_the_training_and_scored_apart():
+    from subsidence_plugin.core.timeseries.series_models import train_with_holdout
+
+    displacement, heads, static = _basin()
+    dates = (np.datetime64("2015-01", "M") + np.arange(displacement.shape[1])).astype("datetime64[D]")
+    unseen = np.zeros(len(displacement), dtype=bool)
+    unseen[:6] = True
+    settings = SeriesSettings(window=6, training=TrainingSettings(epochs=3, batch_size=64, learning_rate=0.02,
+                                                                  optimiser="adam"))
+    result = train_with_holdout(dates, displacement, heads, static, settings, 0.2, unseen)
+    assert {"LSTM, observed heads, unseen blocks", "persistence, unseen blocks"} <= set(result.errors.rmse)
+    changed = displacement.copy()
+    changed[:6] += 1000.0 * np.random.default_rng(5).normal(size=(6, displacement.shape[1])).cumsum(axis=1)
+    other = train_with_holdout(dates, changed, heads, static, settings, 0.2, unseen)
+    for name in ("train_loss", "validation_loss"):  # the unseen points' series do not reach the training
+        assert getattr(result.model.history, name) == getattr(other.model.history, name)
+    with pytest.raises(ValueError, match="nothing is left"):
+        train_with_holdout(dates, displacement, heads, static, settings, 0.2, np.ones(len(displacement), bool))
