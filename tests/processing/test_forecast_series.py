@@ -42,3 +42,25 @@ def test_the_models_factors_are_required(provider, sample_area, trained, tmp_pat
     with pytest.raises(QgsProcessingException, match="0 static factor"):
         _run("forecastseries", {"INPUT": f"{sample_area.vector_path}|layername=ps_points", "MODEL_FILE": trained,
                                 "FACTORS": [sample_area.rasters["thickness"]], "OUTPUT": str(tmp_path / "x.gpkg")})
+
+
+def test_a_table_of_future_heads_drives_the_forecast(provider, sample_area, trained, tmp_path):
+    """Future heads falling 5 m a month at every piezometer change the forecast from the held heads; the table
+    is joined by the piezometers' detected ID field (piezo_id)."""
+    stations = read_points(sample_area.vector_path, "piezometers")
+    months = (np.datetime64("2021-01") + np.arange(6)).astype("datetime64[D]")
+    lines = ["station,date,value"] + [f"{station},{month},{level - 5.0 * (k + 1)}"
+                                      for station, level in zip(stations.attributes["piezo_id"],
+                                                                stations.series[:, -1])
+                                      for k, month in enumerate(months)]
+    table = tmp_path / "future.csv"
+    table.write_text("\n".join(lines) + "\n")
+    base = {"INPUT": f"{sample_area.vector_path}|layername=ps_points", "MODEL_FILE": trained,
+            "GROUNDWATER": f"{sample_area.vector_path}|layername=piezometers", "HORIZON_MONTHS": 6}
+    future = read_points(_run("forecastseries", {**base, "SCENARIO": 3, "FUTURE_HEADS": str(table),
+                                                 "OUTPUT": str(tmp_path / "future.gpkg")})["OUTPUT"])
+    held = read_points(_run("forecastseries", {**base, "SCENARIO": 1, "OUTPUT": str(tmp_path / "held.gpkg")})["OUTPUT"])
+    difference = np.nanmean(np.abs(future.numeric("F20210601") - held.numeric("F20210601")))
+    assert difference > 0.01
+    with pytest.raises(QgsProcessingException, match="FUTURE_HEADS"):
+        _run("forecastseries", {**base, "SCENARIO": 3, "OUTPUT": str(tmp_path / "none.gpkg")})

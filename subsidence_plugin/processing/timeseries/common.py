@@ -16,18 +16,37 @@ from ..base import processing_errors
 from ..inputs import gdal_raster_path, read_point_layer
 
 
-def piezometer_heads(algorithm, parameters, context, feedback, metric):
+def piezometer_heads(algorithm, parameters, context, feedback, metric, future_table: str = ""):
     """(x, y in ``metric``, dates, heads (piezometers x dates, m)) of the GROUNDWATER points, from their wide
-    head fields or from GROUNDWATER_TABLE joined by ID_FIELD (or the field that matches the table's stations)."""
+    head fields or from GROUNDWATER_TABLE joined by ID_FIELD (or the field that matches the table's stations).
+    A ``future_table`` (the same long-table layout) adds its heads, and replaces the others at its dates."""
     table_path = algorithm.parameterAsFile(parameters, "GROUNDWATER_TABLE", context)
     piezometers = read_point_layer(algorithm, parameters, "GROUNDWATER", context, metric, feedback, "Piezometers")
-    if not table_path:
-        if not piezometers.has_series:
-            raise QgsProcessingException("Piezometers: no head fields (D_YYYYMMDD, DYYYYMMDD or YYYYMMDD); give "
-                                         "the heads as a long table instead")
-        return piezometers.x, piezometers.y, piezometers.dates, piezometers.series
+    if table_path:
+        found, dates, heads = _joined_table(algorithm, parameters, context, feedback, piezometers, table_path)
+    elif piezometers.has_series:
+        found, dates, heads = np.ones(len(piezometers), dtype=bool), piezometers.dates, piezometers.series
+    else:
+        raise QgsProcessingException("Piezometers: no head fields (D_YYYYMMDD, DYYYYMMDD or YYYYMMDD); give "
+                                     "the heads as a long table instead")
+    if future_table:
+        future, future_dates, future_heads = _joined_table(algorithm, parameters, context, feedback, piezometers,
+                                                           future_table)
+        all_dates = np.union1d(dates, future_dates)
+        merged = np.full((len(piezometers), all_dates.size), np.nan)
+        merged[np.ix_(np.flatnonzero(found), np.searchsorted(all_dates, dates))] = heads
+        columns = np.searchsorted(all_dates, future_dates)
+        merged[np.ix_(np.flatnonzero(future), columns)] = np.where(
+            np.isnan(future_heads), merged[np.ix_(np.flatnonzero(future), columns)], future_heads)
+        found, dates, heads = found | future, all_dates, merged[found | future]
+    return piezometers.x[found], piezometers.y[found], dates, heads
+
+
+def _joined_table(algorithm, parameters, context, feedback, piezometers, path):
+    """(mask of the piezometers with heads in the long table ``path``, its dates, their heads in the order of the
+    piezometers), joined by ID_FIELD or the field that matches the table's stations."""
     with processing_errors(prefix="Piezometer table"):
-        table = read_long_table(table_path)
+        table = read_long_table(path)
     field = algorithm.parameterAsString(parameters, "ID_FIELD", context) or _matching_field(piezometers, table.ids)
     if field is None:
         raise QgsProcessingException("Piezometers: no field matches the stations of the table "
@@ -46,7 +65,7 @@ def piezometer_heads(algorithm, parameters, context, feedback, metric):
     rows = [row[key] for key in keys[found]]
     feedback.pushInfo(f"{found.sum()} piezometers joined to the table by {field!r}, {table.dates.size} dates "
                       f"({table.dates[0]} .. {table.dates[-1]})")
-    return piezometers.x[found], piezometers.y[found], table.dates, table.values[rows]
+    return found, table.dates, table.values[rows]
 
 
 def _matching_field(table, stations) -> str:
@@ -96,12 +115,13 @@ def read_series_points(algorithm, parameters, context, feedback):
     return points, crs
 
 
-def heads_at_months(algorithm, parameters, context, feedback, points, crs, months):
-    """Heads (points x ``months``, m) at the points from the GROUNDWATER inputs: IDW over the 8 nearest
-    piezometers with a head, readings held at most 45 days (`heads_at_points`)."""
+def heads_at_months(algorithm, parameters, context, feedback, points, crs, months, future_table: str = ""):
+    """Heads (points x ``months``, m) at the points from the GROUNDWATER inputs (and a ``future_table``, see
+    `piezometer_heads`): IDW over the 8 nearest piezometers with a head, readings held at most 45 days
+    (`heads_at_points`)."""
     metric = metric_crs(crs, points)
     x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
-    px, py, dates, heads = piezometer_heads(algorithm, parameters, context, feedback, metric)
+    px, py, dates, heads = piezometer_heads(algorithm, parameters, context, feedback, metric, future_table)
     with processing_errors():
         return heads_at_points(px, py, dates, heads, x, y, months, InterpolationSettings("idw", k=8)).heads
 

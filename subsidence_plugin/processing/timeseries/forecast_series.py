@@ -15,7 +15,7 @@ from ..outputs import point_sink
 from .common import add_series_inputs, heads_at_months, read_series_points, static_factors
 
 SCENARIOS = ["Observed heads (held where the record ends)", "Hold the last heads",
-             "Change the drawdown rate by a percentage"]
+             "Change the drawdown rate by a percentage", "A table of future heads"]
 
 
 class ForecastSeries(SubsidenceAlgorithm):
@@ -30,7 +30,9 @@ class ForecastSeries(SubsidenceAlgorithm):
         "<p><b>Groundwater scenario</b>: the observed heads (piezometer readings after the series' end, where "
         "there are any; beyond the record the heads are held), the last heads held, or the drawdown rate "
         "changed: the heads continue from their last value along the least-squares trend of the last 12 months "
-        "times (1 + change / 100), so −100 % holds them and +50 % draws down half as fast again.</p>"
+        "times (1 + change / 100), so −100 % holds them and +50 % draws down half as fast again; or a table of "
+        "future heads (station, date, value, as the piezometer table; joined to the piezometers the same way), "
+        "whose heads replace the others at its dates.</p>"
         "<p>The static factors must be the rasters the model was trained with, in the same order.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -45,6 +47,9 @@ class ForecastSeries(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterEnum("SCENARIO", "Groundwater scenario", SCENARIOS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber("DRAWDOWN_CHANGE", "Change of the drawdown rate (%)",
                                                        QgsProcessingParameterNumber.Double, 0.0, minValue=-100.0))
+        self.addParameter(QgsProcessingParameterFile(
+            "FUTURE_HEADS", "Future heads (long table: station, date, value)", optional=True,
+            fileFilter="Delimited text (*.csv *.txt *.tsv);;All files (*)"))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Points with forecasts (mm)",
                                                             QgsProcessing.TypeVectorPoint))
 
@@ -65,9 +70,12 @@ class ForecastSeries(SubsidenceAlgorithm):
                                          f"{model.settings.window + 1}")
         future = (months[-1].astype("datetime64[M]") + np.arange(1, horizon + 1)).astype("datetime64[D]")
         all_months = np.concatenate([months, future])
-        heads = self._heads(parameters, context, feedback, points, crs, all_months, description)
         scenario = self.parameterAsEnum(parameters, "SCENARIO", context)
-        if heads is not None and scenario > 0:
+        future_table = self.parameterAsFile(parameters, "FUTURE_HEADS", context) if scenario == 3 else ""
+        if scenario == 3 and not future_table:
+            raise QgsProcessingException("Give the table of future heads (FUTURE_HEADS)")
+        heads = self._heads(parameters, context, feedback, points, crs, all_months, description, future_table)
+        if heads is not None and scenario in (1, 2):
             change = self.parameterAsDouble(parameters, "DRAWDOWN_CHANGE", context) if scenario == 2 else -100.0
             heads = scenario_heads(heads, origin, change)
         with processing_errors():
@@ -86,7 +94,9 @@ class ForecastSeries(SubsidenceAlgorithm):
         columns += [(date_field_name(month, "F"), "double", forecast[:, i]) for i, month in enumerate(future)]
         return {"OUTPUT": point_sink(self, parameters, "OUTPUT", context, crs, points.x, points.y, columns, feedback)}
 
-    def _heads(self, parameters, context, feedback, points, crs, months, description):
+    def _heads(self, parameters, context, feedback, points, crs, months, description, future_table):
+        if future_table and self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
+            raise QgsProcessingException("The table of future heads needs the piezometer points (GROUNDWATER)")
         if self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
             if description.get("groundwater"):
                 feedback.pushWarning("The model was trained with heads; without piezometers they are held")
@@ -94,4 +104,4 @@ class ForecastSeries(SubsidenceAlgorithm):
         if not description.get("groundwater"):
             feedback.pushWarning("The model was trained without heads: the piezometers are not used")
             return None
-        return heads_at_months(self, parameters, context, feedback, points, crs, months)
+        return heads_at_months(self, parameters, context, feedback, points, crs, months, future_table)
