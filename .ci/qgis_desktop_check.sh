@@ -43,6 +43,16 @@ if result.get("probe_error"):
     problems.append("probe error:\n" + result["probe_error"])
 if result.get("docks_visible_at_start"):
     problems.append(f"docks open at start: {result['docks_visible_at_start']}")
+toolbox = result.get("toolbox_styles", {})
+if not toolbox:
+    problems.append("the toolbox-like run loaded no layer")
+for name, style in sorted(toolbox.items()):  # Processing's own loading skips the saved styles (QGIS 3.22)
+    if style["renderer"] == "singlebandgray":
+        problems.append(f"toolbox output {name} arrived unstyled (grey)")
+    if "(Gray)" in style["legend"]:
+        problems.append(f"toolbox output {name}: legend heading {style['legend']!r}")
+if toolbox and toolbox.get("PS points", {}).get("renderer") != "graduatedSymbol":
+    problems.append(f"toolbox output PS points arrived without its velocity ramp: {toolbox.get('PS points')}")
 for name, dock in sorted(result.get("docks", {}).items()):
     if not dock.get("visible"):
         problems.append(f"{name}: not visible after its menu action")
@@ -59,7 +69,8 @@ if result.get("missing_packages") or not result.get("dependencies", "").startswi
 if problems:
     sys.exit("[desktop] FAILED: " + "; ".join(problems))
 print(f"[desktop] OK: plugin loaded in QGIS {result['qgis']}, {result['algorithms']} algorithm(s), no Python errors; "
-      "docks hidden at start, each opens from the menu and the window fits 1366 x 768")
+      "docks hidden at start, each opens from the menu and the window fits 1366 x 768; "
+      f"{len(toolbox)} toolbox outputs arrived styled ({result.get('toolbox_screenshot')})")
 for name, dock in sorted(result["docks"].items()):
     print(f"[desktop] {name}: frame {dock['frame']}, dock {dock['dock_size']}, screenshot {dock['screenshot']}")
 PY

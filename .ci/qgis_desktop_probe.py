@@ -1,6 +1,7 @@
 """Run by QGIS desktop (--code) after start-up: report what the plugin added, check the docks (hidden at start;
 each opened by its menu action is visible and the main window still fits a 1366 x 768 screen; screenshots to
-$SUBSIDENCE_CI_SHOTS), then quit."""
+$SUBSIDENCE_CI_SHOTS), run an algorithm the way the toolbox does and report how its outputs were styled, then
+quit."""
 import json
 import os
 import traceback
@@ -64,6 +65,7 @@ def check_dock(index):
             print(f"[probe] screenshot {path}", flush=True)
             dock.hide()
         if index == len(DOCKS):
+            run_like_the_toolbox()
             finish()
             return
         _, text, _ = DOCKS[index]
@@ -73,6 +75,33 @@ def check_dock(index):
     except Exception:  # noqa: BLE001 - report and quit instead of hanging
         result["probe_error"] = traceback.format_exc()
         finish()
+
+
+def run_like_the_toolbox():
+    """createsamplearea through processing.runAndLoadResults (the toolbox's loading of results): the renderers
+    and raster legend headings the outputs arrive with, and a screenshot of the map."""
+    import tempfile
+
+    import processing
+    from qgis.core import QgsMapLayerLegendUtils, QgsProject
+
+    processing.runAndLoadResults("subsidence:createsamplearea",
+                                 {"SIZE": 48, "OUTPUT_FOLDER": os.path.join(tempfile.mkdtemp(), "area")})
+    styles = {}
+    for node in QgsProject.instance().layerTreeRoot().findLayers():
+        layer = node.layer()
+        label = QgsMapLayerLegendUtils.legendNodeUserLabel(node, 0) if layer.type() == layer.RasterLayer else ""
+        styles[layer.name()] = {"renderer": layer.renderer().type(), "legend": label}
+    result["toolbox_styles"] = styles
+    canvas = qgis.utils.iface.mapCanvas()
+    canvas.setExtent(canvas.fullExtent())
+    canvas.refreshAllLayers()
+    for _ in range(20):  # let the canvas render before the screenshot
+        QApplication.processEvents()
+        canvas.waitWhileRendering()
+    path = os.path.join(shots, "qgis_toolbox_outputs_1366x768.png")
+    QApplication.primaryScreen().grabWindow(0).save(path)
+    result["toolbox_screenshot"] = path
 
 
 def start():
