@@ -82,6 +82,15 @@ def write_series_report(path: str, result: HoldoutResult, dates: np.ndarray, ser
                   for name, values in result.errors.rmse.items()],
                  ["method"] + [f"{h} month{'s' if h > 1 else ''} (mm)" for h in result.errors.horizons])
     report.figure(horizon_figure(result))
+    if result.point_split:
+        split = result.point_split
+        report.paragraph("Seed 001's own evaluation, on its split by point (80 / 20, as its counts; the 20 % were "
+                         "kept for early stopping and never trained on): one-step predictions of the monthly change, "
+                         "each from the observed window, over the training months. Seed 001 reports 14.4 mm (change "
+                         "RMSE), 10.5 mm (MAE) and 67.6 mm (cumulative RMSE) on its 16,487 points.")
+        report.table([[f"{split['points']}", f"{split['changes']}", f"{split['change RMSE (mm)']:.2f}",
+                       f"{split['change MAE (mm)']:.2f}", f"{split['cumulative RMSE (mm)']:.2f}"]],
+                     ["points", "monthly changes", "change RMSE (mm)", "change MAE (mm)", "cumulative RMSE (mm)"])
     history = result.model.history
     report.heading("Training")
     report.figure(loss_figure(history.train_loss, history.validation_loss, "Loss per epoch",

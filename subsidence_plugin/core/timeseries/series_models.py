@@ -125,6 +125,7 @@ class SeriesModel:
     scaling: MinMax
     settings: SeriesSettings
     history: object
+    validation_points: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def train_series_lstm(displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
@@ -151,7 +152,35 @@ def train_series_lstm(displacement: np.ndarray, heads: Optional[np.ndarray], sta
     network, history = train_model(lambda: SeriesLstm(features.shape[2], settings.hidden),
                                    lambda index: sampler.batch(pairs[index]), train_index, validation_index,
                                    settings.training, progress, is_cancelled, on_epoch, report)
-    return SeriesModel(network, scaling, settings, history)
+    return SeriesModel(network, scaling, settings, history, np.sort(order[:held]))
+
+
+def point_split_scores(model: SeriesModel, displacement: np.ndarray, heads: Optional[np.ndarray],
+                       static: np.ndarray, training_months: int) -> dict:
+    """Seed 001's evaluation on its split by point: the model's one-step predictions of the monthly change
+    (each from the observed window) at the points it kept for early stopping (never trained on), over the
+    training months: RMSE and MAE of the change (mm) and RMSE of the cumulated change over those months (mm);
+    an empty dict without such points."""
+    if model.validation_points.size == 0:
+        return {}
+    sampler = WindowSampler(model.scaling.apply(step_features(displacement, heads, static)), model.settings.window)
+    pairs = sampler.samples(model.validation_points, training_months - 1)
+    if len(pairs) == 0:
+        return {}
+    predicted = np.empty(len(pairs))
+    network = model.network.eval()
+    with torch.no_grad():
+        for start in range(0, len(pairs), 4096):
+            inputs, _ = sampler.batch(pairs[start:start + 4096])
+            predicted[start:start + 4096] = network(torch.from_numpy(inputs)).numpy()
+    _, target = sampler.batch(pairs)
+    change, observed = model.scaling.invert(predicted, 0), model.scaling.invert(target.astype(np.float64), 0)
+    point, inverse = np.unique(pairs[:, 0], return_inverse=True)
+    cumulated = np.bincount(inverse, weights=change - observed)
+    return {"points": int(point.size), "changes": int(len(pairs)),
+            "change RMSE (mm)": float(np.sqrt(np.mean((change - observed) ** 2))),
+            "change MAE (mm)": float(np.mean(np.abs(change - observed))),
+            "cumulative RMSE (mm)": float(np.sqrt(np.mean(cumulated ** 2)))}
 
 
 def forecast_series(model: SeriesModel, displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
@@ -233,7 +262,8 @@ HORIZONS = (1, 3, 6, 12)
 class HoldoutResult:
     """A model trained on the first dates of every point and scored on the rest: ``forecast`` (points, held-out
     dates, mm) from the last training month ``origin`` with the observed heads; ``errors`` the RMSE by horizon
-    of the model (observed and held heads) and of the baselines from that origin (`rolling_origin_errors`)."""
+    of the model (observed and held heads) and of the baselines from that origin (`rolling_origin_errors`);
+    ``point_split`` seed 001's own scores on its split by point (`point_split_scores`)."""
 
     model: SeriesModel
     months: np.ndarray
@@ -241,6 +271,7 @@ class HoldoutResult:
     holdout_dates: np.ndarray
     forecast: np.ndarray
     errors: HorizonErrors
+    point_split: dict = field(default_factory=dict)
 
 
 def train_with_holdout(dates: np.ndarray, series: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
@@ -288,7 +319,8 @@ def train_with_holdout(dates: np.ndarray, series: np.ndarray, heads: Optional[np
             "persistence, unseen blocks": BASELINES["persistence"],
             "LSTM, observed heads, unseen blocks": model_forecaster(np.flatnonzero(unseen), False)})
         errors.rmse.update(apart.rmse)
-    return HoldoutResult(model, months, origin, dates[-held:], forecast, errors)
+    return HoldoutResult(model, months, origin, dates[-held:], forecast, errors,
+                         point_split_scores(model, values, heads, static, origin + 1))
 
 
 def scenario_heads(heads: np.ndarray, origin: int, change_percent: float) -> np.ndarray:

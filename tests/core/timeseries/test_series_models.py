@@ -89,3 +89,30 @@ def test_unseen_blocks_are_left_out_of_the_training_and_scored_apart():
         assert getattr(result.model.history, name) == getattr(other.model.history, name)
     with pytest.raises(ValueError, match="nothing is left"):
         train_with_holdout(dates, displacement, heads, static, settings, 0.2, np.ones(len(displacement), bool))
+
+
+def test_point_split_scores_against_a_constant_prediction():
+    """A network that always predicts the scaled value 0 predicts the smallest training change, low: the
+    scores are those of that constant against the observed monthly changes of the held points."""
+    import torch
+
+    from subsidence_plugin.core.timeseries.series_models import SeriesModel, point_split_scores
+
+    displacement, heads, static = _basin(points=5, months=30)
+    features = step_features(displacement, heads, static)
+    scaling = MinMax.fit(features[:, :20])
+
+    class Zero(torch.nn.Module):
+        def forward(self, windows):
+            return torch.zeros(windows.shape[0])
+
+    model = SeriesModel(Zero(), scaling, SeriesSettings(window=4), None, np.array([1, 3]))
+    scores = point_split_scores(model, displacement, heads, static, 20)
+    errors = {p: [scaling.low[0] - (displacement[p, t + 1] - displacement[p, t]) for t in range(4, 19)]
+              for p in (1, 3)}  # windows of months t - 3 .. t inside months 1 .. 19, targets t + 1 <= 19
+    everything = np.concatenate(list(errors.values()))
+    assert scores["points"] == 2 and scores["changes"] == everything.size
+    assert scores["change RMSE (mm)"] == pytest.approx(np.sqrt(np.mean(everything ** 2)), rel=1e-5)
+    assert scores["change MAE (mm)"] == pytest.approx(np.mean(np.abs(everything)), rel=1e-5)
+    assert scores["cumulative RMSE (mm)"] == pytest.approx(
+        np.sqrt(np.mean([np.sum(e) ** 2 for e in errors.values()])), rel=1e-5)
