@@ -10,9 +10,13 @@ and the baselines are scored the issue's way: series linearly interpolated to th
 12, 24 and 36 months before the end, and the origin at 80 % of the months (the last 20 % held out); at horizons 1,
 3, 6 and 12 months each point's RMSE over the lead times 1 .. h, averaged over points, then over origins and both
 tracks. The issue's anchors (mm): persistence 1.00 / 1.57 / 2.29 / 3.21, linear trend 2.05 / 2.32 / 2.75 / 3.50.
-Seed 001's LSTM (window 12 months, 8 units; --optimiser sgd as the seed or adam, learning rate 0.001, batch 38,
---epochs with early stopping on 20 % of the points) is trained once per origin on the months before it and
-forecasts with the observed heads and with the heads held at the origin.
+Every series model of `--models` (default all four: seed 001's LSTM with --optimiser sgd as the seed or adam; seed
+004's attention GRU, physics-constrained RNN and GW-LSTM) is trained once per origin on the months before it with its
+seed defaults (at most --epochs epochs, early stopping with patience 20 on its validation points) and forecasts with
+the observed heads and with the heads held at the origin; the delayed-compaction baseline (tau chosen per point) is
+scored beside them. Doñana has no thickness, b0 or K'v maps: the attention GRU runs without the lag (the seed's
+AM-GRU) and the physics RNN takes H = 1 m. The heads end in 2019-08 and the InSAR in 2020-01: beyond the last head
+every model and the compaction baseline hold the last heads.
 """
 from __future__ import annotations
 
@@ -27,11 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import harness  # noqa: E402  (puts the repository root on sys.path)
 
 from subsidence_plugin.core.io.points import read_points  # noqa: E402
-from subsidence_plugin.core.ml.training import TrainingSettings  # noqa: E402
 from subsidence_plugin.core.stats.resampling import interpolate_in_time  # noqa: E402
 from subsidence_plugin.core.timeseries.baselines import BASELINES, monthly_series, rolling_origin_errors  # noqa: E402
-from subsidence_plugin.core.timeseries.series_models import (SeriesSettings, forecast_series,  # noqa: E402
-                                                             train_series_lstm)
+from subsidence_plugin.core.timeseries.series_models import (KINDS, LABELS, PointDrivers,  # noqa: E402
+                                                             default_settings, forecast_series, train_series_model)
 
 HORIZONS = [1, 3, 6, 12]
 ANCHORS = {"persistence": [1.00, 1.57, 2.29, 3.21], "linear trend": [2.05, 2.32, 2.75, 3.50]}
@@ -77,13 +80,14 @@ def check_import(data: str, tables: dict) -> dict:
     return checks
 
 
-class LstmForecasts:
-    """Seed 001's LSTM as forecasters of `rolling_origin_errors`: trained once per origin on the months up to it
+class ModelForecasts:
+    """A series model as forecasters of `rolling_origin_errors`: trained once per origin on the months up to it
     (no static factors: Doñana has no thickness or permeability maps), forecast with the observed heads or with
     the heads held at the origin (a true forecast)."""
 
-    def __init__(self, values: np.ndarray, heads: np.ndarray, training: TrainingSettings):
-        self.values, self.heads, self.training = values, heads, training
+    def __init__(self, values: np.ndarray, heads: np.ndarray, settings):
+        self.values, self.settings = values, settings
+        self.drivers = PointDrivers(heads, np.zeros((len(values), 0)))
         self.models = {}
         self.seconds = 0.0
 
@@ -92,20 +96,34 @@ class LstmForecasts:
             origin = history.shape[1] - 1
             if origin not in self.models:
                 started = time.perf_counter()
-                self.models[origin] = train_series_lstm(self.values, self.heads, np.zeros((len(history), 0)),
-                                                        origin + 1, SeriesSettings(training=self.training))
+                self.models[origin] = train_series_model(self.values, self.drivers, origin + 1, self.settings)
                 self.seconds += time.perf_counter() - started
-            return forecast_series(self.models[origin], self.values, self.heads, np.zeros((len(history), 0)), origin,
-                                   int(max(leads)), hold_heads)[:, np.asarray(leads) - 1]
+            return forecast_series(self.models[origin], self.values, self.drivers, origin, int(max(leads)),
+                                   hold_heads)[:, np.asarray(leads) - 1]
         return forecast
 
 
-def series_errors(tables: dict, lstm: dict) -> dict:
-    """{setting: {method: RMSE by horizon}} averaged over both tracks; ``lstm``: {label: TrainingSettings}."""
+def compaction_forecaster(heads: np.ndarray, hold_heads: bool):
+    """The delayed-compaction baseline, fitted to each history (tau chosen per point)."""
+    from subsidence_plugin.core.timeseries.compaction import fit_delayed_compaction, forecast_delayed_compaction
+
+    def forecast(history, leads):
+        origin = history.shape[1] - 1
+        fitted = fit_delayed_compaction(history, heads[:, :origin + 1])
+        scenario = heads[:, :origin + int(max(leads)) + 1].copy()
+        if hold_heads:
+            scenario[:, origin + 1:] = scenario[:, origin:origin + 1]
+        return forecast_delayed_compaction(fitted, history[:, -1], scenario, origin, np.asarray(leads))
+    return forecast
+
+
+def series_errors(tables: dict, models: dict) -> tuple:
+    """({setting: {method: RMSE by horizon}} averaged over both tracks, {model: training seconds});
+    ``models``: {label: SeriesSettings}."""
     settings = {"rolling origins 12 / 24 / 36 months before the end": lambda months: [months - 13, months - 25,
                                                                                        months - 37],
                 "last 20 % of the months held out": lambda months: [int(round(0.8 * months)) - 1]}
-    results = {}
+    results, seconds = {}, {label: 0.0 for label in models}
     for setting, origins in settings.items():
         per_track = []
         for imported, heads_table, _ in tables.values():
@@ -114,35 +132,46 @@ def series_errors(tables: dict, lstm: dict) -> dict:
             heads = interpolate_in_time(imported.dates, np.column_stack(
                 [heads_table.numeric(name) for name in head_columns]), months)
             forecasters = dict(BASELINES)
-            for label, training in lstm.items():
-                model = LstmForecasts(values, heads, training)
-                forecasters[f"LSTM {label}, observed heads"] = model.forecaster(False)
-                forecasters[f"LSTM {label}, heads held"] = model.forecaster(True)
+            forecasters["delayed compaction, observed heads"] = compaction_forecaster(heads, False)
+            forecasters["delayed compaction, heads held"] = compaction_forecaster(heads, True)
+            trained = {}
+            for label, model_settings in models.items():
+                trained[label] = ModelForecasts(values, heads, model_settings)
+                forecasters[f"{label}, observed heads"] = trained[label].forecaster(False)
+                forecasters[f"{label}, heads held"] = trained[label].forecaster(True)
             per_track.append(rolling_origin_errors(values, origins(values.shape[1]), HORIZONS, forecasters).rmse)
+            for label, model in trained.items():
+                seconds[label] += model.seconds
         results[setting] = {name: np.mean([track[name] for track in per_track], axis=0) for name in per_track[0]}
-    return results
+    return results, seconds
 
 
 def main(argv=None):
     parser = harness.argument_parser(__doc__, data=True)
     parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument("--epochs", type=int, default=100, help="LSTM epochs (early stopping, patience 20)")
+    parser.add_argument("--models", default=",".join(KINDS), help="comma-separated: " + ", ".join(KINDS))
+    parser.add_argument("--epochs", type=int, default=100, help="at most this many epochs a model (early stopping, "
+                        "patience 20)")
     parser.add_argument("--optimiser", default="sgd", choices=["sgd", "adam"], help="LSTM optimiser (seed 001: sgd)")
-    parser.add_argument("--learning-rate", type=float, default=0.001)
     args = parser.parse_args(argv)
     app, provider = harness.start_qgis()
     try:
         with tempfile.TemporaryDirectory() as folder:
             tables = import_tracks(args.data, folder)
             checks = check_import(args.data, tables)
-            lstm = {f"({args.optimiser}, lr {args.learning_rate:g}, batch 38)": TrainingSettings(
-                epochs=args.epochs, batch_size=38, learning_rate=args.learning_rate, patience=20,
-                optimiser=args.optimiser)}
-            errors = series_errors(tables, lstm)
+            models = {}
+            for kind in args.models.split(","):
+                settings = default_settings(kind)
+                settings.training.epochs = min(settings.training.epochs, args.epochs)
+                if kind == "lstm":
+                    settings.training.optimiser = args.optimiser
+                models[LABELS[kind] + (f" ({args.optimiser})" if kind == "lstm" else "")] = settings
+            errors, seconds = series_errors(tables, models)
     finally:
         harness.stop_qgis(app, provider)
     print("\nImport and heads (Doñana)\n")
     print(harness.measure_table(checks, "g"))
+    print("\nTraining time, all origins and both tracks (s): " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     for setting, table in errors.items():
         print(f"\n{setting}: RMSE (mm) at horizons {HORIZONS} months, mean of both tracks\n")
         rows = [[name] + [f"{value:.2f}" for value in values] + [", ".join(f"{a:.2f}" for a in ANCHORS[name])
@@ -150,8 +179,8 @@ def main(argv=None):
                 for name, values in table.items()]
         harness.print_table(["method"] + [f"{h} mo" for h in HORIZONS] + ["issue's anchors"], rows)
     if args.json:
-        harness.write_json(args.json, {"import": checks, "baselines": {s: {m: v.tolist() for m, v in t.items()}
-                                                                       for s, t in errors.items()}})
+        harness.write_json(args.json, {"import": checks, "training_seconds": seconds,
+                                       "errors": {s: {m: v.tolist() for m, v in t.items()} for s, t in errors.items()}})
 
 
 if __name__ == "__main__":

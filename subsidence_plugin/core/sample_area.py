@@ -36,6 +36,7 @@ from .progress import CancelCheck, ProgressCallback, Steps
 SAMPLE_EPSG = 32613  # WGS 84 / UTM zone 13N: a metric CRS; the basin itself is synthetic
 LAND_USE_CLASSES = {1: "town", 2: "fields", 3: "rangeland"}
 IMAGE_BANDS = ["green", "red", "nir", "swir"]
+SECONDS_PER_YEAR = 365.25 * 86400.0
 
 # Surface reflectance (green, red, NIR, SWIR) per land use, and of open water.
 _REFLECTANCE = {
@@ -66,6 +67,8 @@ class BasinModel:
     seasonal_amplitude_yr: float = 0.25
     skeletal_storage_per_m: float = 4.0e-4
     max_delay_yr: float = 2.5
+    interbed_share: float = 0.25
+    interbed_specific_storage_per_m: float = 1.0e-4
 
     def _uv(self, x, y):
         return (np.asarray(x, float) - self.x0) / self.length, (np.asarray(y, float) - self.y0) / self.length
@@ -101,6 +104,16 @@ class BasinModel:
     def delay(self, x, y) -> np.ndarray:
         """Compaction delay tau in years, growing with thickness squared."""
         return np.maximum(self.max_delay_yr * (self.thickness(x, y) / self.max_thickness_m) ** 2, 1e-3)
+
+    def interbed_thickness(self, x, y) -> np.ndarray:
+        """Equivalent interbed thickness b0 in metres: a quarter of the compressible thickness, at least 1 m."""
+        return np.maximum(self.interbed_share * self.thickness(x, y), 1.0)
+
+    def vertical_conductivity(self, x, y) -> np.ndarray:
+        """Vertical hydraulic conductivity K'v of the interbeds (m/s) that gives the model's delay with b0 and the
+        specific storage S's: tau = (b0 / 2)^2 S's / K'v (seed 004)."""
+        seconds = self.delay(x, y) * SECONDS_PER_YEAR
+        return (self.interbed_thickness(x, y) / 2.0) ** 2 * self.interbed_specific_storage_per_m / seconds
 
     def forcing(self, t) -> np.ndarray:
         """f(t): normalised drawdown history (years of decline), zero before pumping began."""
@@ -218,7 +231,9 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
 
     ``size`` cells per side of ``cell_size`` metres. Written: ``dem.tif`` (m), ``landuse.tif`` (1 town,
     2 fields, 3 rangeland), ``image.tif`` (green, red, NIR, SWIR reflectance x 10^4, a cloud as nodata),
-    ``thickness.tif`` (compressible thickness, m), ``groundwater_decline.tif`` (head decline over the InSAR
+    ``thickness.tif`` (compressible thickness, m), ``interbed_thickness.tif`` (b0, m) and
+    ``vertical_conductivity.tif`` (K'v, m/s; with S's = 1e-4 1/m they give the model's delay),
+    ``groundwater_decline.tif`` (head decline over the InSAR
     period, m), ``truth_displacement.tif`` (cumulative over the InSAR period, mm), ``truth_velocity.tif``
     (mm/yr), ``sample_area.gpkg`` (rivers, faults, wells, piezometers with monthly levels ``D_YYYYMMDD``,
     PS points with ``DYYYYMMDD`` displacement series, GPS stations and their daily series as a long table)
@@ -330,6 +345,12 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
                                   metadata={"scale_factor": "0.0001", "content": "surface reflectance x 10000"}),
             "thickness": write_raster(os.path.join(tmp, "thickness.tif"), thickness.astype(np.float32), grid,
                                       ["compressible_thickness_m"]),
+            "interbed_thickness": write_raster(os.path.join(tmp, "interbed_thickness.tif"),
+                                               model.interbed_thickness(gx, gy).astype(np.float32), grid,
+                                               ["interbed_thickness_m"]),
+            "vertical_conductivity": write_raster(os.path.join(tmp, "vertical_conductivity.tif"),
+                                                  model.vertical_conductivity(gx, gy).astype(np.float32), grid,
+                                                  ["vertical_conductivity_m_s"]),
             "groundwater_decline": write_raster(os.path.join(tmp, "groundwater_decline.tif"),
                                                 decline.astype(np.float32), grid, ["groundwater_decline_m"]),
             "truth_displacement": write_raster(os.path.join(tmp, "truth_displacement.tif"), cum, grid,
@@ -355,7 +376,8 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
             "summary": summary,
             "crs": f"EPSG:{SAMPLE_EPSG}",
             "units": {"displacement": "mm, negative = subsidence, vertical, relative to the first InSAR date",
-                      "velocity": "mm/yr", "dem": "m", "thickness": "m", "groundwater_level": "m a.s.l.",
+                      "velocity": "mm/yr", "dem": "m", "thickness": "m", "interbed_thickness": "m",
+                      "vertical_conductivity": "m/s (with S's 1e-4 1/m)", "groundwater_level": "m a.s.l.",
                       "image": "reflectance x 10000 (scale factor 1e-4)"},
             "land_use_classes": LAND_USE_CLASSES,
             "model": {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in asdict(model).items()},

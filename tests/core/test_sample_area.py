@@ -33,7 +33,8 @@ def test_deterministic_for_a_seed(tmp_path, sample_area):
 
 def test_contents_and_units(sample_area):
     files = sorted(os.listdir(sample_area.folder))
-    for name in ("dem.tif", "landuse.tif", "image.tif", "thickness.tif", "groundwater_decline.tif",
+    for name in ("dem.tif", "landuse.tif", "image.tif", "thickness.tif", "interbed_thickness.tif",
+                 "vertical_conductivity.tif", "groundwater_decline.tif",
                  "truth_displacement.tif", "truth_velocity.tif", "sample_area.gpkg", "sample_area.json"):
         assert name in files
     assert not [f for f in files if f.startswith(".")]
@@ -103,6 +104,25 @@ def test_subsidence_largest_where_drawdown_and_thickness_largest(sample_area):
     fastest = np.argmin(velocity.ravel())
     assert load[fastest] >= np.quantile(load, 0.98)
     assert np.all(velocity[thickness == 0] == 0)
+
+
+def test_interbed_rasters_give_the_basins_delay(sample_area):
+    """tau = (b0 / 2)^2 S's / K'v from the two rasters, with S's = 1e-4 1/m, is the delay of the basin model."""
+    import json
+
+    from subsidence_plugin.core.sample_area import BasinModel
+    from subsidence_plugin.core.timeseries.groundwater import delay_days
+
+    b0 = read_raster(sample_area.rasters["interbed_thickness"])
+    kv = read_raster(sample_area.rasters["vertical_conductivity"]).band(0)
+    with open(f"{sample_area.folder}/sample_area.json", encoding="utf-8") as fh:
+        model = BasinModel(**{k: np.array(v) if isinstance(v, list) else v
+                              for k, v in json.load(fh)["model"].items()})
+    rows, cols = np.meshgrid(np.arange(0, b0.grid.height, 17), np.arange(0, b0.grid.width, 13), indexing="ij")
+    x, y = b0.grid.cell_centres(rows.ravel(), cols.ravel())
+    tau = delay_days(b0.band(0)[rows, cols].ravel(), kv[rows, cols].ravel(), 1e-4)
+    np.testing.assert_allclose(tau, model.delay(x, y) * 365.25, rtol=1e-5)
+    assert b0.band(0).min() >= 1.0 and np.isclose(b0.band(0).max(), 0.25 * 120.0, rtol=0.2)
 
 
 def test_groundwater_observations_follow_the_drawdown(sample_area):

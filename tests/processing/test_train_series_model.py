@@ -49,9 +49,52 @@ def test_lstm_forecasts_the_held_out_dates(provider, sample_area, tmp_path, reco
     assert model.settings.window == 6 and description["units"] == "mm" and description["groundwater"]
     import processing
 
-    with pytest.raises(QgsProcessingException, match="series-lstm"):  # not a raster model: applymodel refuses it
+    with pytest.raises(QgsProcessingException, match="series-network"):  # not a raster model: applymodel refuses it
         processing.run("subsidence:applymodel", {"MODEL": result["OUTPUT_MODEL"], "STACK": sample_area.rasters["dem"],
                                                  "OUTPUT": str(tmp_path / "applied.tif")})
+
+
+def test_seed004_models_train_with_the_interbed_rasters(provider, sample_area, tmp_path, recording_feedback):
+    """The attention GRU reads the lagged heads (tau from b0 and K'v), the physics RNN reports E and n beside the
+    network without n, the GW-LSTM its bandwidth; the delayed-compaction baseline is in every table; each model
+    file forecasts again through forecastseries."""
+    import processing
+
+    points = f"{sample_area.vector_path}|layername=ps_points"
+    piezometers = f"{sample_area.vector_path}|layername=piezometers"
+    factors = [sample_area.rasters[name] for name in ("thickness", "interbed_thickness", "vertical_conductivity")]
+    log = recording_feedback
+    for model, extra, label in ((1, {"WINDOW": 6, "HIDDEN": 8, "LAYERS": 1}, "attention GRU"),
+                                (2, {"BATCH_SIZE": 32}, "physics RNN"),
+                                (3, {"WINDOW": 6, "HIDDEN": 8, "LAYERS": 1}, "GW-LSTM")):
+        log.info.clear()
+        result = _run({"INPUT": points, "GROUNDWATER": piezometers, "FACTORS": factors, "MODEL": model,
+                       "EPOCHS": 3, "LEARNING_RATE": 0.01, "BLOCK_SIZE": -1, "DEVICE": 3, **extra,
+                       "OUTPUT": str(tmp_path / f"held_{model}.gpkg"), "OUTPUT_MODEL": str(tmp_path / f"m{model}.pt"),
+                       "REPORT": str(tmp_path / f"m{model}.html")}, log)
+        assert any(line.strip().startswith(f"{label}, observed heads:") for line in log.info), label
+        assert any(line.strip().startswith("delayed compaction, observed heads:") for line in log.info)
+        html = open(result["REPORT"], encoding="utf-8").read()
+        assert f"Series model: {label}" in html and "What the model tells" in html
+        forecast = processing.run("subsidence:forecastseries", {
+            "INPUT": points, "GROUNDWATER": piezometers, "FACTORS": factors, "MODEL_FILE": result["OUTPUT_MODEL"],
+            "HORIZON_MONTHS": 3, "SCENARIO": 1, "OUTPUT": str(tmp_path / f"future_{model}.gpkg")})
+        table = read_points(forecast["OUTPUT"])
+        assert np.isfinite(table.numeric(next(n for n in table.attributes if n.startswith("F")))).mean() > 0.9
+    tau_line = next(line for line in log.info if line.startswith("Interbed delay tau"))
+    assert "S′s 0.0001" in tau_line
+    description = load_series_model(str(tmp_path / "m1.pt"))[1]
+    assert description["lagged_heads"] and "lagged_head_change_m" in description["features"]["step"]
+    physics = load_series_model(str(tmp_path / "m2.pt"))[1]
+    assert physics["architecture"] == {"type": "physics_rnn", "features": 2, "hidden": 7, "layers": 1,
+                                       "window": 0, "exponent": None}
+    assert load_series_model(str(tmp_path / "m3.pt"))[1]["kernel"]["bandwidth_m"] > 0
+
+
+def test_models_driven_by_the_groundwater_refuse_without_piezometers(provider, sample_area, tmp_path):
+    with pytest.raises(QgsProcessingException, match="needs the groundwater"):
+        _run({"INPUT": f"{sample_area.vector_path}|layername=ps_points", "MODEL": 2, "EPOCHS": 1, "DEVICE": 3,
+              "OUTPUT": str(tmp_path / "none.gpkg")})
 
 
 def test_too_short_training_period_is_refused(provider, sample_area, tmp_path):

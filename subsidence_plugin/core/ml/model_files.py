@@ -5,7 +5,8 @@ weights are and who builds the model from them:
 * ``patch-cnn``: the patch CNN of seed 000 (`core.surface.patch_cnn`);
 * ``susceptibility-cnn``: the per-pixel factor-vector CNN of seed 002 (`core.susceptibility.cnn`);
 * ``frequency-ratio``: seed 002's frequency-ratio model (no weights: the class tables are in the description);
-* ``series-lstm``: seed 001's LSTM of point series (`core.timeseries.series_models`).
+* ``series-network``: the recurrent networks of point series of seeds 001 and 004 (`core.timeseries.series_models`;
+  ``series-lstm``, the earlier name of seed 001's LSTM alone, is read too).
 
 The description of a raster model always holds the factor band names and order, the cell size and the CRS of
 the training stack (checked by `compatibility_problems` before a model is applied), plus the target, settings,
@@ -29,13 +30,14 @@ import numpy as np
 from ..io.grid import RasterGrid, spatial_reference
 
 MODEL_FORMAT = "subsidence-model/1"
-KINDS = ("patch-cnn", "susceptibility-cnn", "frequency-ratio", "series-lstm")
+KINDS = ("patch-cnn", "susceptibility-cnn", "frequency-ratio", "series-network", "series-lstm")
 RASTER_KINDS = ("patch-cnn", "susceptibility-cnn", "frequency-ratio")
 _EARLIER_FORMATS = {"subsidence-patch-cnn/1": "patch-cnn", "subsidence-susceptibility/1": "susceptibility-cnn"}
 COMMON_KEYS = ("band_names", "cell_size", "crs_wkt", "architecture")  # in every raster kind's description
 KIND_KEYS = {"patch-cnn": ("normalisation", "target"), "susceptibility-cnn": ("encoder",),
-             "frequency-ratio": ("encoder",), "series-lstm": ("architecture", "features", "scaling")}
-WEIGHTED_KINDS = ("patch-cnn", "susceptibility-cnn", "series-lstm")
+             "frequency-ratio": ("encoder",), "series-network": ("architecture", "features", "scaling"),
+             "series-lstm": ("architecture", "features", "scaling")}
+WEIGHTED_KINDS = ("patch-cnn", "susceptibility-cnn", "series-network", "series-lstm")
 
 
 def save_model(path: str, kind: str, state_dict: Optional[dict], description: dict) -> List[str]:

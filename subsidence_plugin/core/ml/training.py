@@ -35,7 +35,7 @@ class TrainingSettings:
     patience: int = 0  # 0 = train every epoch; n = stop after n epochs without a better validation loss
     seed: int = 0
     device: str = "auto"
-    loss: str = "mse"  # "mse" (regression) or "bce" (binary classification on logits)
+    loss: str = "mse"  # "mse" (regression), "masked_mse" (NaN targets left out) or "bce" (classes, on logits)
     optimiser: str = "adam"  # "adam", or "sgd" (plain gradient descent, seed 001)
 
     def as_dict(self) -> dict:
@@ -68,9 +68,17 @@ def seeded_torch(seed: int, device=None):
         yield
 
 
+def masked_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the targets that are not NaN (months without a value in a sequence)."""
+    known = ~torch.isnan(target)
+    return ((output - torch.nan_to_num(target)) ** 2 * known).sum() / known.sum().clamp(min=1)
+
+
 def _loss(name: str):
     if name == "mse":
         return nn.MSELoss()
+    if name == "masked_mse":
+        return masked_mse
     if name == "bce":
         return nn.BCEWithLogitsLoss()
     raise ValueError(f"Unknown loss {name!r}")

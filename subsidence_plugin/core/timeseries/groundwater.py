@@ -139,3 +139,17 @@ def _read_back(series: np.ndarray, series_dates: np.ndarray, dates: np.ndarray, 
     rows = np.arange(series.shape[0])[:, None]
     value = series[rows, low] * (1 - weight) + series[rows, low + 1] * weight
     return np.where(inside, value, np.nan)
+
+
+def lagged_monthly(heads: np.ndarray, lag_months: np.ndarray) -> np.ndarray:
+    """Monthly heads (points, months) read back by each point's lag (months, fractional: h(t - lag) linearly
+    between months); NaN where t - lag falls before the first month or the lag is unknown."""
+    months = heads.shape[1]
+    position = np.arange(months, dtype=np.float64)[None, :] - np.asarray(lag_months, dtype=np.float64)[:, None]
+    inside = np.isfinite(position) & (position >= 0) & (position <= months - 1)
+    low = np.clip(np.floor(np.where(inside, position, 0)).astype(np.int64), 0, max(months - 2, 0))
+    weight = np.where(inside, position, 0) - low
+    rows = np.arange(heads.shape[0])[:, None]
+    high = np.minimum(low + 1, months - 1)
+    value = np.where(weight > 0, heads[rows, low] * (1 - weight) + heads[rows, high] * weight, heads[rows, low])
+    return np.where(inside, value, np.nan).astype(heads.dtype, copy=False)

@@ -1,19 +1,29 @@
 """Recurrent networks that forecast point displacement series from their past and the groundwater (seed 001's
-LSTM), trained with the plugin's one training loop on windows cut on demand from the monthly series (never a copy
-per window), and forecast step by step.
+LSTM; seed 004's lag-aware attention GRU, physics-constrained RNN and GW-LSTM), trained with the plugin's one
+training loop on samples cut on demand from the monthly series (never a copy per window), and forecast month by
+month.
 
-Data: monthly displacement (mm, points x months), heads (m, points x months) and static factors (points x factors,
-e.g. compressible thickness and permeability). A sample is a point and a month t: the input is the window of the
-``window`` months t - window + 1 .. t, each step k holding [change of displacement from k - 1 to k, change of head
-from k to k + 1, the static factors] (the head change of the month being forecast is known in the "observed
-groundwater" setting and 0 when the heads are held at their last value); the target is the change of
-displacement from t to t + 1. Every feature and the target are min-max scaled on the training months (seed 001).
-Forecasts cumulate the predicted changes from the last known displacement.
+Data: monthly displacement (mm, points x months) and its drivers (`PointDrivers`): heads (m, points x months),
+static factors (points x factors, in the order compressible thickness, interbed thickness b0, K'v, others), the
+points' metric coordinates and the interbeds' delay tau.
+
+Windowed models (``lstm``, ``attention_gru``, ``gw_lstm``): a sample is a point and a month t; the input is the
+window of the ``window`` months t - window + 1 .. t, each step k holding [change of displacement from k - 1 to k,
+change of head from k to k + 1, (attention GRU with delays) change of the lagged head h(t - tau) from k to k + 1,
+(GW-LSTM) the geographically weighted mean of both changes over the neighbours, the static factors] (the head
+change of the month being forecast is known in the "observed groundwater" setting and 0 when the heads are held);
+the target is the change of displacement from t to t + 1. Every feature and the target are min-max scaled on the
+training months (seed 001). Forecasts cumulate the predicted changes from the last known displacement.
+
+The physics-constrained RNN (``physics_rnn``) reads the whole sequence of [change of effective stress
+-gamma_w dh (kPa), compressible thickness H (m)] from the first month, both scaled by their largest magnitude on
+the training months (0 stays 0), and gives the cumulative displacement relative to an anchor month (the point's
+first value in training, the origin in a forecast), scaled by its largest training magnitude.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -25,20 +35,14 @@ from ..ml.training import TrainingSettings, train_model
 from ..progress import CancelCheck, ProgressCallback
 from ..stats.resampling import interpolate_in_time
 from .baselines import BASELINES, HorizonErrors, last_year_trend, monthly_series, rolling_origin_errors
+from .compaction import DAYS_PER_MONTH, fit_delayed_compaction, forecast_delayed_compaction
+from .groundwater import lagged_monthly
+from .neighbours import choose_bandwidth, kernel_weights, weighted_mean
+from .networks import NETWORKS, AttentionGru, PhysicsRnn
 
-
-class SeriesLstm(nn.Module):
-    """Seed 001: one LSTM layer of ``hidden`` units (tanh inside the cell; the seed's "hidden layers 8" read as 8
-    units, a single layer) and a linear output: the next step's (scaled) change of displacement."""
-
-    def __init__(self, features: int, hidden: int = 8, layers: int = 1):
-        super().__init__()
-        self.lstm = nn.LSTM(features, hidden, num_layers=layers, batch_first=True)
-        self.output = nn.Linear(hidden, 1)
-
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        sequence, _ = self.lstm(windows)
-        return self.output(sequence[:, -1]).squeeze(-1)
+GAMMA_W = 9.81  # unit weight of water, kN/m^3: kPa of effective stress per m of head
+KINDS = ("lstm", "attention_gru", "physics_rnn", "gw_lstm")
+LABELS = {"lstm": "LSTM", "attention_gru": "attention GRU", "physics_rnn": "physics RNN", "gw_lstm": "GW-LSTM"}
 
 
 @dataclass
@@ -52,7 +56,13 @@ class MinMax:
     def fit(cls, values: np.ndarray) -> "MinMax":
         """Scaling of the last axis of ``values`` (NaN ignored)."""
         flat = values.reshape(-1, values.shape[-1])
-        return cls(np.nanmin(flat, axis=0), np.nanmax(flat, axis=0))
+        return cls(np.nanmin(flat, axis=0).astype(np.float64), np.nanmax(flat, axis=0).astype(np.float64))
+
+    @classmethod
+    def magnitude(cls, values: np.ndarray) -> "MinMax":
+        """Scaling by the largest magnitude of each feature (0 stays 0; NaN ignored)."""
+        flat = np.abs(values.reshape(-1, values.shape[-1]))
+        return cls(np.zeros(flat.shape[1]), np.nan_to_num(np.nanmax(flat, axis=0), nan=0.0).astype(np.float64))
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         span = np.where(self.high > self.low, self.high - self.low, 1.0)
@@ -65,194 +75,494 @@ class MinMax:
 
 @dataclass
 class SeriesSettings:
-    """Seed 001 defaults: a window of 12 months, 8 LSTM units, gradient descent with learning rate 0.001 and
-    batch 38; 20 % of the training points kept for early stopping (patience 20 epochs)."""
+    """A series model's settings; `default_settings` gives each model the seeds' defaults."""
 
-    window: int = 12
-    hidden: int = 8
+    kind: str = "lstm"
+    window: int = 12  # months of input (windowed models)
+    hidden: int = 8  # units per recurrent layer (physics RNN: state units)
+    layers: int = 1
     validation_share: float = 0.2
     training: TrainingSettings = field(default_factory=lambda: TrainingSettings(
         epochs=300, batch_size=38, learning_rate=0.001, patience=20, optimiser="sgd"))
+    exponent: Optional[float] = None  # physics RNN: the non-linearity n (None = trainable)
+    bandwidth: float = 0.0  # GW-LSTM: kernel bandwidth (m); 0 = chosen by cross-validation
+    neighbours: int = 16  # GW-LSTM: neighbours in the kernel
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "window": self.window, "hidden": self.hidden, "layers": self.layers,
+                "validation_share": self.validation_share, "exponent": self.exponent, "bandwidth": self.bandwidth,
+                "neighbours": self.neighbours, "training": self.training.as_dict()}
 
 
-def step_features(displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray) -> np.ndarray:
+def default_settings(kind: str) -> SeriesSettings:
+    """The seeds' settings of each model, with early stopping (patience 20) on the validation share:
+    ``lstm`` seed 001 (window 12, 8 units, gradient descent 1e-3, batch 38, split 80 / 20); ``attention_gru`` seed
+    004 case 2 (3 layers, Adam 1e-3, batch 16, 500 epochs, 7 : 3; 32 units and a window of 12 months are not in
+    the slides); ``physics_rnn`` case 3 (7 state units, Adam 1e-3, batch 16, 2,000 epochs, 8 : 2, n trainable);
+    ``gw_lstm`` case 1 (4 layers x 64 units, 36 time steps; Adam 1e-3, batch 64, 300 epochs: not in the
+    slides)."""
+    if kind == "lstm":
+        return SeriesSettings()
+    if kind == "attention_gru":
+        return SeriesSettings(kind, window=12, hidden=32, layers=3, validation_share=0.3, training=TrainingSettings(
+            epochs=500, batch_size=16, learning_rate=0.001, patience=20, optimiser="adam"))
+    if kind == "physics_rnn":
+        return SeriesSettings(kind, window=0, hidden=7, layers=1, validation_share=0.2, training=TrainingSettings(
+            epochs=2000, batch_size=16, learning_rate=0.001, patience=20, optimiser="adam", loss="masked_mse"))
+    if kind == "gw_lstm":
+        return SeriesSettings(kind, window=36, hidden=64, layers=4, validation_share=0.2, training=TrainingSettings(
+            epochs=300, batch_size=64, learning_rate=0.001, patience=20, optimiser="adam"))
+    raise ValueError(f"Unknown series model {kind!r}; use one of {', '.join(KINDS)}")
+
+
+@dataclass
+class PointDrivers:
+    """What drives the points' series besides their own past: heads (m, points x months, or None), static factors
+    (points x factors), metric coordinates (m; the GW-LSTM's kernel) and the interbeds' delay tau (days a point,
+    NaN where unknown; the attention GRU's lag and the delayed-compaction baseline)."""
+
+    heads: Optional[np.ndarray]
+    static: np.ndarray
+    x: Optional[np.ndarray] = None
+    y: Optional[np.ndarray] = None
+    delays: Optional[np.ndarray] = None
+
+    def rows(self, index: np.ndarray) -> "PointDrivers":
+        def take(values):
+            return None if values is None else values[index]
+
+        return PointDrivers(take(self.heads), self.static[index], take(self.x), take(self.y), take(self.delays))
+
+    def lag_months(self) -> Optional[np.ndarray]:
+        """tau in months, the median where unknown (None without delays)."""
+        if self.delays is None or not np.isfinite(self.delays).any():
+            return None
+        days = np.where(np.isfinite(self.delays), self.delays, np.nanmedian(self.delays))
+        return days / DAYS_PER_MONTH
+
+
+def _change_out_of(heads: Optional[np.ndarray], points: int, months: int) -> np.ndarray:
+    """Change of head from month k to k + 1 (0 where unknown and in the last month)."""
+    change = np.zeros((points, months), dtype=np.float32)
+    if heads is not None:
+        change[:, :-1] = np.nan_to_num(np.diff(heads[:, :months], axis=1), nan=0.0)
+    return change
+
+
+def step_features(displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
+                  extra: Sequence[np.ndarray] = ()) -> np.ndarray:
     """(points, months, features) float32: [change of displacement into month k, change of head out of month k
-    (0 where unknown), the static factors]; month 0 has no change of displacement (NaN)."""
+    (0 where unknown), the ``extra`` columns (points, months), the static factors]; month 0 has no change of
+    displacement (NaN)."""
     points, months = displacement.shape
     change = np.full((points, months), np.nan, dtype=np.float32)
     change[:, 1:] = np.diff(displacement, axis=1)
-    head_change = np.zeros((points, months), dtype=np.float32)
-    if heads is not None:
-        head_change[:, :-1] = np.nan_to_num(np.diff(heads, axis=1), nan=0.0)
-    parts = [change[..., None], head_change[..., None],
-             np.repeat(np.asarray(static, dtype=np.float32)[:, None, :], months, axis=1)]
+    parts = [change[..., None], _change_out_of(heads, points, months)[..., None]]
+    parts += [np.asarray(column, dtype=np.float32)[..., None] for column in extra]
+    parts.append(np.repeat(np.asarray(static, dtype=np.float32)[:, None, :], months, axis=1))
     return np.concatenate(parts, axis=2)
 
 
+@dataclass
+class Kernel:
+    """The GW-LSTM's geographic kernel: the bandwidth (m), its neighbours, and the cross-validation scores."""
+
+    bandwidth: float
+    neighbours: int
+    scores: Dict[float, float] = field(default_factory=dict)
+
+    def weights(self, drivers: PointDrivers):
+        if drivers.x is None:
+            raise ValueError("The GW-LSTM needs the points' coordinates")
+        return kernel_weights(drivers.x, drivers.y, self.bandwidth, self.neighbours)
+
+
+def windowed_features(kind: str, displacement: np.ndarray, drivers: PointDrivers, kernel: Optional[Kernel] = None,
+                      use_lag: bool = False) -> Tuple[np.ndarray, list]:
+    """(features, names of the step features before the static ones) of a windowed model."""
+    points, months = displacement.shape
+    extra, names = [], ["displacement_change_mm", "head_change_m"]
+    if kind == "attention_gru" and use_lag:
+        lag = drivers.lag_months()
+        if drivers.heads is not None and lag is None:
+            raise ValueError("The model reads the lagged heads: give the interbed thickness b₀ and K′v (the 2nd and "
+                             "3rd static factors)")
+        lagged = None if drivers.heads is None else lagged_monthly(drivers.heads[:, :months], lag)
+        extra.append(_change_out_of(lagged, points, months))
+        names.append("lagged_head_change_m")
+    if kind == "gw_lstm":
+        weights = kernel.weights(drivers)
+        change = np.full((points, months), np.nan, dtype=np.float32)
+        change[:, 1:] = np.diff(displacement, axis=1)
+        extra += [weighted_mean(weights, change), weighted_mean(weights, _change_out_of(drivers.heads, points,
+                                                                                         months))]
+        names += ["weighted_displacement_change_mm", "weighted_head_change_m"]
+    return step_features(displacement, drivers.heads, drivers.static, extra), names
+
+
+def physics_inputs(heads: np.ndarray, thickness: np.ndarray, months: int) -> np.ndarray:
+    """(points, months, 2) float32: [change of effective stress into month k, -gamma_w dh (kPa; 0 in month 0
+    and where unknown), compressible thickness H (m)]."""
+    stress = np.zeros((heads.shape[0], months), dtype=np.float32)
+    stress[:, 1:] = -GAMMA_W * np.nan_to_num(np.diff(heads[:, :months], axis=1), nan=0.0)
+    return np.stack([stress, np.repeat(np.asarray(thickness, np.float32)[:, None], months, axis=1)], axis=2)
+
+
+def _thickness(drivers: PointDrivers) -> np.ndarray:
+    """The first static factor (compressible thickness, m), 1 where unknown or without factors."""
+    if drivers.static.shape[1] == 0:
+        return np.ones(drivers.static.shape[0])
+    return np.nan_to_num(drivers.static[:, 0].astype(np.float64), nan=np.nanmedian(drivers.static[:, 0])
+                         if np.isfinite(drivers.static[:, 0]).any() else 1.0)
+
+
 class WindowSampler:
-    """The training loop's batch source over (point, month) samples of scaled step features: windows are cut
-    from the one features array when a batch is asked for."""
+    """The training loop's batch source over (point, month) samples of scaled step features, each sample one
+    flat index point x months + month: windows are cut from the one features array when a batch is asked for."""
 
     def __init__(self, scaled: np.ndarray, window: int):
         self.scaled = scaled
         self.window = window
         self.offsets = np.arange(-window + 1, 1)
+        missing = (~np.isfinite(scaled).all(axis=2)).astype(np.int32)
+        self.missing_before = np.concatenate([np.zeros((len(scaled), 1), np.int32), missing.cumsum(axis=1)], axis=1)
 
     def samples(self, points: np.ndarray, last_month: int) -> np.ndarray:
-        """(count, 2) [point, month t] of the samples whose window and target month t + 1 lie in months
-        1 .. ``last_month`` and have values."""
-        t = np.arange(self.window, last_month)  # the window starts at month 1 (month 0 has no change)
-        grid_points, grid_t = np.meshgrid(points, t, indexing="ij")
-        pairs = np.column_stack([grid_points.ravel(), grid_t.ravel()])
-        if pairs.size == 0:
-            return pairs
-        ok = ~np.isnan(self.scaled[pairs[:, 0], pairs[:, 1] + 1, 0])
-        for offset in self.offsets:
-            ok &= ~np.isnan(self.scaled[pairs[:, 0], pairs[:, 1] + offset]).any(axis=1)
-        return pairs[ok]
+        """Flat indices of the samples [point, month t] whose window and target month t + 1 lie in months
+        1 .. ``last_month`` and have values (point-major order)."""
+        months = self.scaled.shape[1]
+        t = np.arange(self.window, min(last_month, months - 1))
+        points = np.asarray(points, dtype=np.int64)
+        if t.size == 0 or points.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        before = self.missing_before[points]
+        ok = (before[:, t + 1] - before[:, t + 1 - self.window] == 0) & np.isfinite(self.scaled[points[:, None],
+                                                                                            t[None, :] + 1, 0])
+        row, column = np.nonzero(ok)
+        return points[row] * months + t[column]
 
-    def batch(self, pairs: np.ndarray) -> tuple:
-        months = pairs[:, 1:2] + self.offsets[None, :]
-        inputs = self.scaled[pairs[:, :1], months]
-        return np.ascontiguousarray(inputs), self.scaled[pairs[:, 0], pairs[:, 1] + 1, 0].astype(np.float32)
+    def split(self, samples: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(points, months t) of flat samples."""
+        return np.divmod(samples, self.scaled.shape[1])
+
+    def batch(self, samples: np.ndarray) -> tuple:
+        point, t = self.split(samples)
+        inputs = self.scaled[point[:, None], t[:, None] + self.offsets[None, :]]
+        return np.ascontiguousarray(inputs), self.scaled[point, t + 1, 0].astype(np.float32)
+
+
+class SequenceSampler:
+    """The physics RNN's batch source: a sample is a point, its inputs the scaled sequence of the training months
+    with the anchor channel, its targets the scaled cumulative displacement relative to the anchor (NaN gaps)."""
+
+    def __init__(self, scaled: np.ndarray, relative: np.ndarray, anchor: np.ndarray):
+        self.scaled, self.relative, self.anchor = scaled, relative, anchor
+
+    def batch(self, points: np.ndarray) -> tuple:
+        inputs = np.zeros(self.scaled[points].shape[:2] + (3,), dtype=np.float32)
+        inputs[..., :2] = self.scaled[points]
+        inputs[np.arange(len(points)), self.anchor[points], 2] = 1.0
+        return inputs, self.relative[points].astype(np.float32)
 
 
 @dataclass
 class SeriesModel:
-    """A trained series network with its scaling and settings."""
+    """A trained series network with its scaling and settings; ``output_scale`` (physics RNN) the largest
+    training magnitude of the relative cumulative displacement (mm); ``kernel`` (GW-LSTM); ``use_lag``
+    (attention GRU with the lagged heads)."""
 
     network: nn.Module
     scaling: MinMax
     settings: SeriesSettings
     history: object
     validation_points: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    step_names: list = field(default_factory=lambda: ["displacement_change_mm", "head_change_m"])
+    output_scale: float = 1.0
+    kernel: Optional[Kernel] = None
+    use_lag: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.settings.kind == "physics_rnn" and self.settings.exponent is not None:
+            return f"{LABELS['physics_rnn']} with n fixed at {self.settings.exponent:g}"
+        return LABELS[self.settings.kind]
 
 
-def train_series_lstm(displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
-                      training_months: int, settings: SeriesSettings, seed_points: Optional[np.ndarray] = None,
-                      progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
-                      on_epoch: Optional[Callable] = None, report: Optional[Callable[[str], None]] = None
-                      ) -> SeriesModel:
-    """Train seed 001's LSTM on the first ``training_months`` months of the points ``seed_points`` (default all;
-    the scaling is fitted on them too); a random ``validation_share`` of those points (drawn with the training
-    seed) is kept for early stopping."""
-    features = step_features(displacement, heads, static)
-    points = np.arange(displacement.shape[0]) if seed_points is None else np.asarray(seed_points)
-    scaling = MinMax.fit(features[points, :training_months])  # the training points' months only
-    sampler = WindowSampler(scaling.apply(features), settings.window)
+def _training_split(points: np.ndarray, settings: SeriesSettings) -> Tuple[np.ndarray, np.ndarray]:
+    """(training points, validation points), sorted: a random ``validation_share`` drawn with the seed."""
     order = np.random.default_rng(settings.training.seed).permutation(points)
     held = int(round(settings.validation_share * len(order)))
-    train_pairs = sampler.samples(np.sort(order[held:]), training_months - 1)
-    validation_pairs = sampler.samples(np.sort(order[:held]), training_months - 1)
-    if len(train_pairs) == 0:
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+def train_series_model(displacement: np.ndarray, drivers: PointDrivers, training_months: int,
+                       settings: SeriesSettings, seed_points: Optional[np.ndarray] = None,
+                       progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
+                       on_epoch: Optional[Callable] = None, report: Optional[Callable[[str], None]] = None
+                       ) -> SeriesModel:
+    """Train the model ``settings.kind`` on the first ``training_months`` months of the points ``seed_points``
+    (default all; the scaling, and the GW-LSTM's bandwidth, are fitted on them too); a random
+    ``validation_share`` of those points (drawn with the training seed) is kept for early stopping."""
+    if settings.kind not in KINDS:
+        raise ValueError(f"Unknown series model {settings.kind!r}; use one of {', '.join(KINDS)}")
+    points = np.arange(displacement.shape[0]) if seed_points is None else np.asarray(seed_points)
+    if settings.kind == "physics_rnn":
+        return _train_physics(displacement, drivers, training_months, settings, points, progress, is_cancelled,
+                              on_epoch, report)
+    if settings.kind != "lstm" and drivers.heads is None:
+        raise ValueError(f"The {LABELS[settings.kind]} needs the groundwater heads: give the piezometers")
+    kernel = None
+    if settings.kind == "gw_lstm":
+        kernel = _kernel(displacement, drivers, training_months, settings, points, report)
+    use_lag = settings.kind == "attention_gru" and drivers.lag_months() is not None
+    features, names = windowed_features(settings.kind, displacement, drivers, kernel, use_lag)
+    scaling = MinMax.fit(features[points, :training_months])  # the training points' months only
+    sampler = WindowSampler(scaling.apply(features), settings.window)
+    del features
+    train_points, validation_points = _training_split(points, settings)
+    train_samples = sampler.samples(train_points, training_months - 1)
+    validation_samples = sampler.samples(validation_points, training_months - 1)
+    if len(train_samples) == 0:
         raise ValueError(f"No point has {settings.window + 2} consecutive monthly values in the training months: "
                          "shorten the window or give longer series")
-    train_index, validation_index = np.arange(len(train_pairs)), len(train_pairs) + np.arange(len(validation_pairs))
-    pairs = np.concatenate([train_pairs, validation_pairs])
-    network, history = train_model(lambda: SeriesLstm(features.shape[2], settings.hidden),
-                                   lambda index: sampler.batch(pairs[index]), train_index, validation_index,
+    samples = np.concatenate([train_samples, validation_samples])
+    train_index = np.arange(len(train_samples))
+    validation_index = len(train_samples) + np.arange(len(validation_samples))
+    network_class = NETWORKS[settings.kind]
+    network, history = train_model(lambda: network_class(features_count(scaling), settings.hidden, settings.layers),
+                                   lambda index: sampler.batch(samples[index]), train_index, validation_index,
                                    settings.training, progress, is_cancelled, on_epoch, report)
-    return SeriesModel(network, scaling, settings, history, np.sort(order[:held]))
+    return SeriesModel(network, scaling, settings, history, validation_points, names, kernel=kernel, use_lag=use_lag)
 
 
-def point_split_scores(model: SeriesModel, displacement: np.ndarray, heads: Optional[np.ndarray],
-                       static: np.ndarray, training_months: int) -> dict:
-    """Seed 001's evaluation on its split by point: the model's one-step predictions of the monthly change
-    (each from the observed window) at the points it kept for early stopping (never trained on), over the
-    training months: RMSE and MAE of the change (mm) and RMSE of the cumulated change over those months (mm);
-    an empty dict without such points."""
-    if model.validation_points.size == 0:
+def features_count(scaling: MinMax) -> int:
+    return int(len(scaling.low))
+
+
+def _kernel(displacement, drivers, training_months, settings, points, report) -> Kernel:
+    """The GW-LSTM's kernel: the bandwidth given, or chosen by leave-one-out cross-validation on the training
+    points' monthly changes."""
+    if settings.bandwidth > 0:
+        return Kernel(settings.bandwidth, settings.neighbours)
+    changes = np.diff(displacement[points, :training_months], axis=1)
+    bandwidth, scores = choose_bandwidth(drivers.x[points], drivers.y[points], changes, settings.neighbours)
+    if report is not None:
+        report("GW-LSTM kernel bandwidth by leave-one-out cross-validation: " + ", ".join(
+            f"{b:.0f} m: {s:.3g} mm²" for b, s in scores.items()) + f" -> {bandwidth:.0f} m")
+    return Kernel(bandwidth, settings.neighbours, scores)
+
+
+def _anchors(values: np.ndarray) -> np.ndarray:
+    """Each row's first month with a value (0 for a row without any)."""
+    known = np.isfinite(values)
+    return np.where(known.any(axis=1), known.argmax(axis=1), 0)
+
+
+def _train_physics(displacement, drivers, training_months, settings, points, progress, is_cancelled, on_epoch,
+                   report) -> SeriesModel:
+    if drivers.heads is None:
+        raise ValueError("The physics-constrained RNN needs the groundwater heads: give the piezometers")
+    if drivers.static.shape[1] == 0 and report is not None:
+        report("No compressible-thickness raster: the physics RNN takes H = 1 m at every point")
+    history = displacement[:, :training_months].astype(np.float64)
+    anchor = _anchors(history)
+    relative = history - history[np.arange(len(history)), anchor][:, None]
+    usable = points[np.isfinite(relative[points]).sum(axis=1) >= 3]
+    if usable.size < 2:
+        raise ValueError("Fewer than 2 points have 3 monthly values in the training months")
+    inputs = physics_inputs(drivers.heads, _thickness(drivers), training_months)
+    scaling = MinMax.magnitude(inputs[usable])
+    output_scale = float(np.nanmax(np.abs(relative[usable]))) or 1.0
+    sampler = SequenceSampler(scaling.apply(inputs), relative / output_scale, anchor)
+    train_points, validation_points = _training_split(usable, settings)
+    if train_points.size == 0:
+        raise ValueError("No point is left to train on after the validation share")
+    network, history_ = train_model(lambda: PhysicsRnn(settings.hidden, settings.exponent), sampler.batch,
+                                    train_points, validation_points, settings.training, progress, is_cancelled,
+                                    on_epoch, report)
+    return SeriesModel(network, scaling, settings, history_, validation_points, ["effective_stress_change_kpa",
+                                                                                  "compressible_thickness_m"],
+                       output_scale=output_scale)
+
+
+def point_split_scores(model: SeriesModel, displacement: np.ndarray, drivers: PointDrivers,
+                       training_months: int) -> dict:
+    """Seed 001's evaluation on its split by point (windowed models): the model's one-step predictions of the
+    monthly change (each from the observed window) at the points it kept for early stopping (never trained on),
+    over the training months: RMSE and MAE of the change (mm) and RMSE of the cumulated change over those months
+    (mm); an empty dict without such points or for the physics RNN."""
+    if model.validation_points.size == 0 or model.settings.kind == "physics_rnn":
         return {}
-    sampler = WindowSampler(model.scaling.apply(step_features(displacement, heads, static)), model.settings.window)
-    pairs = sampler.samples(model.validation_points, training_months - 1)
-    if len(pairs) == 0:
+    features, _ = windowed_features(model.settings.kind, displacement, drivers, model.kernel, model.use_lag)
+    sampler = WindowSampler(model.scaling.apply(features), model.settings.window)
+    samples = sampler.samples(model.validation_points, training_months - 1)
+    if len(samples) == 0:
         return {}
-    predicted = np.empty(len(pairs))
+    predicted = np.empty(len(samples))
     network = model.network.eval()
     with torch.no_grad():
-        for start in range(0, len(pairs), 4096):
-            inputs, _ = sampler.batch(pairs[start:start + 4096])
+        for start in range(0, len(samples), 4096):
+            inputs, _ = sampler.batch(samples[start:start + 4096])
             predicted[start:start + 4096] = network(torch.from_numpy(inputs)).numpy()
-    _, target = sampler.batch(pairs)
+    _, target = sampler.batch(samples)
     change, observed = model.scaling.invert(predicted, 0), model.scaling.invert(target.astype(np.float64), 0)
-    point, inverse = np.unique(pairs[:, 0], return_inverse=True)
+    point, inverse = np.unique(sampler.split(samples)[0], return_inverse=True)
     cumulated = np.bincount(inverse, weights=change - observed)
-    return {"points": int(point.size), "changes": int(len(pairs)),
+    return {"points": int(point.size), "changes": int(len(samples)),
             "change RMSE (mm)": float(np.sqrt(np.mean((change - observed) ** 2))),
             "change MAE (mm)": float(np.mean(np.abs(change - observed))),
             "cumulative RMSE (mm)": float(np.sqrt(np.mean(cumulated ** 2)))}
 
 
-def forecast_series(model: SeriesModel, displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
-                    origin: int, steps: int, hold_heads: bool = False) -> np.ndarray:
-    """Displacement (mm, points x ``steps``) for months origin + 1 .. origin + steps, step by step from the
-    displacement at ``origin``: each predicted change enters the next window. The heads are the observed ones
-    (``heads`` covering the forecast months) or, with ``hold_heads``, held at their value at the origin. NaN for
-    a point without a full window of values up to the origin."""
-    points, window = displacement.shape[0], model.settings.window
+def _scenario(heads: Optional[np.ndarray], months: int, origin: int, hold_heads: bool) -> Optional[np.ndarray]:
+    """Heads over ``months`` months (NaN past the given ones), held at the origin's value after it when asked."""
+    if heads is None:
+        return None
+    scenario = np.full((heads.shape[0], months), np.nan, dtype=np.float32)
+    available = min(months, heads.shape[1])
+    scenario[:, :available] = heads[:, :available]
+    if hold_heads:
+        scenario[:, origin + 1:] = scenario[:, origin:origin + 1]
+    return scenario
+
+
+def forecast_series(model: SeriesModel, displacement: np.ndarray, drivers: PointDrivers, origin: int, steps: int,
+                    hold_heads: bool = False) -> np.ndarray:
+    """Displacement (mm, points x ``steps``) for months origin + 1 .. origin + steps from the displacement at
+    ``origin``. The heads are the observed ones (``drivers.heads`` covering the forecast months) or, with
+    ``hold_heads``, held at their value at the origin. Windowed models go step by step, each predicted change
+    entering the next window (the GW-LSTM's weighted changes too); the physics RNN runs over the heads from the
+    first month. NaN for a point without a full window of values up to the origin."""
     months = origin + steps + 1
-    known = np.full((points, months), np.nan, dtype=np.float32)
+    scenario = replace(drivers, heads=_scenario(drivers.heads, months, origin, hold_heads))
+    if model.settings.kind == "physics_rnn":
+        if drivers.heads is None:
+            raise ValueError("The physics-constrained RNN is driven by the heads alone: give the piezometers")
+        return _forecast_physics(model, displacement, scenario, origin, steps)
+    window = model.settings.window
+    known = np.full((displacement.shape[0], months), np.nan, dtype=np.float32)
     known[:, :origin + 1] = displacement[:, :origin + 1]
-    scenario = None
-    if heads is not None:
-        scenario = np.full((points, months), np.nan, dtype=np.float32)
-        available = min(months, heads.shape[1])
-        scenario[:, :available] = heads[:, :available]
-        if hold_heads:
-            scenario[:, origin + 1:] = scenario[:, origin:origin + 1]
-    scaled = model.scaling.apply(step_features(known, scenario, static))
+    raw, _ = windowed_features(model.settings.kind, known, scenario, model.kernel, model.use_lag)
+    scaled = model.scaling.apply(raw)
     level = displacement[:, origin].astype(np.float64)
-    out = np.full((points, steps), np.nan)
+    out = np.full((displacement.shape[0], steps), np.nan)
     ok = ~np.isnan(scaled[:, origin - window + 1:origin + 1]).any(axis=(1, 2)) & ~np.isnan(level)
     if not ok.any():
         return out
+    weights = model.kernel.weights(scenario) if model.kernel is not None else None
     network = model.network.eval()
     with torch.no_grad():
         for step in range(steps):
             t = origin + step
-            inputs = torch.from_numpy(np.ascontiguousarray(scaled[ok, t - window + 1:t + 1]))
-            change = network(inputs).numpy()
+            change = network(torch.from_numpy(np.ascontiguousarray(scaled[ok, t - window + 1:t + 1]))).numpy()
             scaled[ok, t + 1, 0] = change
             level[ok] += model.scaling.invert(change, 0)
             out[ok, step] = level[ok]
+            if weights is not None and step + 1 < steps:
+                raw[ok, t + 1, 0] = model.scaling.invert(change, 0)
+                raw[:, t + 1, 2] = weighted_mean(weights, raw[:, t + 1, 0])
+                scaled[:, t + 1, 2] = model.scaling.apply(raw[:, t + 1])[:, 2]
     return out
 
 
-MODEL_KIND = "series-lstm"
-STEP_FEATURES = ["displacement_change_mm", "head_change_m"]
+def _forecast_physics(model: SeriesModel, displacement, drivers, origin, steps, batch: int = 65536) -> np.ndarray:
+    months = origin + steps + 1
+    inputs = model.scaling.apply(physics_inputs(drivers.heads, _thickness(drivers), months))
+    level = displacement[:, origin].astype(np.float64)
+    out = np.full((displacement.shape[0], steps), np.nan)
+    network = model.network.eval()
+    with torch.no_grad():
+        for start in range(0, len(level), batch):
+            part = np.zeros((min(batch, len(level) - start), months, 3), dtype=np.float32)
+            part[..., :2] = inputs[start:start + batch]
+            part[:, origin, 2] = 1.0
+            relative = network(torch.from_numpy(part)).numpy()[:, origin + 1:] * model.output_scale
+            out[start:start + len(part)] = level[start:start + len(part), None] + relative
+    return out
+
+
+def attention_profile(model: SeriesModel, displacement: np.ndarray, drivers: PointDrivers, origin: int
+                      ) -> Optional[np.ndarray]:
+    """The attention GRU's mean attention weight of each month of the window (oldest first) over the points'
+    windows ending at ``origin`` (the first forecast step); None for the other models."""
+    if not isinstance(model.network, AttentionGru):
+        return None
+    known = displacement[:, :origin + 2].astype(np.float32)
+    features, _ = windowed_features(model.settings.kind, known, replace(
+        drivers, heads=None if drivers.heads is None else drivers.heads[:, :origin + 2]), model.kernel, model.use_lag)
+    window = model.scaling.apply(features)[:, origin - model.settings.window + 1:origin + 1]
+    window = window[~np.isnan(window).any(axis=(1, 2))]
+    if len(window) == 0:
+        return None
+    with torch.no_grad():
+        _, weights = model.network.eval().attend(torch.from_numpy(np.ascontiguousarray(window)))
+    return weights.numpy().mean(axis=0)
+
+
+MODEL_KIND = "series-network"
 
 
 def save_series_model(path: str, model: SeriesModel, static_names: Sequence[str], description: dict) -> list:
-    """Write the model file (`core.ml.model_files`, kind ``series-lstm``): weights, architecture, the step
-    features (the two changes, then the static factors in order), their scaling and the training settings, plus
+    """Write the model file (`core.ml.model_files`, kind ``series-network``): weights, the network's kind and
+    architecture, the step features (then the static factors in order), their scaling and the settings, plus
     ``description`` (units, dates, metrics, plugin version)."""
+    settings = model.settings
     return save_model(path, MODEL_KIND, model.network.state_dict(), {
-        "architecture": {"type": "lstm", "features": len(STEP_FEATURES) + len(static_names),
-                         "hidden": model.settings.hidden, "window": model.settings.window},
-        "features": {"step": STEP_FEATURES, "static": list(static_names)},
+        "architecture": {"type": settings.kind, "features": features_count(model.scaling), "hidden": settings.hidden,
+                         "layers": settings.layers, "window": settings.window, "exponent": settings.exponent},
+        "features": {"step": list(model.step_names), "static": list(static_names)},
         "scaling": {"low": model.scaling.low.tolist(), "high": model.scaling.high.tolist()},
-        "training": model.settings.training.as_dict(), "validation_share": model.settings.validation_share,
+        "output_scale": model.output_scale, "lagged_heads": model.use_lag,
+        "kernel": None if model.kernel is None else {"bandwidth_m": model.kernel.bandwidth,
+                                                     "neighbours": model.kernel.neighbours},
+        "training": settings.training.as_dict(), "validation_share": settings.validation_share,
         "history": {"train_loss": model.history.train_loss, "validation_loss": model.history.validation_loss,
                     "best_epoch": model.history.best_epoch, "device": model.history.device},
         **description})
 
 
+def _network_for(path: str, architecture: dict):
+    kind = architecture.get("type", "lstm")
+    if kind == "physics_rnn":
+        exponent = architecture.get("exponent")
+        if exponent is not None and not isinstance(exponent, (int, float)):
+            raise model_file_error(path, f"the exponent {exponent!r} is not a number")
+        return build_network(path, {**architecture, "exponent": exponent}, ("hidden", "exponent"), PhysicsRnn)
+    if kind not in NETWORKS:
+        raise model_file_error(path, f"unknown series network {kind!r}")
+    return build_network(path, {"layers": 1, **architecture}, ("features", "hidden", "layers"), NETWORKS[kind])
+
+
 def load_series_model(path: str) -> Tuple[SeriesModel, dict]:
-    """(model, description) of a ``series-lstm`` model file; refuses a damaged file with a clear message."""
-    state, description = read_model(path, (MODEL_KIND,))
+    """(model, description) of a ``series-network`` model file (or an earlier ``series-lstm`` one); refuses a
+    damaged file with a clear message."""
+    state, description = read_model(path, (MODEL_KIND, "series-lstm"))
     architecture = description["architecture"]
-    network = build_network(path, architecture, ("features", "hidden"), SeriesLstm)
-    count = architecture["features"]
+    network = _network_for(path, architecture)
+    count = architecture.get("features")
     check_entries(path, "the scaling", description["scaling"], ("low", "high"))
     check_numbers(path, "the scaling's low values", description["scaling"]["low"], count)
     check_numbers(path, "the scaling's high values", description["scaling"]["high"], count)
+    kind = architecture.get("type", "lstm")
     window = architecture.get("window")
-    if not isinstance(window, int) or window < 1:
+    if kind != "physics_rnn" and (not isinstance(window, int) or window < 1):
         raise model_file_error(path, f"the architecture's window {window!r} is not a positive whole number")
-    settings = SeriesSettings(window=window, hidden=architecture["hidden"],
+    kernel_entry = description.get("kernel")
+    kernel = None
+    if kind == "gw_lstm":
+        if not isinstance(kernel_entry, dict):
+            raise model_file_error(path, "the GW-LSTM's kernel is missing")
+        check_entries(path, "the kernel", kernel_entry, ("bandwidth_m", "neighbours"))
+        kernel = Kernel(float(kernel_entry["bandwidth_m"]), int(kernel_entry["neighbours"]))
+    settings = SeriesSettings(kind=kind, window=window, hidden=architecture["hidden"],
+                              layers=architecture.get("layers", 1), exponent=architecture.get("exponent"),
                               training=TrainingSettings(**description.get("training", {})))
     scaling = MinMax(np.array(description["scaling"]["low"]), np.array(description["scaling"]["high"]))
-    return SeriesModel(load_weights(path, network, state).eval(), scaling, settings, None), description
+    model = SeriesModel(load_weights(path, network, state).eval(), scaling, settings, None,
+                        step_names=description["features"].get("step", []),
+                        output_scale=float(description.get("output_scale", 1.0)), kernel=kernel,
+                        use_lag=bool(description.get("lagged_heads", False)))
+    return model, description
 
 
 HORIZONS = (1, 3, 6, 12)
@@ -263,7 +573,9 @@ class HoldoutResult:
     """A model trained on the first dates of every point and scored on the rest: ``forecast`` (points, held-out
     dates, mm) from the last training month ``origin`` with the observed heads; ``errors`` the RMSE by horizon
     of the model (observed and held heads) and of the baselines from that origin (`rolling_origin_errors`);
-    ``point_split`` seed 001's own scores on its split by point (`point_split_scores`)."""
+    ``point_split`` seed 001's own scores on its split by point (`point_split_scores`); ``notes`` what else the
+    model tells (the physics RNN's E and n, the attention profile, the kernel bandwidth, the delayed-compaction
+    fit)."""
 
     model: SeriesModel
     months: np.ndarray
@@ -272,55 +584,101 @@ class HoldoutResult:
     forecast: np.ndarray
     errors: HorizonErrors
     point_split: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
 
 
-def train_with_holdout(dates: np.ndarray, series: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
-                       settings: SeriesSettings, holdout_share: float = 0.2, unseen: Optional[np.ndarray] = None,
-                       progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
-                       on_epoch: Optional[Callable] = None, report: Optional[Callable[[str], None]] = None
-                       ) -> HoldoutResult:
-    """Train seed 001's LSTM on the monthly series (`monthly_series`) up to the last month before the held-out
-    last ``holdout_share`` of the dates, forecast those dates (monthly forecasts interpolated in time) and score
-    the model and the baselines. ``heads``: (points, months of `month_starts(dates)`) or None. ``unseen``: a mask
-    of points left out of the training altogether (spatial blocks), scored apart as well."""
-    dates = np.asarray(dates, dtype="datetime64[D]")
+def _holdout_origin(dates: np.ndarray, months: np.ndarray, holdout_share: float, settings: SeriesSettings):
     if not 0 < holdout_share < 1:
         raise ValueError("The hold-out share must lie between 0 and 1")
     held = max(1, int(round(holdout_share * dates.size)))
     if held >= dates.size:
         raise ValueError(f"{dates.size} dates are too few to hold out {holdout_share:.0%} of them")
-    months, values = monthly_series(dates, series)
     origin = int(np.searchsorted(months, dates[-held - 1], side="right")) - 1
-    if origin < settings.window + 1:
+    needed = settings.window + 2 if settings.kind != "physics_rnn" else 3
+    if origin < needed - 1:
         raise ValueError(f"The training dates span {max(origin + 1, 0)} months; the model's window needs at least "
-                         f"{settings.window + 2}: give longer series or a smaller window or hold-out share")
+                         f"{needed}: give longer series or a smaller window or hold-out share")
+    return held, origin
+
+
+def train_with_holdout(dates: np.ndarray, series: np.ndarray, drivers: PointDrivers, settings: SeriesSettings,
+                       holdout_share: float = 0.2, unseen: Optional[np.ndarray] = None,
+                       progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
+                       on_epoch: Optional[Callable] = None, report: Optional[Callable[[str], None]] = None,
+                       compare_without_exponent: bool = True) -> HoldoutResult:
+    """Train the model on the monthly series (`monthly_series`) up to the last month before the held-out last
+    ``holdout_share`` of the dates, forecast those dates (monthly forecasts interpolated in time) and score the
+    model and the baselines (with heads, also the delayed-compaction model). ``drivers.heads``: (points, months
+    of `month_starts(dates)`) or None. ``unseen``: a mask of points left out of the training altogether (spatial
+    blocks), scored apart as well. The physics RNN with a trainable n is compared with the same network without n
+    (n fixed at 1) unless ``compare_without_exponent`` is off."""
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    months, values = monthly_series(dates, series)
+    held, origin = _holdout_origin(dates, months, holdout_share, settings)
     unseen = np.zeros(values.shape[0], dtype=bool) if unseen is None else np.asarray(unseen, dtype=bool)
     if unseen.all():
         raise ValueError("Every point lies in the unseen blocks: nothing is left to train on")
-    model = train_series_lstm(values, heads, static, origin + 1, settings, np.flatnonzero(~unseen),
-                              progress=progress, is_cancelled=is_cancelled, on_epoch=on_epoch, report=report)
+    seen = np.flatnonzero(~unseen)
+    model = train_series_model(values, drivers, origin + 1, settings, seen, progress=progress,
+                               is_cancelled=is_cancelled, on_epoch=on_epoch, report=report)
     steps = len(months) - origin
-    monthly = forecast_series(model, values, heads, static, origin, steps)
+    monthly = forecast_series(model, values, drivers, origin, steps)
     levels = np.column_stack([values[:, origin], monthly])
     forecast_months = (months[origin].astype("datetime64[M]") + np.arange(steps + 1)).astype("datetime64[D]")
     forecast = interpolate_in_time(forecast_months, levels, dates[-held:])
 
-    def model_forecaster(rows, hold_heads):
-        return lambda history, leads: forecast_series(
-            model, values[rows], None if heads is None else heads[rows], static[rows], origin, int(max(leads)),
-            hold_heads)[:, np.asarray(leads) - 1]
+    def forecaster(fitted, rows, hold_heads):
+        part = drivers.rows(rows)
+        return lambda history, leads: forecast_series(fitted, values[rows], part, origin, int(max(leads)),
+                                                      hold_heads)[:, np.asarray(leads) - 1]
 
     everyone = np.arange(values.shape[0])
-    errors = rolling_origin_errors(values, [origin], HORIZONS, {
-        **BASELINES, "LSTM, observed heads": model_forecaster(everyone, False),
-        "LSTM, heads held": model_forecaster(everyone, True)})
+    methods = dict(BASELINES)
+    notes = {}
+    if drivers.heads is not None:
+        methods.update(_compaction_forecasters(drivers, notes))
+    methods[f"{model.label}, observed heads"] = forecaster(model, everyone, False)
+    if drivers.heads is not None:
+        methods[f"{model.label}, heads held"] = forecaster(model, everyone, True)
+    if settings.kind == "physics_rnn" and settings.exponent is None and compare_without_exponent:
+        notes["modulus"] = model.network.modulus()
+        plain = train_series_model(values, drivers, origin + 1, replace(settings, exponent=1.0), seen,
+                                   is_cancelled=is_cancelled, report=report)
+        notes["modulus without n"] = plain.network.modulus()
+        methods[f"{plain.label}, observed heads"] = forecaster(plain, everyone, False)
+    elif settings.kind == "physics_rnn":
+        notes["modulus"] = model.network.modulus()
+    if model.kernel is not None:
+        notes["bandwidth"] = (model.kernel.bandwidth, model.kernel.scores)
+    profile = attention_profile(model, values, drivers, origin)
+    if profile is not None:
+        notes["attention"] = profile
+    errors = rolling_origin_errors(values, [origin], HORIZONS, methods)
     if unseen.any():
+        rows = np.flatnonzero(unseen)
         apart = rolling_origin_errors(values[unseen], [origin], HORIZONS, {
             "persistence, unseen blocks": BASELINES["persistence"],
-            "LSTM, observed heads, unseen blocks": model_forecaster(np.flatnonzero(unseen), False)})
+            f"{model.label}, observed heads, unseen blocks": forecaster(model, rows, False)})
         errors.rmse.update(apart.rmse)
     return HoldoutResult(model, months, origin, dates[-held:], forecast, errors,
-                         point_split_scores(model, values, heads, static, origin + 1))
+                         point_split_scores(model, values, drivers, origin + 1), notes)
+
+
+def _compaction_forecasters(drivers: PointDrivers, notes: dict) -> dict:
+    """The delayed-compaction baseline (`core.timeseries.compaction`) with the observed and the held heads, fitted
+    to each history; its fit at the last origin goes into ``notes``."""
+    tau = drivers.lag_months()
+
+    def make(hold_heads):
+        def forecast(history, leads):
+            origin = history.shape[1] - 1
+            fitted = fit_delayed_compaction(history, drivers.heads[:, :origin + 1], tau)
+            notes["delayed compaction"] = fitted
+            heads = _scenario(drivers.heads, origin + int(max(leads)) + 1, origin, hold_heads)
+            return forecast_delayed_compaction(fitted, history[:, -1], heads, origin, np.asarray(leads))
+        return forecast
+
+    return {"delayed compaction, observed heads": make(False), "delayed compaction, heads held": make(True)}
 
 
 def scenario_heads(heads: np.ndarray, origin: int, change_percent: float) -> np.ndarray:

@@ -17,6 +17,8 @@ RASTERS = {  # output key -> (file key, layer name)
     "LANDUSE": ("landuse", "Land use"),
     "IMAGE": ("image", "Image (green, red, NIR, SWIR)"),
     "THICKNESS": ("thickness", "Compressible thickness (m)"),
+    "INTERBED_THICKNESS": ("interbed_thickness", "Interbed thickness b0 (m)"),
+    "VERTICAL_CONDUCTIVITY": ("vertical_conductivity", "Interbed vertical conductivity K'v (m/s)"),
     "GROUNDWATER_DECLINE": ("groundwater_decline", "Groundwater decline (m)"),
     "TRUTH_DISPLACEMENT": ("truth_displacement", "True cumulative displacement (mm)"),
     "TRUTH_VELOCITY": ("truth_velocity", "True velocity (mm/yr)"),
@@ -40,6 +42,8 @@ def style_sample_area(rasters: dict, vector_path: str, vmax_mm: float, vmax_rate
             lyr, {k: (v, styles.LAND_USE[k][1]) for k, v in LAND_USE_CLASSES.items()}),
         "image": lambda lyr: styles.style_false_colour(lyr, 3, 2, 1),
         "thickness": lambda lyr: styles.style_sequential(lyr, "m", colours=styles.WARM),
+        "interbed_thickness": lambda lyr: styles.style_sequential(lyr, "m", colours=styles.WARM),
+        "vertical_conductivity": lambda lyr: styles.style_sequential(lyr, "m/s"),
         "groundwater_decline": lambda lyr: styles.style_sequential(lyr, "m"),
         "truth_displacement": lambda lyr: styles.style_diverging(lyr, "mm", vmax=vmax_mm),
         "truth_velocity": lambda lyr: styles.style_diverging(lyr, "mm/yr", vmax=vmax_rate),
@@ -72,7 +76,9 @@ class CreateSampleArea(SubsidenceAlgorithm):
         "<p><b>Contents</b>: DEM with hills, basin floor and river valley (m); rivers and faults (lines); "
         "pumping wells and piezometers with monthly groundwater levels (m a.s.l., <i>D_YYYYMMDD</i> fields); "
         "land use (1 town, 2 fields, 3 rangeland); a four-band image (green, red, NIR, SWIR; reflectance "
-        "x 10<sup>4</sup>, a cloud as nodata); compressible-layer thickness (m); PS points whose density follows "
+        "x 10<sup>4</sup>, a cloud as nodata); compressible-layer thickness (m); the interbeds' equivalent thickness "
+        "b<sub>0</sub> (m) and vertical hydraulic conductivity K'<sub>v</sub> (m/s), which with S'<sub>s</sub> = "
+        "10<sup>-4</sup> 1/m give the basin's delay; PS points whose density follows "
         "land use (dense in town, rare in fields) with velocity (mm/yr), cumulative displacement (mm) and a "
         "12-day displacement series (<i>DYYYYMMDD</i> fields, mm); GPS stations with daily series (table "
         "gps_daily); and the true cumulative displacement (mm) and velocity (mm/yr) rasters.</p>"

@@ -10,7 +10,7 @@ from ...core.io.long_tables import read_long_table
 from ...core.io.points import transform_points
 from ...core.io.rasters import values_at_points
 from ...core.spatial.interpolation import InterpolationSettings
-from ...core.timeseries.groundwater import heads_at_points
+from ...core.timeseries.groundwater import delay_days, heads_at_points
 from ...core.timeseries.insar_points import identifiers
 from ..base import processing_errors
 from ..inputs import gdal_raster_path, read_point_layer
@@ -87,6 +87,26 @@ def metric_crs(crs, points) -> QgsCoordinateReferenceSystem:
     lon, lat = transform_points(points.x, points.y, crs.toWkt(), QgsCoordinateReferenceSystem("EPSG:4326").toWkt())
     return QgsCoordinateReferenceSystem.fromProj(
         f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m")
+
+
+def metric_coordinates(crs, points):
+    """(x, y) of the points in metres (`metric_crs`)."""
+    return transform_points(points.x, points.y, crs.toWkt(), metric_crs(crs, points).toWkt())
+
+
+def interbed_delays(static: np.ndarray, specific_storage: float, feedback):
+    """The interbeds' delay tau (days a point) from the 2nd and 3rd static factors (interbed thickness b0 in m,
+    K'v in m/s) and S's (1/m), or None with fewer than three factors."""
+    if static.shape[1] < 3:
+        return None
+    with processing_errors():
+        delays = delay_days(static[:, 1], static[:, 2], specific_storage)
+    if not np.isfinite(delays).any():
+        raise QgsProcessingException("No point has a positive K′v (the third static factor): no delay can be "
+                                     "computed; check the factors' order (thickness, b₀, K′v)")
+    feedback.pushInfo(f"Interbed delay tau from b₀ and K′v (S′s {specific_storage:g} 1/m): {np.nanmin(delays):.1f} .. "
+                      f"{np.nanmax(delays):.1f} days (median {np.nanmedian(delays):.1f})")
+    return delays
 
 
 def add_series_inputs(algorithm, groundwater_optional: bool) -> None:

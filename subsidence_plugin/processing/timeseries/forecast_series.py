@@ -9,10 +9,11 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
 
 from ...core.io.points import date_field_name
 from ...core.timeseries.baselines import monthly_series
-from ...core.timeseries.series_models import forecast_series, load_series_model, scenario_heads
+from ...core.timeseries.series_models import PointDrivers, forecast_series, load_series_model, scenario_heads
 from ..base import SubsidenceAlgorithm, processing_errors
 from ..outputs import point_sink
-from .common import add_series_inputs, heads_at_months, read_series_points, static_factors
+from .common import (add_series_inputs, heads_at_months, interbed_delays, metric_coordinates, read_series_points,
+                     static_factors)
 
 SCENARIOS = ["Observed heads (held where the record ends)", "Hold the last heads",
              "Change the drawdown rate by a percentage", "A table of future heads"]
@@ -33,7 +34,10 @@ class ForecastSeries(SubsidenceAlgorithm):
         "times (1 + change / 100), so −100 % holds them and +50 % draws down half as fast again; or a table of "
         "future heads (station, date, value, as the piezometer table; joined to the piezometers the same way), "
         "whose heads replace the others at its dates.</p>"
-        "<p>The static factors must be the rasters the model was trained with, in the same order.</p>")
+        "<p>The static factors must be the rasters the model was trained with, in the same order (the lag-aware "
+        "attention GRU computes its delay from the 2nd and 3rd, b₀ and K′v, with the S′s it was trained with). "
+        "The GW-LSTM weighs each point with its neighbours among the points given, with the bandwidth it was "
+        "trained with; the physics-constrained RNN runs over the heads from the series' first month.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_series_inputs(self, groundwater_optional=True)
@@ -78,8 +82,11 @@ class ForecastSeries(SubsidenceAlgorithm):
         if heads is not None and scenario in (1, 2):
             change = self.parameterAsDouble(parameters, "DRAWDOWN_CHANGE", context) if scenario == 2 else -100.0
             heads = scenario_heads(heads, origin, change)
+        x, y = metric_coordinates(crs, points)
+        delays = interbed_delays(static, description.get("specific_storage_per_m", 1e-4), feedback) \
+            if model.use_lag else None
         with processing_errors():
-            forecast = forecast_series(model, values, heads, static, origin, horizon)
+            forecast = forecast_series(model, values, PointDrivers(heads, static, x, y, delays), origin, horizon)
         known = np.isfinite(forecast[:, 0])
         feedback.pushInfo(f"Forecast {int(known.sum())} of {len(points)} points for {horizon} months "
                           f"({future[0]} .. {future[-1]}), {SCENARIOS[scenario].lower()}"
@@ -98,6 +105,9 @@ class ForecastSeries(SubsidenceAlgorithm):
         if future_table and self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
             raise QgsProcessingException("The table of future heads needs the piezometer points (GROUNDWATER)")
         if self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
+            if description.get("groundwater") and description["architecture"].get("type", "lstm") != "lstm":
+                raise QgsProcessingException("The model was trained with the groundwater: give the piezometers "
+                                             "(GROUNDWATER)")
             if description.get("groundwater"):
                 feedback.pushWarning("The model was trained with heads; without piezometers they are held")
             return None
