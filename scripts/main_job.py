@@ -14,6 +14,7 @@ import time
 
 import harness  # scripts/, beside this file; puts the repository root on sys.path
 import numpy as np
+from main_job_series import run_series, series_section
 from main_job_susceptibility import run_susceptibility, susceptibility_section
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsRectangle,
                        QgsVectorLayer)
@@ -170,6 +171,7 @@ def factor_section(report, outputs, stack_path):
 
 
 MAIN_JOB_EPOCHS = 30  # the algorithm's default is the paper's 150; the demo keeps the CPU run short
+SERIES_EPOCHS = 30  # the series models' seeds train up to 300 (LSTM) and 2,000 (physics RNN) epochs
 
 
 def run_surfaces(result, stack_path, folder, feedback, epochs):
@@ -277,6 +279,8 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=200, help="cells per side of the sample area")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--epochs", type=int, default=MAIN_JOB_EPOCHS, help="patch-CNN epochs (paper: 150)")
+    parser.add_argument("--series-epochs", type=int, default=SERIES_EPOCHS,
+                        help="epochs of the series models (seeds: 300 and 2,000 with early stopping)")
     args = parser.parse_args(argv)
     output = os.path.abspath(args.output)
     os.makedirs(output, exist_ok=True)
@@ -305,6 +309,8 @@ def main(argv=None):
     raster_names = {"TRUTH_DISPLACEMENT": "True cumulative displacement (mm)",
                     "TRUTH_VELOCITY": "True velocity (mm/yr)", "DEM": "DEM (m)", "LANDUSE": "Land use",
                     "IMAGE": "Image (NIR, red, green)", "THICKNESS": "Compressible thickness (m)",
+                    "INTERBED_THICKNESS": "Interbed thickness b0 (m)",
+                    "VERTICAL_CONDUCTIVITY": "Interbed vertical conductivity K'v (m/s)",
                     "GROUNDWATER_DECLINE": "Groundwater decline (m)"}
     for key, name in raster_names.items():
         layers[key] = QgsRasterLayer(result[key], name)
@@ -312,8 +318,8 @@ def main(argv=None):
     add_group(project, "Observations", [layers[k] for k in ("GPS_STATIONS", "PIEZOMETERS", "WELLS", "PS_POINTS")])
     add_group(project, "Rivers and faults", [layers["RIVERS"], layers["FAULTS"]])
     add_group(project, "Truth", [layers["TRUTH_VELOCITY"], layers["TRUTH_DISPLACEMENT"]])
-    add_group(project, "Inputs", [layers[k] for k in ("THICKNESS", "GROUNDWATER_DECLINE", "LANDUSE", "IMAGE",
-                                                     "DEM")])
+    add_group(project, "Inputs", [layers[k] for k in ("THICKNESS", "INTERBED_THICKNESS", "VERTICAL_CONDUCTIVITY",
+                                                     "GROUNDWATER_DECLINE", "LANDUSE", "IMAGE", "DEM")])
 
     factor_outputs, stack_path = run_factors(result, os.path.join(output, "factors"), feedback)
     factor_layers = [QgsRasterLayer(path, name) for path, name, _ in factor_outputs]
@@ -339,6 +345,17 @@ def main(argv=None):
         susceptibility_layers += [QgsRasterLayer(susceptibility[name]["CLASSES_OUTPUT"], f"{name} classes"),
                                   QgsRasterLayer(susceptibility[name]["OUTPUT"], f"{name} index")]
     add_group(project, "Susceptibility", susceptibility_layers)
+    series = run_series(result, os.path.join(output, "series"), feedback, args.series_epochs)
+    series_layers = [QgsVectorLayer(series["import"]["OUTPUT"], "PS series (mm)", "ogr"),
+                     QgsVectorLayer(series["heads"]["OUTPUT"], "Heads at the PS points (m)", "ogr")]
+    styles.style_points_diverging(series_layers[0], "VEL_MM_YR", "mm/yr", styles.nice_limit(truth_vmax(result)))
+    for name in ("LSTM", "Physics RNN"):
+        layer = QgsVectorLayer(series[name]["OUTPUT"], f"{name}: held-out forecast RMSE (mm)", "ogr")
+        styles.style_points_sequential(layer, "RMSE_MM", "mm", 10.0)
+        series_layers.append(layer)
+    series_group = add_group(project, "Time series", series_layers)
+    series_group.findLayer(series_layers[1].id()).setItemVisibilityChecked(False)
+    series_group.setExpanded(False)
 
     for tree_layer in project.layerTreeRoot().findLayers():
         styles.set_legend_title(tree_layer)  # no 'Band 1: ... (Gray)' line above the colour ramps
@@ -350,6 +367,7 @@ def main(argv=None):
     factor_section(report, factor_outputs, stack_path)
     scores = surface_section(report, surfaces, result, args.epochs)
     models, ranking, pso = susceptibility_section(report, susceptibility, result)
+    series_scores = series_section(report, series, result, args.series_epochs)
     report_path = report.write(os.path.join(output, "report.html"))
     project_path = os.path.join(output, "sample_area.qgz")
     if not project.write(project_path):
@@ -369,6 +387,8 @@ def main(argv=None):
     print(f"  GARDLIF-PSO : weights {pso['OPTIMISED_WEIGHTS']}, Pearson r {pso['R_BEFORE']:.3f} -> {pso['R_AFTER']:.3f}")
     for name, auc, rho, _ in ranking:
         print(f"  {name:<12}: ranks the true future subsidence with AUC {auc:.3f}, Spearman {rho:.3f}")
+    for name, truth, observed in series_scores:
+        print(f"  {name[:34]:<34}: held-out RMSE {truth:.2f} mm against the truth, {observed:.2f} mm observed")
     print(f"  project     : {project_path} ({len(project.mapLayers())} layers)")
     print(f"  report      : {report_path}")
     print(f"  time        : {elapsed:.1f} s")

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_main_job_writes_project_and_report(tmp_path):
     out = tmp_path / "demo"
     run = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "main_job.py"), "--output", str(out),
-                          "--size", "64", "--seed", "5", "--epochs", "2"], capture_output=True, text=True, timeout=600,
+                          "--size", "64", "--seed", "5", "--epochs", "2", "--series-epochs", "2"], capture_output=True, text=True, timeout=600,
                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "[main job] summary" in run.stdout and "PS points" in run.stdout
@@ -25,7 +25,9 @@ def test_main_job_writes_project_and_report(tmp_path):
     for name in ("PS points", "DEM (m)", "True velocity (mm/yr)", "Land use", "Rivers", "Faults",
                  "Pumping wells", "Piezometers", "GPS stations", "Factor stack", "TWI", "NDVI",
                  "Kriging velocity (mm/yr)", "IDW velocity (mm/yr)", "Patch CNN velocity (mm/yr)",
-                 "Subsidence inventory", "CNN-GWO classes", "CNN index", "GARDLIF-PSO classes", "GARDLIF index"):
+                 "Subsidence inventory", "CNN-GWO classes", "CNN index", "GARDLIF-PSO classes", "GARDLIF index",
+                 "Interbed thickness b0 (m)", "PS series (mm)", "Heads at the PS points (m)",
+                 "LSTM: held-out forecast RMSE (mm)", "Physics RNN: held-out forecast RMSE (mm)"):
         assert f"<layername>{name}</layername>" in qgs, name
     assert "singlebandpseudocolor" in qgs and "paletted" in qgs and "graduatedSymbol" in qgs
     assert "./sample_area/dem.tif" in qgs  # relative paths: the folder can be moved
@@ -58,6 +60,8 @@ def test_main_job_writes_project_and_report(tmp_path):
     assert "Sample study area" in report and "Driving-force factors" in report
     assert "gap RMSE" in report and "Patch CNN" in report
     assert "Susceptibility (seed 002) and GARDLIF + PSO (seed 003)" in report and "true future" in report
+    assert "Point time series (seeds 001 and 004)" in report and "RMSE against the truth" in report
+    assert "physics RNN with n fixed at 1, observed heads" in report and "delayed compaction" in report
     assert len(re.findall(r"data:image/png;base64,", report)) >= 10
     assert re.search(r"CNN-GWO\s*: susceptibility test AUC 0\.\d+", run.stdout)
     # every class of the PSO-weighted GARDLIF map and of the CNN-GWO susceptibility map holds cells

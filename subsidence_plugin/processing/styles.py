@@ -150,11 +150,20 @@ def style_false_colour(layer: QgsRasterLayer, red: int, green: int, blue: int) -
 
 def style_points_diverging(layer: QgsVectorLayer, field: str, unit: str, vmax: float, size: float = 1.6) -> None:
     """Graduated points on the diverging ramp, symmetric about 0 (red = subsidence)."""
-    n = len(DIVERGING)
-    bounds = [-vmax + 2 * vmax * i / n for i in range(n + 1)]
-    decimals = label_decimals(2 * vmax / n)
+    _graduated_points(layer, field, unit, DIVERGING, -vmax, vmax, size)
+
+
+def style_points_sequential(layer: QgsVectorLayer, field: str, unit: str, vmax: float, size: float = 1.6) -> None:
+    """Graduated points from 0 to ``vmax`` on the warm ramp (darker = larger, e.g. an error)."""
+    _graduated_points(layer, field, unit, WARM, 0.0, vmax, size)
+
+
+def _graduated_points(layer, field, unit, colours, lo_value, hi_value, size) -> None:
+    n = len(colours)
+    bounds = [lo_value + (hi_value - lo_value) * i / n for i in range(n + 1)]
+    decimals = label_decimals((hi_value - lo_value) / n)
     ranges = []
-    for i, colour in enumerate(DIVERGING):
+    for i, colour in enumerate(colours):
         symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": colour, "size": str(size),
                                                "outline_color": "#404040", "outline_width": "0.1"})
         lo, hi = bounds[i], bounds[i + 1]

@@ -40,6 +40,7 @@ from .groundwater import lagged_monthly
 from .neighbours import choose_bandwidth, kernel_weights, weighted_mean
 from .networks import NETWORKS, AttentionGru, PhysicsRnn
 
+FORECAST_BLOCK = 65536  # points forecast together by the windowed models without a kernel
 GAMMA_W = 9.81  # unit weight of water, kN/m^3: kPa of effective stress per m of head
 KINDS = ("lstm", "attention_gru", "physics_rnn", "gw_lstm")
 LABELS = {"lstm": "LSTM", "attention_gru": "attention GRU", "physics_rnn": "physics RNN", "gw_lstm": "GW-LSTM"}
@@ -433,6 +434,16 @@ def forecast_series(model: SeriesModel, displacement: np.ndarray, drivers: Point
     ``hold_heads``, held at their value at the origin. Windowed models go step by step, each predicted change
     entering the next window (the GW-LSTM's weighted changes too); the physics RNN runs over the heads from the
     first month. NaN for a point without a full window of values up to the origin."""
+    points = displacement.shape[0]
+    if model.kernel is None and points > FORECAST_BLOCK:  # memory bounded: the features of one block at a time
+        return np.concatenate([forecast_series(model, displacement[start:start + FORECAST_BLOCK], drivers.rows(
+            slice(start, start + FORECAST_BLOCK)), origin, steps, hold_heads)
+            for start in range(0, points, FORECAST_BLOCK)])
+    start = _first_month_needed(model, drivers, origin)
+    if start > 0:  # the windowed models read only the months of the last window (and the lag before it)
+        heads = None if drivers.heads is None else drivers.heads[:, start:]
+        return forecast_series(model, displacement[:, start:], replace(drivers, heads=heads), origin - start, steps,
+                               hold_heads)
     months = origin + steps + 1
     scenario = replace(drivers, heads=_scenario(drivers.heads, months, origin, hold_heads))
     if model.settings.kind == "physics_rnn":
@@ -440,7 +451,7 @@ def forecast_series(model: SeriesModel, displacement: np.ndarray, drivers: Point
             raise ValueError("The physics-constrained RNN is driven by the heads alone: give the piezometers")
         return _forecast_physics(model, displacement, scenario, origin, steps)
     window = model.settings.window
-    known = np.full((displacement.shape[0], months), np.nan, dtype=np.float32)
+    known = np.full((points, months), np.nan, dtype=np.float32)
     known[:, :origin + 1] = displacement[:, :origin + 1]
     raw, _ = windowed_features(model.settings.kind, known, scenario, model.kernel, model.use_lag)
     scaled = model.scaling.apply(raw)
@@ -463,6 +474,16 @@ def forecast_series(model: SeriesModel, displacement: np.ndarray, drivers: Point
                 raw[:, t + 1, 2] = weighted_mean(weights, raw[:, t + 1, 0])
                 scaled[:, t + 1, 2] = model.scaling.apply(raw[:, t + 1])[:, 2]
     return out
+
+
+def _first_month_needed(model: SeriesModel, drivers: PointDrivers, origin: int) -> int:
+    """The first month a windowed model's forecast from ``origin`` reads (0 for the physics RNN)."""
+    if model.settings.kind == "physics_rnn":
+        return 0
+    margin = 0
+    if model.use_lag and drivers.lag_months() is not None:
+        margin = int(np.ceil(np.nanmax(drivers.lag_months()))) + 1
+    return max(0, origin - model.settings.window - margin)
 
 
 def _forecast_physics(model: SeriesModel, displacement, drivers, origin, steps, batch: int = 65536) -> np.ndarray:

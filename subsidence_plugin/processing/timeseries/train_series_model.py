@@ -19,6 +19,7 @@ from ...core.timeseries.reports import describe_notes, settings_summary, write_s
 from ...core.timeseries.series_models import (KINDS, LABELS, PointDrivers, SeriesSettings, default_settings,
                                               save_series_model, train_with_holdout)
 from ...resources import plugin_version
+from .. import styles
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter, report_epoch
 from ..outputs import point_sink
 from .common import (add_series_inputs, heads_at_months, interbed_delays, metric_coordinates, read_series_points,
@@ -202,6 +203,8 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         columns += [(date_field_name(date, "P"), "double", result.forecast[:, i])
                     for i, date in enumerate(result.holdout_dates)]
         columns.append(("RMSE_MM", "double", rmse))
+        vmax = styles.nice_limit(float(np.nanpercentile(rmse, 98))) if np.isfinite(rmse).any() else 10.0
+        self.output_stylers = {"OUTPUT": lambda layer: styles.style_points_sequential(layer, "RMSE_MM", "mm", vmax)}
         dest = point_sink(self, parameters, "OUTPUT", context, crs, points.x, points.y, columns, feedback)
         results = {"OUTPUT": dest}
         model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
