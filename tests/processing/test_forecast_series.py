@@ -36,6 +36,14 @@ def test_scenarios_give_monthly_forecasts(provider, sample_area, trained, tmp_pa
     first = held.numeric(names[0])
     assert np.isfinite(first).mean() > 0.9
     assert not np.allclose(np.nan_to_num(held.numeric(names[-1])), np.nan_to_num(faster.numeric(names[-1])))
+    from subsidence_plugin.core.timeseries.series_models import load_series_model
+
+    band = load_series_model(trained)[1]["band"]  # the held-out errors' 5 % and 95 % quantiles by lead
+    assert band["level"] == 0.9 and len(band["leads_months"]) >= 6
+    for lead, name in enumerate(names):
+        day = name[1:]
+        np.testing.assert_allclose(held.numeric(f"FLO_{day}"), held.numeric(name) + band["low_mm"][lead])
+        np.testing.assert_allclose(held.numeric(f"FHI_{day}"), held.numeric(name) + band["high_mm"][lead])
 
 
 def test_the_models_factors_are_required(provider, sample_area, trained, tmp_path):

@@ -606,6 +606,32 @@ class HoldoutResult:
     errors: HorizonErrors
     point_split: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
+    band: Optional[dict] = None
+
+
+def error_band(monthly_forecast: np.ndarray, truth: np.ndarray, level: float = 0.9) -> Optional[dict]:
+    """The empirical band of the forecast errors by lead month: the (1 - level) / 2 and (1 + level) / 2 quantiles
+    over the points of (observed - forecast) at each lead (mm), for leads with at least 20 scored points; None if
+    there are none. Added to a later forecast it is a ``level`` band, if its errors are like the hold-out's."""
+    error = truth - monthly_forecast
+    counts = np.isfinite(error).sum(axis=0)
+    leads = np.flatnonzero(counts >= 20)
+    if leads.size == 0 or leads[0] != 0:
+        return None
+    leads = leads[:np.argmax(np.diff(np.append(leads, -1)) != 1) + 1]  # consecutive from the first lead
+    tail = (1.0 - level) / 2.0
+    low, high = np.nanquantile(error[:, leads], [tail, 1.0 - tail], axis=0)
+    return {"level": level, "leads_months": (leads + 1).tolist(), "low_mm": low.tolist(), "high_mm": high.tolist()}
+
+
+def band_limits(band: Optional[dict], forecast: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(low, high) of ``forecast`` (points, leads 1 .. n) with the model's error band; NaN past its leads."""
+    low, high = np.full(forecast.shape, np.nan), np.full(forecast.shape, np.nan)
+    if band:
+        count = min(forecast.shape[1], len(band["leads_months"]))
+        low[:, :count] = forecast[:, :count] + np.asarray(band["low_mm"][:count])[None, :]
+        high[:, :count] = forecast[:, :count] + np.asarray(band["high_mm"][:count])[None, :]
+    return low, high
 
 
 def _holdout_origin(dates: np.ndarray, months: np.ndarray, holdout_share: float, settings: SeriesSettings):
@@ -681,8 +707,9 @@ def train_with_holdout(dates: np.ndarray, series: np.ndarray, drivers: PointDriv
             "persistence, unseen blocks": BASELINES["persistence"],
             f"{model.label}, observed heads, unseen blocks": forecaster(model, rows, False)})
         errors.rmse.update(apart.rmse)
+    band = error_band(monthly[:, :-1], values[:, origin + 1:])
     return HoldoutResult(model, months, origin, dates[-held:], forecast, errors,
-                         point_split_scores(model, values, drivers, origin + 1), notes)
+                         point_split_scores(model, values, drivers, origin + 1), notes, band)
 
 
 def _compaction_forecasters(drivers: PointDrivers, notes: dict) -> dict:

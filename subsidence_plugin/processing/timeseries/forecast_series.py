@@ -9,7 +9,8 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
 
 from ...core.io.points import date_field_name
 from ...core.timeseries.baselines import monthly_series
-from ...core.timeseries.series_models import PointDrivers, forecast_series, load_series_model, scenario_heads
+from ...core.timeseries.series_models import (PointDrivers, band_limits, forecast_series, load_series_model,
+                                              scenario_heads)
 from ..base import SubsidenceAlgorithm, processing_errors
 from ..outputs import point_sink
 from .common import (add_series_inputs, heads_at_months, interbed_delays, metric_coordinates, read_series_points,
@@ -34,6 +35,10 @@ class ForecastSeries(SubsidenceAlgorithm):
         "times (1 + change / 100), so −100 % holds them and +50 % draws down half as fast again; or a table of "
         "future heads (station, date, value, as the piezometer table; joined to the piezometers the same way), "
         "whose heads replace the others at its dates.</p>"
+        "<p><b>Band</b>: <b>FLO_YYYYMMDD</b> / <b>FHI_YYYYMMDD</b> add to each forecast the 5 % and 95 % quantiles "
+        "of the model's own held-out errors at that lead month (over the points, with the observed heads), for "
+        "as many months as its hold-out covered: a 90 % band if the new forecast errs like the hold-out did "
+        "(a scenario's own uncertainty is not in it).</p>"
         "<p>The static factors must be the rasters the model was trained with, in the same order (the lag-aware "
         "attention GRU computes its delay from the 2nd and 3rd, b₀ and K′v, with the S′s it was trained with). "
         "The GW-LSTM weighs each point with its neighbours among the points given, with the bandwidth it was "
@@ -99,6 +104,16 @@ class ForecastSeries(SubsidenceAlgorithm):
                    for name, values_ in points.attributes.items() if name.lower() != "fid"]
         columns += [(name, "double", points.series[:, i]) for i, name in enumerate(points.date_fields)]
         columns += [(date_field_name(month, "F"), "double", forecast[:, i]) for i, month in enumerate(future)]
+        band = description.get("band")
+        if band:
+            low, high = band_limits(band, forecast)
+            reach = min(horizon, len(band["leads_months"]))
+            columns += [(date_field_name(month, "FLO_"), "double", low[:, i]) for i, month in enumerate(future[:reach])]
+            columns += [(date_field_name(month, "FHI_"), "double", high[:, i])
+                        for i, month in enumerate(future[:reach])]
+            feedback.pushInfo(f"{band['level']:.0%} band (FLO_ / FHI_) from the model's held-out errors for the first "
+                              f"{reach} month(s)" + (f"; none beyond its hold-out of {reach} months"
+                                                     if reach < horizon else ""))
         return {"OUTPUT": point_sink(self, parameters, "OUTPUT", context, crs, points.x, points.y, columns, feedback)}
 
     def _heads(self, parameters, context, feedback, points, crs, months, description, future_table):

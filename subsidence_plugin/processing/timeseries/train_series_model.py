@@ -78,7 +78,9 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         "<p><b>Output</b>: every input point with its fields, one <b>PYYYYMMDD</b> field a held-out date (the "
         "forecast cumulative displacement, mm, on the same reference as the D fields) and <b>RMSE_MM</b> over "
         "those dates. The log and the report give the RMSE by horizon (each point's RMSE over the lead months "
-        "1 … h, averaged over points). The model file can be kept and applied later (forecastseries).</p>")
+        "1 … h, averaged over points). The model file can be kept and applied later (forecastseries); it keeps the 5 % "
+        "and 95 % quantiles over the points of the held-out errors at each lead month, the 90 % band that "
+        "forecastseries adds to its forecasts.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_series_inputs(self, groundwater_optional=True)
@@ -214,7 +216,7 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                 "training_dates": [str(points.dates[0]), str(points.dates[-result.holdout_dates.size - 1])],
                 "groundwater": heads is not None, "specific_storage_per_m": storage,
                 "metrics": {name: values.tolist() for name, values in result.errors.rmse.items()},
-                "point_split": result.point_split,
+                "point_split": result.point_split, "band": result.band,
                 "horizons_months": result.errors.horizons.tolist(), "plugin_version": plugin_version()})
             results["OUTPUT_MODEL"] = model_path
         report_path = self.parameterAsFileOutput(parameters, "REPORT", context)

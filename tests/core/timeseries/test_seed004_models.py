@@ -158,3 +158,20 @@ def test_models_that_need_heads_refuse_without_them():
     for kind in KINDS[1:]:
         with pytest.raises(ValueError, match="heads"):
             train_series_model(displacement, PointDrivers(None, np.zeros((8, 0)), x, y), 24, default_settings(kind))
+
+
+def test_error_band_is_the_quantiles_of_the_held_out_errors_by_lead():
+    from subsidence_plugin.core.timeseries.series_models import band_limits, error_band
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(100, 4))
+    forecast = np.zeros((100, 4))
+    truth[:, 3] = np.nan  # a lead without scored points ends the band
+    truth[:90, 2] = np.nan  # 10 points are too few
+    band = error_band(forecast, truth, level=0.8)
+    assert band["leads_months"] == [1, 2] and band["level"] == 0.8
+    np.testing.assert_allclose(band["low_mm"], np.quantile(truth[:, :2], 0.1, axis=0))
+    np.testing.assert_allclose(band["high_mm"], np.quantile(truth[:, :2], 0.9, axis=0))
+    low, high = band_limits(band, np.full((3, 5), 10.0))
+    np.testing.assert_allclose(low[:, :2], np.tile(10.0 + np.array(band["low_mm"]), (3, 1)))
+    assert np.isnan(low[:, 2:]).all() and np.isnan(high[:, 2:]).all()
