@@ -4,9 +4,8 @@ import os
 
 import numpy as np
 import pytest
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsField, QgsFields, QgsGeometry,
-                       QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsProject,
-                       QgsVectorFileWriter, QgsWkbTypes)
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsField, QgsFields, QgsGeometry, QgsProcessingContext,
+                       QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsVectorFileWriter, QgsWkbTypes)
 from qgis.PyQt.QtCore import QVariant
 
 from subsidence_plugin.core.io.grid import RasterGrid
@@ -86,6 +85,28 @@ def test_heads_from_wide_fields(provider, tmp_path):
     result = _run({"INPUT": _insar(tmp_path), "GROUNDWATER": piezometers, "NEIGHBOURS": 3,
                    "OUTPUT": str(tmp_path / "heads.gpkg")})
     _check(result, tmp_path)
+
+
+def test_heads_per_aquifer_from_each_aquifers_own_piezometers(provider, tmp_path):
+    """Piezometers 0 and 2 in aquifer "lower", 1 in "upper": H1_ (lower) is IDW of 0 and 2 alone, H2_ piezometer 1's
+    heads interpolated in time."""
+    fields = [("name", QVariant.String), ("aquifer", QVariant.String)] + \
+             [("D_" + str(d).replace("-", ""), QVariant.Double) for d in DATES]
+    labels = ["lower", "upper", "lower"]
+    rows = [(x, y, [f"P{i}", labels[i]] + [None if np.isnan(v) else v for v in HEADS[i]])
+            for i, (x, y) in enumerate(PIEZOMETERS)]
+    piezometers = _layer(tmp_path / "piezometers.gpkg", rows, fields)
+    table = read_points(_run({"INPUT": _insar(tmp_path), "GROUNDWATER": piezometers, "AQUIFER_FIELD": "aquifer",
+                              "NEIGHBOURS": 3, "OUTPUT": str(tmp_path / "heads.gpkg")})["OUTPUT"])
+    assert "H_20190115" not in table.attributes
+    t = (DATES - DATES[0]).astype(float)
+    target = float((INSAR[0] - DATES[0]).astype(float))
+    for row, (x, y) in enumerate(zip(table.x, table.y)):
+        weights = [1.0 / np.hypot(x - px, y - py) ** 2 for px, py in (PIEZOMETERS[0], PIEZOMETERS[2])]
+        lower = np.dot(weights, [np.interp(target, t, HEADS[0]), np.interp(target, t, HEADS[2])]) / np.sum(weights)
+        assert table.numeric("H1_20190115")[row] == pytest.approx(lower, rel=1e-6)
+        ok = ~np.isnan(HEADS[1])
+        assert table.numeric("H2_20190115")[row] == pytest.approx(np.interp(target, t[ok], HEADS[1][ok]), rel=1e-6)
 
 
 def test_heads_from_a_long_table_joined_by_a_detected_field(provider, tmp_path):

@@ -91,6 +91,29 @@ def test_seed004_models_train_with_the_interbed_rasters(provider, sample_area, t
     assert load_series_model(str(tmp_path / "m3.pt"))[1]["kernel"]["bandwidth_m"] > 0
 
 
+def test_heads_of_each_aquifer_are_inputs_and_the_forecast_needs_the_same(provider, sample_area, tmp_path):
+    import processing
+
+    points = f"{sample_area.vector_path}|layername=ps_points"
+    piezometers = processing.run("native:fieldcalculator", {
+        "INPUT": f"{sample_area.vector_path}|layername=piezometers", "FIELD_NAME": "aquifer", "FIELD_TYPE": 2,
+        "FORMULA": "if($id % 2 = 0, 'lower', 'upper')", "OUTPUT": str(tmp_path / "aquifers.gpkg")})["OUTPUT"]
+    result = _run({"INPUT": points, "GROUNDWATER": piezometers, "AQUIFER_FIELD": "aquifer", "WINDOW": 6, "EPOCHS": 1,
+                   "BLOCK_SIZE": -1, "DEVICE": 3, "OUTPUT": str(tmp_path / "held.gpkg"),
+                   "OUTPUT_MODEL": str(tmp_path / "two.pt")})
+    description = load_series_model(result["OUTPUT_MODEL"])[1]
+    assert description["aquifers"] == ["lower", "upper"]
+    assert description["features"]["step"] == ["displacement_change_mm", "head_change_m_1", "head_change_m_2"]
+    with pytest.raises(QgsProcessingException, match="aquifers lower, upper"):
+        processing.run("subsidence:forecastseries", {"INPUT": points, "GROUNDWATER": piezometers,
+                                                     "MODEL_FILE": result["OUTPUT_MODEL"],
+                                                     "OUTPUT": str(tmp_path / "f.gpkg")})
+    forecast = processing.run("subsidence:forecastseries", {
+        "INPUT": points, "GROUNDWATER": piezometers, "AQUIFER_FIELD": "aquifer", "MODEL_FILE": result["OUTPUT_MODEL"],
+        "HORIZON_MONTHS": 2, "SCENARIO": 2, "DRAWDOWN_CHANGE": 50.0, "OUTPUT": str(tmp_path / "f.gpkg")})
+    assert np.isfinite(read_points(forecast["OUTPUT"]).numeric("F20210101")).mean() > 0.9
+
+
 def test_models_driven_by_the_groundwater_refuse_without_piezometers(provider, sample_area, tmp_path):
     with pytest.raises(QgsProcessingException, match="needs the groundwater"):
         _run({"INPUT": f"{sample_area.vector_path}|layername=ps_points", "MODEL": 2, "EPOCHS": 1, "DEVICE": 3,

@@ -1,6 +1,6 @@
 """The recurrent networks of point displacement series (seeds 001 and 004). The windowed ones map a window of
 monthly step features (batch, window, features) to the next month's scaled change of displacement (batch,); the
-physics-constrained RNN maps a whole sequence (batch, months, 3) to the scaled cumulative displacement of every
+physics-constrained RNN maps a whole sequence (batch, months, inputs + 1) to the scaled cumulative displacement of every
 month relative to the point's anchor month (batch, months)."""
 from __future__ import annotations
 
@@ -48,15 +48,16 @@ class AttentionGru(nn.Module):
 
 class PhysicsRnn(nn.Module):
     """Seed 004 case 3: Terzaghi's effective stress in the recurrence. Inputs per month x_t = [change of
-    effective stress -gamma_w dh (scaled), compressible thickness H (scaled)]; state
+    effective stress -gamma_w dh in each aquifer (scaled), compressible thickness H (scaled)] (``inputs`` values);
+    state
     S_t = tanh(S_{t-1} + W_f^T x_t / E^n + b_f) of ``hidden`` units (the slides' "hidden layers 7" read as 7 state
     units of the one recurrence they write); output y_t = W_g S_t + b_g, the cumulative displacement. E > 0 is
     trainable (kept as log E), the non-linearity n trainable (``exponent`` None, starting at 1) or fixed. The
-    third input channel marks each point's anchor month (1 there, else 0): the output is y_t - y_anchor."""
+    last input channel marks each point's anchor month (1 there, else 0): the output is y_t - y_anchor."""
 
-    def __init__(self, hidden: int = 7, exponent: Optional[float] = None):
+    def __init__(self, hidden: int = 7, exponent: Optional[float] = None, inputs: int = 2):
         super().__init__()
-        self.stress = nn.Linear(2, hidden, bias=False)
+        self.stress = nn.Linear(inputs, hidden, bias=False)
         self.bias = nn.Parameter(torch.zeros(hidden))
         self.log_modulus = nn.Parameter(torch.tensor(1.0))
         if exponent is None:
@@ -70,14 +71,14 @@ class PhysicsRnn(nn.Module):
         return float(torch.exp(self.log_modulus.detach())), float(self.exponent.detach())
 
     def forward(self, sequence: torch.Tensor) -> torch.Tensor:
-        drive = self.stress(sequence[..., :2]) / torch.exp(self.log_modulus * self.exponent) + self.bias
+        drive = self.stress(sequence[..., :-1]) / torch.exp(self.log_modulus * self.exponent) + self.bias
         state = torch.zeros(sequence.shape[0], drive.shape[2], dtype=drive.dtype, device=drive.device)
         states = []
         for t in range(sequence.shape[1]):
             state = torch.tanh(state + drive[:, t])
             states.append(state)
         output = self.output(torch.stack(states, dim=1)).squeeze(-1)
-        return output - (output * sequence[..., 2]).sum(dim=1, keepdim=True)
+        return output - (output * sequence[..., -1]).sum(dim=1, keepdim=True)
 
 
 NETWORKS = {"lstm": SeriesLstm, "gw_lstm": SeriesLstm, "attention_gru": AttentionGru}

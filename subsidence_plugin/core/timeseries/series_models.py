@@ -3,7 +3,8 @@ LSTM; seed 004's lag-aware attention GRU, physics-constrained RNN and GW-LSTM), 
 training loop on samples cut on demand from the monthly series (never a copy per window), and forecast month by
 month.
 
-Data: monthly displacement (mm, points x months) and its drivers (`PointDrivers`): heads (m, points x months),
+Data: monthly displacement (mm, points x months) and its drivers (`PointDrivers`): heads (m, points x months, one
+series an aquifer),
 static factors (points x factors, in the order compressible thickness, interbed thickness b0, K'v, others), the
 points' metric coordinates and the interbeds' delay tau.
 
@@ -22,6 +23,7 @@ first value in training, the origin in a forecast), scaled by its largest traini
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
@@ -118,15 +120,32 @@ def default_settings(kind: str) -> SeriesSettings:
 
 @dataclass
 class PointDrivers:
-    """What drives the points' series besides their own past: heads (m, points x months, or None), static factors
-    (points x factors), metric coordinates (m; the GW-LSTM's kernel) and the interbeds' delay tau (days a point,
-    NaN where unknown; the attention GRU's lag and the delayed-compaction baseline)."""
+    """What drives the points' series besides their own past: heads (m, points x months x aquifers, or None; points
+    x months for one aquifer), static factors (points x factors), metric coordinates (m; the GW-LSTM's kernel) and
+    the interbeds' delay tau (days a point, NaN where unknown; the attention GRU's lag and the delayed-compaction
+    baseline)."""
 
     heads: Optional[np.ndarray]
     static: np.ndarray
     x: Optional[np.ndarray] = None
     y: Optional[np.ndarray] = None
     delays: Optional[np.ndarray] = None
+
+    def __post_init__(self):
+        if self.heads is not None and self.heads.ndim == 2:
+            self.heads = self.heads[..., None]
+
+    @property
+    def aquifers(self) -> int:
+        return 0 if self.heads is None else self.heads.shape[2]
+
+    def mean_heads(self) -> Optional[np.ndarray]:
+        """The aquifers' mean head (points x months), NaN where none has a head."""
+        if self.heads is None:
+            return None
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(self.heads, axis=2)
 
     def rows(self, index: np.ndarray) -> "PointDrivers":
         def take(values):
@@ -143,23 +162,26 @@ class PointDrivers:
 
 
 def _change_out_of(heads: Optional[np.ndarray], points: int, months: int) -> np.ndarray:
-    """Change of head from month k to k + 1 (0 where unknown and in the last month)."""
-    change = np.zeros((points, months), dtype=np.float32)
-    if heads is not None:
-        change[:, :-1] = np.nan_to_num(np.diff(heads[:, :months], axis=1), nan=0.0)
+    """Change of head from month k to k + 1 (points, months, aquifers; 0 where unknown and in the last month;
+    one aquifer of zeros without heads)."""
+    if heads is None:
+        return np.zeros((points, months, 1), dtype=np.float32)
+    heads = heads[..., None] if heads.ndim == 2 else heads
+    change = np.zeros((points, months, heads.shape[2]), dtype=np.float32)
+    change[:, :-1] = np.nan_to_num(np.diff(heads[:, :months], axis=1), nan=0.0)
     return change
 
 
 def step_features(displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
                   extra: Sequence[np.ndarray] = ()) -> np.ndarray:
     """(points, months, features) float32: [change of displacement into month k, change of head out of month k
-    (0 where unknown), the ``extra`` columns (points, months), the static factors]; month 0 has no change of
-    displacement (NaN)."""
+    (0 where unknown; one column an aquifer), the ``extra`` columns (points, months[, columns]), the static
+    factors]; month 0 has no change of displacement (NaN)."""
     points, months = displacement.shape
     change = np.full((points, months), np.nan, dtype=np.float32)
     change[:, 1:] = np.diff(displacement, axis=1)
-    parts = [change[..., None], _change_out_of(heads, points, months)[..., None]]
-    parts += [np.asarray(column, dtype=np.float32)[..., None] for column in extra]
+    parts = [change[..., None], _change_out_of(heads, points, months)]
+    parts += [np.asarray(column, dtype=np.float32).reshape(points, months, -1) for column in extra]
     parts.append(np.repeat(np.asarray(static, dtype=np.float32)[:, None, :], months, axis=1))
     return np.concatenate(parts, axis=2)
 
@@ -182,31 +204,39 @@ def windowed_features(kind: str, displacement: np.ndarray, drivers: PointDrivers
                       use_lag: bool = False) -> Tuple[np.ndarray, list]:
     """(features, names of the step features before the static ones) of a windowed model."""
     points, months = displacement.shape
-    extra, names = [], ["displacement_change_mm", "head_change_m"]
+    aquifers = max(drivers.aquifers, 1)
+    extra, names = [], ["displacement_change_mm"] + _per_aquifer("head_change_m", aquifers)
     if kind == "attention_gru" and use_lag:
         lag = drivers.lag_months()
         if drivers.heads is not None and lag is None:
             raise ValueError("The model reads the lagged heads: give the interbed thickness b₀ and K′v (the 2nd and "
                              "3rd static factors)")
-        lagged = None if drivers.heads is None else lagged_monthly(drivers.heads[:, :months], lag)
+        lagged = None if drivers.heads is None else np.stack(
+            [lagged_monthly(drivers.heads[:, :months, a], lag) for a in range(aquifers)], axis=2)
         extra.append(_change_out_of(lagged, points, months))
-        names.append("lagged_head_change_m")
+        names += _per_aquifer("lagged_head_change_m", aquifers)
     if kind == "gw_lstm":
         weights = kernel.weights(drivers)
         change = np.full((points, months), np.nan, dtype=np.float32)
         change[:, 1:] = np.diff(displacement, axis=1)
-        extra += [weighted_mean(weights, change), weighted_mean(weights, _change_out_of(drivers.heads, points,
-                                                                                         months))]
-        names += ["weighted_displacement_change_mm", "weighted_head_change_m"]
+        head_change = _change_out_of(drivers.heads, points, months)
+        extra += [weighted_mean(weights, change), weighted_mean(weights, head_change)]
+        names += ["weighted_displacement_change_mm"] + _per_aquifer("weighted_head_change_m", aquifers)
     return step_features(displacement, drivers.heads, drivers.static, extra), names
 
 
+def _per_aquifer(name: str, aquifers: int) -> list:
+    """Feature names of one value an aquifer (the name alone for one aquifer)."""
+    return [name] if aquifers == 1 else [f"{name}_{a + 1}" for a in range(aquifers)]
+
+
 def physics_inputs(heads: np.ndarray, thickness: np.ndarray, months: int) -> np.ndarray:
-    """(points, months, 2) float32: [change of effective stress into month k, -gamma_w dh (kPa; 0 in month 0
-    and where unknown), compressible thickness H (m)]."""
-    stress = np.zeros((heads.shape[0], months), dtype=np.float32)
+    """(points, months, aquifers + 1) float32: [change of effective stress into month k in each aquifer,
+    -gamma_w dh (kPa; 0 in month 0 and where unknown), compressible thickness H (m)]."""
+    stress = np.zeros((heads.shape[0], months, heads.shape[2]), dtype=np.float32)
     stress[:, 1:] = -GAMMA_W * np.nan_to_num(np.diff(heads[:, :months], axis=1), nan=0.0)
-    return np.stack([stress, np.repeat(np.asarray(thickness, np.float32)[:, None], months, axis=1)], axis=2)
+    thickness = np.repeat(np.asarray(thickness, np.float32)[:, None, None], months, axis=1)
+    return np.concatenate([stress, thickness], axis=2)
 
 
 def _thickness(drivers: PointDrivers) -> np.ndarray:
@@ -260,9 +290,10 @@ class SequenceSampler:
         self.scaled, self.relative, self.anchor = scaled, relative, anchor
 
     def batch(self, points: np.ndarray) -> tuple:
-        inputs = np.zeros(self.scaled[points].shape[:2] + (3,), dtype=np.float32)
-        inputs[..., :2] = self.scaled[points]
-        inputs[np.arange(len(points)), self.anchor[points], 2] = 1.0
+        values = self.scaled[points]
+        inputs = np.zeros(values.shape[:2] + (values.shape[2] + 1,), dtype=np.float32)
+        inputs[..., :-1] = values
+        inputs[np.arange(len(points)), self.anchor[points], -1] = 1.0
         return inputs, self.relative[points].astype(np.float32)
 
 
@@ -378,12 +409,12 @@ def _train_physics(displacement, drivers, training_months, settings, points, pro
     train_points, validation_points = _training_split(usable, settings)
     if train_points.size == 0:
         raise ValueError("No point is left to train on after the validation share")
-    network, history_ = train_model(lambda: PhysicsRnn(settings.hidden, settings.exponent), sampler.batch,
+    network, history_ = train_model(lambda: PhysicsRnn(settings.hidden, settings.exponent, inputs.shape[2]),
+                                    sampler.batch,
                                     train_points, validation_points, settings.training, progress, is_cancelled,
                                     on_epoch, report)
-    return SeriesModel(network, scaling, settings, history_, validation_points, ["effective_stress_change_kpa",
-                                                                                  "compressible_thickness_m"],
-                       output_scale=output_scale)
+    names = _per_aquifer("effective_stress_change_kpa", drivers.aquifers) + ["compressible_thickness_m"]
+    return SeriesModel(network, scaling, settings, history_, validation_points, names, output_scale=output_scale)
 
 
 def point_split_scores(model: SeriesModel, displacement: np.ndarray, drivers: PointDrivers,
@@ -419,7 +450,7 @@ def _scenario(heads: Optional[np.ndarray], months: int, origin: int, hold_heads:
     """Heads over ``months`` months (NaN past the given ones), held at the origin's value after it when asked."""
     if heads is None:
         return None
-    scenario = np.full((heads.shape[0], months), np.nan, dtype=np.float32)
+    scenario = np.full((heads.shape[0], months) + heads.shape[2:], np.nan, dtype=np.float32)
     available = min(months, heads.shape[1])
     scenario[:, :available] = heads[:, :available]
     if hold_heads:
@@ -470,9 +501,10 @@ def forecast_series(model: SeriesModel, displacement: np.ndarray, drivers: Point
             level[ok] += model.scaling.invert(change, 0)
             out[ok, step] = level[ok]
             if weights is not None and step + 1 < steps:
+                column = model.step_names.index("weighted_displacement_change_mm")
                 raw[ok, t + 1, 0] = model.scaling.invert(change, 0)
-                raw[:, t + 1, 2] = weighted_mean(weights, raw[:, t + 1, 0])
-                scaled[:, t + 1, 2] = model.scaling.apply(raw[:, t + 1])[:, 2]
+                raw[:, t + 1, column] = weighted_mean(weights, raw[:, t + 1, 0])
+                scaled[:, t + 1, column] = model.scaling.apply(raw[:, t + 1])[:, column]
     return out
 
 
@@ -494,9 +526,9 @@ def _forecast_physics(model: SeriesModel, displacement, drivers, origin, steps, 
     network = model.network.eval()
     with torch.no_grad():
         for start in range(0, len(level), batch):
-            part = np.zeros((min(batch, len(level) - start), months, 3), dtype=np.float32)
-            part[..., :2] = inputs[start:start + batch]
-            part[:, origin, 2] = 1.0
+            part = np.zeros((min(batch, len(level) - start), months, inputs.shape[2] + 1), dtype=np.float32)
+            part[..., :-1] = inputs[start:start + batch]
+            part[:, origin, -1] = 1.0
             relative = network(torch.from_numpy(part)).numpy()[:, origin + 1:] * model.output_scale
             out[start:start + len(part)] = level[start:start + len(part), None] + relative
     return out
@@ -548,7 +580,8 @@ def _network_for(path: str, architecture: dict):
         exponent = architecture.get("exponent")
         if exponent is not None and not isinstance(exponent, (int, float)):
             raise model_file_error(path, f"the exponent {exponent!r} is not a number")
-        return build_network(path, {**architecture, "exponent": exponent}, ("hidden", "exponent"), PhysicsRnn)
+        return build_network(path, {**architecture, "exponent": exponent}, ("hidden", "exponent", "features"),
+                             PhysicsRnn)
     if kind not in NETWORKS:
         raise model_file_error(path, f"unknown series network {kind!r}")
     return build_network(path, {"layers": 1, **architecture}, ("features", "hidden", "layers"), NETWORKS[kind])
@@ -716,13 +749,14 @@ def _compaction_forecasters(drivers: PointDrivers, notes: dict) -> dict:
     """The delayed-compaction baseline (`core.timeseries.compaction`) with the observed and the held heads, fitted
     to each history; its fit at the last origin goes into ``notes``."""
     tau = drivers.lag_months()
+    mean_heads = drivers.mean_heads()
 
     def make(hold_heads):
         def forecast(history, leads):
             origin = history.shape[1] - 1
-            fitted = fit_delayed_compaction(history, drivers.heads[:, :origin + 1], tau)
+            fitted = fit_delayed_compaction(history, mean_heads[:, :origin + 1], tau)
             notes["delayed compaction"] = fitted
-            heads = _scenario(drivers.heads, origin + int(max(leads)) + 1, origin, hold_heads)
+            heads = _scenario(mean_heads, origin + int(max(leads)) + 1, origin, hold_heads)
             return forecast_delayed_compaction(fitted, history[:, -1], heads, origin, np.asarray(leads))
         return forecast
 
@@ -730,9 +764,12 @@ def _compaction_forecasters(drivers: PointDrivers, notes: dict) -> dict:
 
 
 def scenario_heads(heads: np.ndarray, origin: int, change_percent: float) -> np.ndarray:
-    """Heads (points, months) whose months after ``origin`` follow a scenario: from the head at the origin (the
-    trend line's value there where it is missing), the least-squares trend of the last 12 months times
+    """Heads (points, months[, aquifers]) whose months after ``origin`` follow a scenario: from the head at the
+    origin (the trend line's value there where it is missing), the least-squares trend of the last 12 months times
     (1 + ``change_percent`` / 100); -100 holds the heads."""
+    if heads.ndim == 3:
+        return np.stack([scenario_heads(heads[..., a], origin, change_percent) for a in range(heads.shape[2])],
+                        axis=2)
     history = heads[:, :origin + 1]
     line = last_year_trend(history, np.array([0.0, 1.0]))
     slope = line[:, 1] - line[:, 0]

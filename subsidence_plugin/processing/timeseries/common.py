@@ -17,9 +17,10 @@ from ..inputs import gdal_raster_path, read_point_layer
 
 
 def piezometer_heads(algorithm, parameters, context, feedback, metric, future_table: str = ""):
-    """(x, y in ``metric``, dates, heads (piezometers x dates, m)) of the GROUNDWATER points, from their wide
-    head fields or from GROUNDWATER_TABLE joined by ID_FIELD (or the field that matches the table's stations).
-    A ``future_table`` (the same long-table layout) adds its heads, and replaces the others at its dates."""
+    """(x, y in ``metric``, dates, heads (piezometers x dates, m), aquifers) of the GROUNDWATER points, from their
+    wide head fields or from GROUNDWATER_TABLE joined by ID_FIELD (or the field that matches the table's
+    stations); ``aquifers`` each piezometer's AQUIFER_FIELD value as text, or None without the field. A
+    ``future_table`` (the same long-table layout) adds its heads, and replaces the others at its dates."""
     table_path = algorithm.parameterAsFile(parameters, "GROUNDWATER_TABLE", context)
     piezometers = read_point_layer(algorithm, parameters, "GROUNDWATER", context, metric, feedback, "Piezometers")
     if table_path:
@@ -39,7 +40,16 @@ def piezometer_heads(algorithm, parameters, context, feedback, metric, future_ta
         merged[np.ix_(np.flatnonzero(future), columns)] = np.where(
             np.isnan(future_heads), merged[np.ix_(np.flatnonzero(future), columns)], future_heads)
         found, dates, heads = found | future, all_dates, merged[found | future]
-    return piezometers.x[found], piezometers.y[found], dates, heads
+    field = algorithm.parameterAsString(parameters, "AQUIFER_FIELD", context)
+    aquifers = identifiers(piezometers.attributes[field])[found] if field else None
+    return piezometers.x[found], piezometers.y[found], dates, heads, aquifers
+
+
+def aquifer_groups(aquifers) -> list:
+    """[(aquifer label, mask of its piezometers)] in sorted order; one group of all without aquifers."""
+    if aquifers is None:
+        return [("", slice(None))]
+    return [(label, aquifers == label) for label in sorted(set(aquifers.tolist()))]
 
 
 def _joined_table(algorithm, parameters, context, feedback, piezometers, path):
@@ -121,6 +131,9 @@ def add_series_inputs(algorithm, groundwater_optional: bool) -> None:
         fileFilter="Delimited text (*.csv *.txt *.tsv);;All files (*)"))
     algorithm.addParameter(QgsProcessingParameterField("ID_FIELD", "Piezometer ID field (joins the table)",
                                                        parentLayerParameterName="GROUNDWATER", optional=True))
+    algorithm.addParameter(QgsProcessingParameterField(
+        "AQUIFER_FIELD", "Aquifer field of the piezometers (heads per aquifer)", parentLayerParameterName="GROUNDWATER",
+        optional=True))
 
 
 def read_series_points(algorithm, parameters, context, feedback):
@@ -136,14 +149,20 @@ def read_series_points(algorithm, parameters, context, feedback):
 
 
 def heads_at_months(algorithm, parameters, context, feedback, points, crs, months, future_table: str = ""):
-    """Heads (points x ``months``, m) at the points from the GROUNDWATER inputs (and a ``future_table``, see
-    `piezometer_heads`): IDW over the 8 nearest piezometers with a head, readings held at most 45 days
-    (`heads_at_points`)."""
+    """(heads (points x ``months`` x aquifers, m), aquifer labels ([""] without AQUIFER_FIELD)) at the points from
+    the GROUNDWATER inputs (and a ``future_table``, see `piezometer_heads`): IDW over the 8 nearest piezometers of
+    each aquifer with a head, readings held at most 45 days (`heads_at_points`)."""
     metric = metric_crs(crs, points)
     x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
-    px, py, dates, heads = piezometer_heads(algorithm, parameters, context, feedback, metric, future_table)
+    px, py, dates, heads, aquifers = piezometer_heads(algorithm, parameters, context, feedback, metric, future_table)
+    groups = aquifer_groups(aquifers)
     with processing_errors():
-        return heads_at_points(px, py, dates, heads, x, y, months, InterpolationSettings("idw", k=8)).heads
+        stacked = np.stack([heads_at_points(px[mask], py[mask], dates, heads[mask], x, y, months,
+                                            InterpolationSettings("idw", k=8)).heads for _, mask in groups], axis=2)
+    if aquifers is not None:
+        feedback.pushInfo(f"Heads of {len(groups)} aquifer(s): " + ", ".join(
+            f"{label} ({int(mask.sum())} piezometers)" for label, mask in groups))
+    return stacked, [label for label, _ in groups]
 
 
 def static_factors(algorithm, parameters, context, points, crs):

@@ -129,4 +129,12 @@ class ForecastSeries(SubsidenceAlgorithm):
         if not description.get("groundwater"):
             feedback.pushWarning("The model was trained without heads: the piezometers are not used")
             return None
-        return heads_at_months(self, parameters, context, feedback, points, crs, months, future_table)
+        heads, aquifers = heads_at_months(self, parameters, context, feedback, points, crs, months, future_table)
+        trained = description.get("aquifers", [""])
+        if aquifers != trained:
+            raise QgsProcessingException(
+                "The model was trained with the heads of " + (f"the aquifers {', '.join(trained)}" if trained != [""]
+                                                              else "one aquifer (no aquifer field)")
+                + "; these piezometers give " + (f"the aquifers {', '.join(aquifers)}" if aquifers != [""]
+                                                 else "one aquifer (no aquifer field)"))
+        return heads

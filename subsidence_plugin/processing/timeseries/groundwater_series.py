@@ -14,7 +14,7 @@ from ...core.timeseries.groundwater import delay_days, equivalent_interbed_thick
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter
 from ..inputs import gdal_raster_path
 from ..outputs import point_sink
-from .common import add_series_inputs, metric_crs, piezometer_heads, read_series_points
+from .common import add_series_inputs, aquifer_groups, metric_crs, piezometer_heads, read_series_points
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging (variogram of the mean heads)"]
 
@@ -38,7 +38,10 @@ class GroundwaterSeries(SubsidenceAlgorithm):
         "that date (kriging fits one variogram to the piezometers' mean heads).</p>"
         "<p><b>Delay</b> (seed 004): tau = (b0 / 2)² S′s / K′v, b0 the equivalent interbed thickness "
         "√(Σ bᵢ² / N) of the interbed-thickness rasters (m), K′v the vertical hydraulic conductivity raster "
-        "(m/s), S′s the specific storage (1/m; clay interbeds are about 1e-5 … 1e-3).</p>")
+        "(m/s), S′s the specific storage (1/m; clay interbeds are about 1e-5 … 1e-3).</p>"
+        "<p><b>Aquifers</b>: with an aquifer field, each aquifer's heads are interpolated from its own "
+        "piezometers, in fields <b>H1_YYYYMMDD</b>, <b>H2_YYYYMMDD</b> … (and <b>HL1_</b> …) in the sorted order of "
+        "the aquifers' values, which the log lists.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_series_inputs(self, groundwater_optional=False)
@@ -63,27 +66,36 @@ class GroundwaterSeries(SubsidenceAlgorithm):
         points, crs = read_series_points(self, parameters, context, feedback)
         metric = metric_crs(crs, points)
         x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
-        px, py, piezometer_dates, heads = piezometer_heads(self, parameters, context, feedback, metric)
+        px, py, piezometer_dates, heads, aquifers = piezometer_heads(self, parameters, context, feedback, metric)
         delays = self._delays(parameters, context, feedback, points, crs)
         settings = InterpolationSettings(("idw", "kriging")[self.parameterAsEnum(parameters, "METHOD", context)],
                                          k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
                                          power=self.parameterAsDouble(parameters, "POWER", context))
         hold = self.parameterAsDouble(parameters, "HOLD_DAYS", context)
-        with processing_errors():
-            result = heads_at_points(px, py, piezometer_dates, heads, x, y, points.dates, settings, hold, delays,
-                                     progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
-        missing = np.isnan(result.heads).all(axis=0)
-        if missing.any():
-            feedback.pushWarning(f"{int(missing.sum())} of {points.dates.size} InSAR dates have no head (beyond the "
-                                 f"piezometer records by more than {hold:g} days): their H fields are NULL")
+        groups = aquifer_groups(aquifers)
         columns = [(name, "double" if values.dtype.kind in "fiub" else "string", values)
                    for name, values in points.attributes.items() if name.lower() != "fid"]
         columns += [(name, "double", points.series[:, i]) for i, name in enumerate(points.date_fields)]
-        columns += [(date_field_name(date, "H_"), "double", result.heads[:, i]) for i, date in enumerate(points.dates)]
-        if result.lagged is not None:
+        if delays is not None:
             columns.append(("LAG_DAYS", "double", delays))
-            columns += [(date_field_name(date, "HL_"), "double", result.lagged[:, i])
+        for number, (label, mask) in enumerate(groups, start=1):
+            prefix = f"H{number}_" if aquifers is not None else "H_"
+            with processing_errors():
+                result = heads_at_points(px[mask], py[mask], piezometer_dates, heads[mask], x, y, points.dates,
+                                         settings, hold, delays, progress=progress_adapter(feedback),
+                                         is_cancelled=feedback.isCanceled)
+            missing = np.isnan(result.heads).all(axis=0)
+            if missing.any():
+                feedback.pushWarning(f"{int(missing.sum())} of {points.dates.size} InSAR dates have no head (beyond "
+                                     f"the piezometer records by more than {hold:g} days): their {prefix} fields are "
+                                     "NULL")
+            if aquifers is not None:
+                feedback.pushInfo(f"Aquifer {label!r}: {int(mask.sum())} piezometers, fields {prefix}YYYYMMDD")
+            columns += [(date_field_name(date, prefix), "double", result.heads[:, i])
                         for i, date in enumerate(points.dates)]
+            if result.lagged is not None:
+                columns += [(date_field_name(date, prefix.replace("H", "HL", 1)), "double", result.lagged[:, i])
+                            for i, date in enumerate(points.dates)]
         dest = point_sink(self, parameters, "OUTPUT", context, crs, points.x, points.y, columns, feedback)
         feedback.pushInfo(f"Heads at {len(points)} points and {points.dates.size} dates from {len(px)} piezometers")
         return {"OUTPUT": dest}

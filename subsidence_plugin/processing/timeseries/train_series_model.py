@@ -41,7 +41,9 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         "the groundwater heads and static factors, on the first (1 − hold-out share) of the dates of all points, "
         "and forecasts the held-out dates month by month from the last training month with the observed heads. "
         "The series are resampled to the first day of each month; the heads are the piezometers' heads "
-        "interpolated to the points by IDW, as <i>groundwaterseries</i>. <b>Static factors</b>, in this order: "
+        "interpolated to the points by IDW, as <i>groundwaterseries</i>; with an aquifer field, the heads of each "
+        "aquifer from its own piezometers, each an input of its own (seed 004 uses the three confined "
+        "aquifers'). <b>Static factors</b>, in this order: "
         "compressible thickness (m), interbed thickness b₀ (m), vertical hydraulic conductivity K′v (m/s), then any "
         "others; all are static inputs of the windowed models, and with the first three the interbeds' delay "
         "τ = (b₀/2)² S′s / K′v (days) gives the lagged heads and the delayed-compaction baseline.</p>"
@@ -164,14 +166,14 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         points, crs = read_series_points(self, parameters, context, feedback)
         months = month_starts(points.dates)
         settings = self.settings(parameters, context)
-        heads = None
+        heads, aquifers = None, []
         if self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
             if settings.kind != "lstm":
                 raise QgsProcessingException(f"The {LABELS[settings.kind]} needs the groundwater: give the "
                                              "piezometers (GROUNDWATER)")
             feedback.pushWarning("No piezometers: the model learns from the displacement series alone")
         else:
-            heads = heads_at_months(self, parameters, context, feedback, points, crs, months)
+            heads, aquifers = heads_at_months(self, parameters, context, feedback, points, crs, months)
         names, static = static_factors(self, parameters, context, points, crs)
         storage = self.parameterAsDouble(parameters, "SPECIFIC_STORAGE", context)
         x, y = metric_coordinates(crs, points)
@@ -214,7 +216,7 @@ class TrainSeriesModel(SubsidenceAlgorithm):
             save_series_model(model_path, result.model, names, {
                 "target": "LOS displacement", "units": "mm", "crs_wkt": crs.toWkt(),
                 "training_dates": [str(points.dates[0]), str(points.dates[-result.holdout_dates.size - 1])],
-                "groundwater": heads is not None, "specific_storage_per_m": storage,
+                "groundwater": heads is not None, "aquifers": aquifers, "specific_storage_per_m": storage,
                 "metrics": {name: values.tolist() for name, values in result.errors.rmse.items()},
                 "point_split": result.point_split, "band": result.band,
                 "horizons_months": result.errors.horizons.tolist(), "plugin_version": plugin_version()})

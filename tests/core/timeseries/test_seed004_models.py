@@ -175,3 +175,28 @@ def test_error_band_is_the_quantiles_of_the_held_out_errors_by_lead():
     low, high = band_limits(band, np.full((3, 5), 10.0))
     np.testing.assert_allclose(low[:, :2], np.tile(10.0 + np.array(band["low_mm"]), (3, 1)))
     assert np.isnan(low[:, 2:]).all() and np.isnan(high[:, 2:]).all()
+
+
+def test_each_aquifer_is_an_input_of_its_own(tmp_path):
+    """Heads of two aquifers: one head-change column each (and one stress input each for the physics RNN), the
+    scenario applied to each, the compaction baseline on their mean."""
+    from subsidence_plugin.core.timeseries.series_models import scenario_heads, windowed_features
+
+    displacement, heads, _, x, y = _delayed_basin(points=16, months=40)
+    two = np.stack([heads, heads - 5.0 + np.linspace(0, 1, 40)[None, :]], axis=2)
+    drivers = PointDrivers(two, np.zeros((16, 0), np.float32), x, y, np.full(16, 60.0))
+    features, names = windowed_features("attention_gru", displacement, drivers, use_lag=True)
+    assert names == ["displacement_change_mm", "head_change_m_1", "head_change_m_2", "lagged_head_change_m_1",
+                     "lagged_head_change_m_2"]
+    np.testing.assert_allclose(features[:, :-1, 2], np.diff(two[..., 1], axis=1), rtol=1e-5)
+    settings = _quick("physics_rnn")
+    settings.training.epochs = 2
+    model = train_series_model(displacement, drivers, 30, settings)
+    assert model.network.stress.in_features == 3 and model.step_names[-1] == "compressible_thickness_m"
+    save_series_model(str(tmp_path / "two.pt"), model, [], {})
+    loaded, _ = load_series_model(str(tmp_path / "two.pt"))
+    np.testing.assert_array_equal(forecast_series(loaded, displacement, drivers, 29, 6),
+                                  forecast_series(model, displacement, drivers, 29, 6))
+    scenario = scenario_heads(two, 29, 50.0)
+    np.testing.assert_allclose(scenario[..., 1], scenario_heads(two[..., 1], 29, 50.0))
+    np.testing.assert_allclose(drivers.mean_heads(), two.mean(axis=2))
