@@ -1,6 +1,7 @@
 """subsidence:groundwaterseries: heads at InSAR points and dates from wide piezometer fields or a long table,
 checked against a hand computation (np.interp in time, IDW by hand in space); delays from rasters."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -147,3 +148,21 @@ def test_records_that_miss_the_insar_period_are_refused(provider, tmp_path):
     with pytest.raises(QgsProcessingException, match="do not overlap"):
         _run({"INPUT": _insar(tmp_path), "GROUNDWATER": piezometers, "OUTPUT": output})
     assert not os.path.exists(output)
+
+
+def test_far_piezometers_and_null_gaps_are_reported(provider, tmp_path, recording_feedback):
+    import processing
+
+    fields = [("name", QVariant.String)] + [("D_" + str(d).replace("-", ""), QVariant.Double) for d in DATES]
+    far = [(x + 100000.0, y, [f"P{i}"] + [None if np.isnan(v) else v for v in HEADS[i]])
+           for i, (x, y) in enumerate(PIEZOMETERS)]
+    piezometers = _layer(tmp_path / "far.gpkg", far, fields)
+    insar_fields = [("pid", QVariant.String)] + [("D" + str(d).replace("-", ""), QVariant.Double) for d in INSAR]
+    insar = _layer(tmp_path / "gaps.gpkg", [(180200.0, 4130300.0, ["a", 0.0, None, -2.0]),
+                                            (180900.0, 4131000.0, ["b", 0.0, 0.5, 1.0])], insar_fields)
+    processing.run("subsidence:groundwaterseries", {"INPUT": insar, "GROUNDWATER": piezometers,
+                                                    "OUTPUT": str(tmp_path / "heads.gpkg")},
+                   feedback=recording_feedback)
+    warnings = " ".join(recording_feedback.warnings)
+    assert "1 NULL value(s) in 1 point(s)" in warnings
+    assert re.search(r"the median distance to the nearest one is 99\.\d km, more than the points. extent", warnings)

@@ -45,6 +45,19 @@ def piezometer_heads(algorithm, parameters, context, feedback, metric, future_ta
     return piezometers.x[found], piezometers.y[found], dates, heads, aquifers
 
 
+def warn_if_far(feedback, px, py, x, y) -> None:
+    """A warning when the piezometers lie far from the points: the median distance from a point to its nearest
+    piezometer exceeds the size of the points' extent (heads interpolated from afar)."""
+    from scipy.spatial import cKDTree
+
+    nearest, _ = cKDTree(np.column_stack([px, py])).query(np.column_stack([x, y]))
+    extent = max(np.ptp(x), np.ptp(y), 1.0)
+    if np.median(nearest) > extent:
+        feedback.pushWarning(f"The piezometers lie far from the InSAR points: the median distance to the nearest one "
+                             f"is {np.median(nearest) / 1000:.1f} km, more than the points' extent "
+                             f"({extent / 1000:.1f} km); the heads at the points are extrapolated from afar")
+
+
 def aquifer_groups(aquifers) -> list:
     """[(aquifer label, mask of its piezometers)] in sorted order; one group of all without aquifers."""
     if aquifers is None:
@@ -145,6 +158,11 @@ def read_series_points(algorithm, parameters, context, feedback):
     points = read_point_layer(algorithm, parameters, "INPUT", context, crs, feedback, "InSAR points")
     if not points.has_series:
         raise QgsProcessingException("InSAR points: no date fields (DYYYYMMDD, D_YYYYMMDD or YYYYMMDD)")
+    gaps = np.isnan(points.series)
+    if gaps.any():
+        feedback.pushWarning(f"InSAR points: {int(gaps.sum())} NULL value(s) in {int(gaps.any(axis=1).sum())} point(s); "
+                             "the monthly series interpolate across them in time, never beyond a point's first or "
+                             "last value")
     return points, crs
 
 
@@ -155,6 +173,7 @@ def heads_at_months(algorithm, parameters, context, feedback, points, crs, month
     metric = metric_crs(crs, points)
     x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
     px, py, dates, heads, aquifers = piezometer_heads(algorithm, parameters, context, feedback, metric, future_table)
+    warn_if_far(feedback, px, py, x, y)
     groups = aquifer_groups(aquifers)
     with processing_errors():
         stacked = np.stack([heads_at_points(px[mask], py[mask], dates, heads[mask], x, y, months,

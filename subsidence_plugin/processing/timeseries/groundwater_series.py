@@ -14,7 +14,7 @@ from ...core.timeseries.groundwater import delay_days, equivalent_interbed_thick
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter
 from ..inputs import gdal_raster_path
 from ..outputs import point_sink
-from .common import add_series_inputs, aquifer_groups, metric_crs, piezometer_heads, read_series_points
+from .common import add_series_inputs, aquifer_groups, metric_crs, piezometer_heads, read_series_points, warn_if_far
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging (variogram of the mean heads)"]
 
@@ -67,6 +67,7 @@ class GroundwaterSeries(SubsidenceAlgorithm):
         metric = metric_crs(crs, points)
         x, y = transform_points(points.x, points.y, crs.toWkt(), metric.toWkt())
         px, py, piezometer_dates, heads, aquifers = piezometer_heads(self, parameters, context, feedback, metric)
+        warn_if_far(feedback, px, py, x, y)
         delays = self._delays(parameters, context, feedback, points, crs)
         settings = InterpolationSettings(("idw", "kriging")[self.parameterAsEnum(parameters, "METHOD", context)],
                                          k=self.parameterAsInt(parameters, "NEIGHBOURS", context),
