@@ -69,11 +69,14 @@ def horizon_figure(result: HoldoutResult):
 
 
 def series_figure(dates: np.ndarray, observed: np.ndarray, result: HoldoutResult, point: int,
-                  heads: Optional[np.ndarray], title: str):
-    """One point: the observed displacement (mm), the forecast of the held-out dates and, on a second axis, the
-    groundwater head (m) at the months."""
+                  heads: Optional[np.ndarray], title: str, fitted: Optional[np.ndarray] = None):
+    """One point: the observed displacement (mm), the model's fit of the training months, the forecast of the
+    held-out dates and, on a second axis, the groundwater head (m) at the months."""
     fig, ax = new_figure(5.4, 3.2)
     ax.plot(dates, observed, ".", markersize=3, color="#303030", label="observed")
+    if fitted is not None and np.isfinite(fitted).any():
+        label = "simulated from the heads" if result.model.settings.kind == "physics_rnn" else "fitted (a month ahead)"
+        ax.plot(result.months[:fitted.size], fitted, "-", color="#e08214", linewidth=1.0, label=label)
     ax.plot(result.holdout_dates, result.forecast[point], "-", color="#c0392b", linewidth=1.8, label="forecast")
     ax.axvline(result.months[result.origin], color="#808080", linestyle=":", linewidth=1)
     ax.set_ylabel("LOS displacement (mm)")
@@ -174,7 +177,10 @@ def write_series_report(path: str, result: HoldoutResult, dates: np.ndarray, ser
         report.figure(residual_map_figure(x[ok], y[ok], error[ok], "Mean forecast error over the held-out dates",
                                           "mm"),
                       f"Median of the points' held-out RMSE: {np.nanmedian(rmse):.2f} mm ({int(ok.sum())} points)")
-    for point in example_points(rmse, linear_velocity(dates, series)):
+    examples = np.sort(example_points(rmse, linear_velocity(dates, series)))
+    fitted = result.fitted(examples) if result.fitted is not None and examples.size else None
+    for i, point in enumerate(examples):
         report.figure(series_figure(dates, series[point], result, point, None if heads is None else heads[point],
-                                    f"point {pid[point]}: held-out RMSE {rmse[point]:.2f} mm"))
+                                    f"point {pid[point]}: held-out RMSE {rmse[point]:.2f} mm",
+                                    None if fitted is None else fitted[i]))
     return report.write(path)

@@ -534,6 +534,40 @@ def _forecast_physics(model: SeriesModel, displacement, drivers, origin, steps, 
     return out
 
 
+def fitted_series(model: SeriesModel, displacement: np.ndarray, drivers: PointDrivers, training_months: int,
+                  rows: np.ndarray) -> np.ndarray:
+    """The model's fit of the training months at the points ``rows`` (mm, rows x training months; NaN where it
+    gives none): windowed models one month ahead, each month the observed displacement of the month before plus
+    the predicted change (from the observed window); the physics RNN simulated from the heads alone, from each
+    point's first value."""
+    rows = np.asarray(rows, dtype=np.int64)
+    history = displacement[:, :training_months]
+    heads = None if drivers.heads is None else drivers.heads[:, :training_months]
+    out = np.full((rows.size, training_months), np.nan)
+    network = model.network.eval()
+    if model.settings.kind == "physics_rnn":
+        anchor = _anchors(history[rows])
+        inputs = model.scaling.apply(physics_inputs(heads[rows], _thickness(drivers.rows(rows)), training_months))
+        sequence = np.zeros(inputs.shape[:2] + (inputs.shape[2] + 1,), dtype=np.float32)
+        sequence[..., :-1] = inputs
+        sequence[np.arange(rows.size), anchor, -1] = 1.0
+        with torch.no_grad():
+            relative = network(torch.from_numpy(sequence)).numpy() * model.output_scale
+        return history[rows, anchor][:, None] + relative
+    features, _ = windowed_features(model.settings.kind, history, replace(drivers, heads=heads), model.kernel,
+                                    model.use_lag)
+    sampler = WindowSampler(model.scaling.apply(features), model.settings.window)
+    samples = sampler.samples(rows, training_months - 1)
+    if samples.size == 0:
+        return out
+    point, t = sampler.split(samples)
+    inputs, _ = sampler.batch(samples)
+    with torch.no_grad():
+        change = model.scaling.invert(network(torch.from_numpy(inputs)).numpy().astype(np.float64), 0)
+    out[np.searchsorted(rows, point), t + 1] = history[point, t] + change
+    return out
+
+
 def attention_profile(model: SeriesModel, displacement: np.ndarray, drivers: PointDrivers, origin: int
                       ) -> Optional[np.ndarray]:
     """The attention GRU's mean attention weight of each month of the window (oldest first) over the points'
@@ -640,6 +674,7 @@ class HoldoutResult:
     point_split: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
     band: Optional[dict] = None
+    fitted: Optional[Callable[[np.ndarray], np.ndarray]] = None  # sorted rows -> their fit of the training months
 
 
 def error_band(monthly_forecast: np.ndarray, truth: np.ndarray, level: float = 0.9) -> Optional[dict]:
@@ -742,7 +777,8 @@ def train_with_holdout(dates: np.ndarray, series: np.ndarray, drivers: PointDriv
         errors.rmse.update(apart.rmse)
     band = error_band(monthly[:, :-1], values[:, origin + 1:])
     return HoldoutResult(model, months, origin, dates[-held:], forecast, errors,
-                         point_split_scores(model, values, drivers, origin + 1), notes, band)
+                         point_split_scores(model, values, drivers, origin + 1), notes, band,
+                         lambda rows: fitted_series(model, values, drivers, origin + 1, rows))
 
 
 def _compaction_forecasters(drivers: PointDrivers, notes: dict) -> dict:

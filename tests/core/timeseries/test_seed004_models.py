@@ -200,3 +200,26 @@ def test_each_aquifer_is_an_input_of_its_own(tmp_path):
     scenario = scenario_heads(two, 29, 50.0)
     np.testing.assert_allclose(scenario[..., 1], scenario_heads(two[..., 1], 29, 50.0))
     np.testing.assert_allclose(drivers.mean_heads(), two.mean(axis=2))
+
+
+def test_fit_of_the_training_months_is_one_month_ahead_or_simulated():
+    from subsidence_plugin.core.timeseries.series_models import fitted_series
+
+    displacement, heads, _, x, y = _delayed_basin(points=12, months=36)
+    drivers = PointDrivers(heads, np.zeros((12, 0), np.float32), x, y)
+    settings = _quick("lstm", window=4)
+    settings.training.epochs = 1
+    model = train_series_model(displacement, drivers, 30, settings)
+    rows = np.array([2, 7])
+    fit = fitted_series(model, displacement, drivers, 30, rows)
+    assert fit.shape == (2, 30) and np.isnan(fit[:, :5]).all() and np.isfinite(fit[:, 5:]).all()
+    # month 5 from the window of months 1 .. 4: the observed month 4 plus the predicted change
+    from subsidence_plugin.core.timeseries.series_models import step_features
+
+    window = model.scaling.apply(step_features(displacement[:, :30], heads[:, :30], drivers.static))[rows, 1:5]
+    change = model.scaling.invert(model.network(torch.from_numpy(window)).detach().numpy().astype(float), 0)
+    np.testing.assert_allclose(fit[:, 5], displacement[rows, 4] + change, rtol=1e-5)
+    physics = _quick("physics_rnn")
+    physics.training.epochs = 1
+    simulated = fitted_series(train_series_model(displacement, drivers, 30, physics), displacement, drivers, 30, rows)
+    np.testing.assert_allclose(simulated[:, 0], displacement[rows, 0], atol=1e-5)  # anchored at the first value
