@@ -40,9 +40,9 @@ def test_lstm_forecasts_the_held_out_dates(provider, sample_area, tmp_path, reco
     assert 0 < int(unseen.split()[2]) < len(source)  # "Spatial hold-out: <n> of <N> points in blocks of ..."
     rows = [line.strip() for line in log.info if "unseen blocks:" in line]
     assert len(rows) == 2 and all("n/a" not in row.split(":")[1].split("/")[0] for row in rows)
-    assert any(line.startswith("Seed 001's split by point (80 / 20") for line in log.info)
+    assert any(line.startswith("Seed 001's split by point (80% / 20%") for line in log.info)
     html = open(result["REPORT"], encoding="utf-8").read()
-    assert "own evaluation, on its split by point" in html
+    assert "own evaluation, on the split by point (80% / 20%" in html
     assert "Forecast error by horizon" in html and "persistence" in html and html.count("<img") >= 5
     model, description = load_series_model(result["OUTPUT_MODEL"])
     assert len(description["features"]["static"]) == 1 and description["architecture"]["features"] == 3

@@ -156,8 +156,10 @@ def write_series_report(path: str, result: HoldoutResult, dates: np.ndarray, ser
     report.figure(horizon_figure(result))
     if result.point_split:
         split = result.point_split
-        report.paragraph("Seed 001's own evaluation, on its split by point (80 / 20, as its counts; the 20 % were "
-                         "kept for early stopping and never trained on): one-step predictions of the monthly change, "
+        kept = result.model.settings.validation_share
+        report.paragraph(f"Seed 001's own evaluation, on the split by point ({1 - kept:.0%} / {kept:.0%}; the "
+                         f"{kept:.0%} were kept for early stopping and never trained on): one-step predictions of the "
+                         "monthly change, "
                          "each from the observed window, over the training months. Seed 001 reports 14.4 mm (change "
                          "RMSE), 10.5 mm (MAE) and 67.6 mm (cumulative RMSE) on its 16,487 points.")
         report.table([[f"{split['points']}", f"{split['changes']}", f"{split['change RMSE (mm)']:.2f}",

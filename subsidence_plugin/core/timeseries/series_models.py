@@ -19,7 +19,8 @@ training months (seed 001). Forecasts cumulate the predicted changes from the la
 The physics-constrained RNN (``physics_rnn``) reads the whole sequence of [change of effective stress
 -gamma_w dh (kPa), compressible thickness H (m)] from the first month, both scaled by their largest magnitude on
 the training months (0 stays 0), and gives the cumulative displacement relative to an anchor month (the point's
-first value in training, the origin in a forecast), scaled by its largest training magnitude.
+first value in training, the origin in a forecast), scaled by four times its largest training magnitude (the
+bounded state keeps room to go on beyond the training range).
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from .neighbours import choose_bandwidth, kernel_weights, weighted_mean
 from .networks import NETWORKS, AttentionGru, PhysicsRnn
 
 FORECAST_BLOCK = 65536  # points forecast together by the windowed models without a kernel
+OUTPUT_HEADROOM = 4.0  # physics RNN: the training range fills a quarter of the output's, room for the forecast
 GAMMA_W = 9.81  # unit weight of water, kN/m^3: kPa of effective stress per m of head
 KINDS = ("lstm", "attention_gru", "physics_rnn", "gw_lstm")
 LABELS = {"lstm": "LSTM", "attention_gru": "attention GRU", "physics_rnn": "physics RNN", "gw_lstm": "GW-LSTM"}
@@ -404,7 +406,7 @@ def _train_physics(displacement, drivers, training_months, settings, points, pro
         raise ValueError("Fewer than 2 points have 3 monthly values in the training months")
     inputs = physics_inputs(drivers.heads, _thickness(drivers), training_months)
     scaling = MinMax.magnitude(inputs[usable])
-    output_scale = float(np.nanmax(np.abs(relative[usable]))) or 1.0
+    output_scale = OUTPUT_HEADROOM * (float(np.nanmax(np.abs(relative[usable]))) or 1.0)
     sampler = SequenceSampler(scaling.apply(inputs), relative / output_scale, anchor)
     train_points, validation_points = _training_split(usable, settings)
     if train_points.size == 0:

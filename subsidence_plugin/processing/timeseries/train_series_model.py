@@ -194,7 +194,9 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         self._report_errors(feedback, result.errors)
         split = result.point_split
         if split:
-            feedback.pushInfo(f"Seed 001's split by point (80 / 20, its counts; the 20 % were never trained on): "
+            kept = settings.validation_share
+            feedback.pushInfo(f"Seed 001's split by point ({1 - kept:.0%} / {kept:.0%}; the {kept:.0%} were never "
+                              "trained on): "
                               f"one-step monthly change RMSE {split['change RMSE (mm)']:.2f} mm, MAE "
                               f"{split['change MAE (mm)']:.2f} mm, cumulative RMSE {split['cumulative RMSE (mm)']:.2f} "
                               f"mm over the training months ({split['points']} points)")
