@@ -98,6 +98,10 @@ class ModelForecasts:
                 started = time.perf_counter()
                 self.models[origin] = train_series_model(self.values, self.drivers, origin + 1, self.settings)
                 self.seconds += time.perf_counter() - started
+                history = self.models[origin].history
+                print(f"  {self.settings.kind} at origin month {origin} of {len(self.values)} points: "
+                      f"{len(history.train_loss)} epochs (best {history.best_epoch}), "
+                      f"{time.perf_counter() - started:.0f} s", flush=True)
             return forecast_series(self.models[origin], self.values, self.drivers, origin, int(max(leads)),
                                    hold_heads)[:, np.asarray(leads) - 1]
         return forecast

@@ -124,3 +124,13 @@ def test_too_short_training_period_is_refused(provider, sample_area, tmp_path):
     with pytest.raises(QgsProcessingException, match="window needs"):
         _run({"INPUT": f"{sample_area.vector_path}|layername=ps_points", "HOLDOUT_SHARE": 0.9, "WINDOW": 24,
               "EPOCHS": 1, "DEVICE": 3, "OUTPUT": str(tmp_path / "none.gpkg")})
+
+
+def test_heads_that_end_before_the_series_are_said_to_be_held():
+    from subsidence_plugin.processing.timeseries.train_series_model import heads_end_note
+
+    months = (np.datetime64("2019-01", "M") + np.arange(5)).astype("datetime64[D]")
+    heads = np.ones((3, 5, 2))
+    assert heads_end_note(months, heads) == ""
+    heads[:, 3:] = np.nan
+    assert heads_end_note(months, heads).startswith("The heads end in 2019-03 and the series in 2019-05: beyond")

@@ -31,6 +31,15 @@ OPTIMISER_NAMES = list(OPTIMISERS)
 OPTIMISER_CHOICES = ["Gradient descent", "Adam", "The model's default (LSTM: gradient descent; others: Adam)"]
 
 
+def heads_end_note(months, heads) -> str:
+    """What the models do past the last month with a head, when the heads end before the series ("" if not)."""
+    known = np.flatnonzero(np.isfinite(heads).any(axis=tuple(i for i in range(heads.ndim) if i != 1)))
+    if known.size == 0 or known[-1] == len(months) - 1:
+        return ""
+    return (f"The heads end in {str(months[known[-1]])[:7]} and the series in {str(months[-1])[:7]}: beyond the "
+            "last head every model (and the delayed-compaction baseline) holds the last heads.")
+
+
 class TrainSeriesModel(SubsidenceAlgorithm):
     NAME = "trainseriesmodel"
     DISPLAY_NAME = "Train a series model"
@@ -166,7 +175,7 @@ class TrainSeriesModel(SubsidenceAlgorithm):
         points, crs = read_series_points(self, parameters, context, feedback)
         months = month_starts(points.dates)
         settings = self.settings(parameters, context)
-        heads, aquifers = None, []
+        heads, aquifers, held_note = None, [], ""
         if self.parameterAsSource(parameters, "GROUNDWATER", context) is None:
             if settings.kind != "lstm":
                 raise QgsProcessingException(f"The {LABELS[settings.kind]} needs the groundwater: give the "
@@ -174,6 +183,9 @@ class TrainSeriesModel(SubsidenceAlgorithm):
             feedback.pushWarning("No piezometers: the model learns from the displacement series alone")
         else:
             heads, aquifers = heads_at_months(self, parameters, context, feedback, points, crs, months)
+            held_note = heads_end_note(months, heads)
+            if held_note:
+                feedback.pushWarning(held_note)
         names, static = static_factors(self, parameters, context, points, crs)
         storage = self.parameterAsDouble(parameters, "SPECIFIC_STORAGE", context)
         x, y = metric_coordinates(crs, points)
@@ -230,7 +242,7 @@ class TrainSeriesModel(SubsidenceAlgorithm):
                     f"{training.learning_rate:g}, batch {training.batch_size}), at most {training.epochs} epochs with "
                     f"patience {training.patience}, seed {training.seed}; groundwater: "
                     f"{'heads at the points' if heads is not None else 'none'}; static factors: "
-                    f"{', '.join(names) or 'none'}.")
+                    f"{', '.join(names) or 'none'}. {held_note}")
             results["REPORT"] = write_series_report(report_path, result, points.dates, points.series, heads,
                                                     points.x, points.y, points.attributes.get("pid", np.arange(
                                                         len(points)).astype(str)), text)
