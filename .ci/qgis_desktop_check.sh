@@ -58,8 +58,11 @@ for name, dock in sorted(result.get("docks", {}).items()):
         problems.append(f"{name}: not visible after its menu action")
     if not dock.get("fits"):
         problems.append(f"{name}: the main window's frame {dock.get('frame')} does not fit 1366 x 768")
-if len(result.get("docks", {})) != 2:
+if len(result.get("docks", {})) != 3:
     problems.append(f"docks checked: {sorted(result.get('docks', {}))}")
+pick = result.get("series_pick", {})
+if not pick.get("points") or "m" not in pick.get("units", []):
+    problems.append(f"Time series dock: a picked PS point should plot its series and the nearest head: {pick}")
 if errors.strip():
     problems.append("python errors:\n" + errors)
 if result.get("algorithms", 0) < 1:
@@ -73,6 +76,7 @@ print(f"[desktop] OK: plugin loaded in QGIS {result['qgis']}, {result['algorithm
       f"{len(toolbox)} toolbox outputs arrived styled ({result.get('toolbox_screenshot')})")
 for name, dock in sorted(result["docks"].items()):
     print(f"[desktop] {name}: frame {dock['frame']}, dock {dock['dock_size']}, screenshot {dock['screenshot']}")
+print(f"[desktop] Time series: picked {pick['points']}, {len(pick['curves'])} curves, screenshot {pick['screenshot']}")
 PY
 echo "[qgis_process] plugins enable + list (fresh profile, plugin installed but not enabled)"
 export QT_QPA_PLATFORM=offscreen XDG_DATA_HOME="$WORK/data_qp"

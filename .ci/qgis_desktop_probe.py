@@ -1,7 +1,7 @@
 """Run by QGIS desktop (--code) after start-up: report what the plugin added, check the docks (hidden at start;
 each opened by its menu action is visible and the main window still fits a 1366 x 768 screen; screenshots to
-$SUBSIDENCE_CI_SHOTS), run an algorithm the way the toolbox does and report how its outputs were styled, then
-quit."""
+$SUBSIDENCE_CI_SHOTS), run an algorithm the way the toolbox does and report how its outputs were styled, pick a
+PS point of that sample area with the Time series dock and report what it plots, then quit."""
 import json
 import os
 import traceback
@@ -36,7 +36,9 @@ result = {
     "dependencies": dependencies,
     "docks": {},
 }
-DOCKS = (("surface", "Subsidence surface…", "surface_dock"), ("susceptibility", "Susceptibility…", "susceptibility_dock"))
+DOCKS = (("surface", "Subsidence surface…", "surface_dock"),
+         ("susceptibility", "Susceptibility…", "susceptibility_dock"),
+         ("series", "Time series…", "series_dock"))
 
 
 def finish():
@@ -66,7 +68,7 @@ def check_dock(index):
             dock.hide()
         if index == len(DOCKS):
             run_like_the_toolbox()
-            finish()
+            pick_a_point()
             return
         _, text, _ = DOCKS[index]
         action = next(a for a in plugin.actions if a.text() == text)
@@ -102,6 +104,53 @@ def run_like_the_toolbox():
     path = os.path.join(shots, "qgis_toolbox_outputs_1366x768.png")
     QApplication.primaryScreen().grabWindow(0).save(path)
     result["toolbox_screenshot"] = path
+
+
+def pick_a_point():
+    """The Time series dock on the sample area (rasters hidden, so the points show): its pick tool on, two PS points
+    picked where the map shows them (the second as a Shift-click adds it); the dock answers once the layer's index
+    is built (a background task), then a screenshot and what it plots."""
+    from qgis.core import QgsCoordinateTransform, QgsProject, QgsRectangle
+
+    project = QgsProject.instance()
+    for node in project.layerTreeRoot().findLayers():
+        if node.layer().type() == node.layer().RasterLayer:
+            node.setItemVisibilityChecked(False)
+    dock = plugin.series_dock
+    next(a for a in plugin.actions if a.text() == "Time series…").trigger()
+    dock.pick_action.trigger()
+    layer = next(lyr for lyr in project.mapLayers().values() if lyr.name() == "PS points")
+    canvas = qgis.utils.iface.mapCanvas()
+    transform = QgsCoordinateTransform(layer.crs(), canvas.mapSettings().destinationCrs(), project)
+    wanted = (layer.featureCount() // 2, layer.featureCount() // 2 + 1)
+    points = [transform.transform(f.geometry().asPoint()) for i, f in enumerate(layer.getFeatures()) if i in wanted]
+    box = QgsRectangle(points[0], points[1])
+    box.grow(400.0)
+    canvas.setExtent(box)
+    canvas.refresh()
+    dock.pick(points[0])
+    QTimer.singleShot(500, lambda: record_pick(dock, canvas, points[1], 0))
+
+
+def record_pick(dock, canvas, second, tries):
+    try:
+        if (dock.index_tasks or not dock.points) and tries < 60:
+            QTimer.singleShot(500, lambda: record_pick(dock, canvas, second, tries + 1))
+            return
+        dock.pick(second, True)
+        for _ in range(20):
+            QApplication.processEvents()
+            canvas.waitWhileRendering()
+        path = os.path.join(shots, "qgis_series_dock_picked_1366x768.png")
+        QApplication.primaryScreen().grabWindow(0).save(path)
+        dock.plot.figure.savefig(os.path.join(shots, "qgis_series_plot.png"), dpi=100)
+        result["series_pick"] = {"points": [p.curve.label for p in dock.points],
+                                 "curves": [c.label for c in dock.plotted], "units": [c.unit for c in dock.plotted],
+                                 "status": dock.status.text(), "screenshot": path,
+                                 "dock_size": [dock.width(), dock.height()]}
+    except Exception:  # noqa: BLE001
+        result["probe_error"] = traceback.format_exc()
+    finish()
 
 
 def start():

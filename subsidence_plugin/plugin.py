@@ -26,6 +26,7 @@ class SubsidencePlugin:
         self.tasks = []
         self.surface_dock = None
         self.susceptibility_dock = None
+        self.series_dock = None
 
     def initProcessing(self):  # noqa: N802
         from .processing.provider import SubsidenceProvider
@@ -40,17 +41,22 @@ class SubsidencePlugin:
         window = self.iface.mainWindow()
         self.menu = QMenu(MENU_TITLE, window)
         self.menu.setObjectName("landSubsidenceMenu")
+        from .gui.docks.series_dock import SeriesDock
         from .gui.docks.surface_dock import SurfaceDock
         from .gui.docks.susceptibility_dock import SusceptibilityDock
 
         self.surface_dock = SurfaceDock(window)
         self.susceptibility_dock = SusceptibilityDock(window)
-        for dock in (self.surface_dock, self.susceptibility_dock):
+        self.series_dock = SeriesDock(self.iface.mapCanvas(), self.iface.messageBar(), window)
+        for dock in self._docks():
             self.iface.addDockWidget(Qt.RightDockWidgetArea, dock)
+            if dock is not self.surface_dock and window.dockWidgetArea(self.surface_dock) != Qt.NoDockWidgetArea:
+                window.tabifyDockWidget(self.surface_dock, dock)  # tabs: open docks never squeeze the map
             dock.hide()  # after addDockWidget, which shows it: docks open only from the menu / toolbar
         entries = [
             ("Subsidence surface…", icon, lambda: self._show(self.surface_dock)),
             ("Susceptibility…", icon, lambda: self._show(self.susceptibility_dock)),
+            ("Time series…", icon, lambda: self._show(self.series_dock)),
             ("Create sample study area…", icon, lambda: self._open_algorithm("subsidence:createsamplearea")),
             ("Install dependencies…", QgsApplication.getThemeIcon("/mActionAddLayer.svg"), self.install_dependencies),
             ("About Land subsidence…", icon, self.show_about),
@@ -90,11 +96,16 @@ class SubsidencePlugin:
         for action in self.actions:
             action.deleteLater()
         self.actions = []
-        for dock in (self.surface_dock, self.susceptibility_dock):
+        if self.series_dock is not None:
+            self.series_dock.unload()
+        for dock in self._docks():
             if dock is not None:
                 self.iface.removeDockWidget(dock)
                 dock.deleteLater()
-        self.surface_dock = self.susceptibility_dock = None
+        self.surface_dock = self.susceptibility_dock = self.series_dock = None
+
+    def _docks(self) -> tuple:
+        return self.surface_dock, self.susceptibility_dock, self.series_dock
 
     @staticmethod
     def _show(dock) -> None:

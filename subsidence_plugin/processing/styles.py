@@ -14,7 +14,8 @@ import numpy as np
 from qgis.core import (QgsBasicNumericFormat, QgsColorRampLegendNodeSettings, QgsColorRampShader,
                        QgsContrastEnhancement, QgsGraduatedSymbolRenderer, QgsLineSymbol, QgsMapLayer, QgsMarkerSymbol,
                        QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsRasterLayer, QgsRasterShader,
-                       QgsRendererRange, QgsSingleBandPseudoColorRenderer, QgsSingleSymbolRenderer, QgsVectorLayer)
+                       QgsRendererRange, QgsScientificNumericFormat, QgsSingleBandPseudoColorRenderer,
+                       QgsSingleSymbolRenderer, QgsVectorLayer)
 from qgis.PyQt.QtGui import QColor
 
 DIVERGING = ("#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac")
@@ -70,13 +71,20 @@ def nice_limit(value: float, steps: int = 3) -> float:
     return float(round(step * steps, 10))
 
 
+def is_tiny(step: float) -> bool:
+    """Whether legend values this far apart need scientific notation (e.g. hydraulic conductivities in m/s)."""
+    return 0 < abs(float(step)) < 1e-5
+
+
 def _ramp_items(colours: Sequence[str], lo: float, hi: float, unit: str) -> list:
     n = len(colours)
-    decimals = label_decimals((hi - lo) / (n - 1))
+    step = (hi - lo) / (n - 1)
+    decimals = label_decimals(step)
     items = []
     for i, colour in enumerate(colours):
         value = lo + (hi - lo) * i / (n - 1)
-        items.append(QgsColorRampShader.ColorRampItem(value, QColor(colour), format_value(value, decimals, unit)))
+        label = f"{value:.2e} {unit}".strip() if is_tiny(step) else format_value(value, decimals, unit)
+        items.append(QgsColorRampShader.ColorRampItem(value, QColor(colour), label))
     return items
 
 
@@ -84,8 +92,9 @@ def _legend_settings(lo: float, hi: float, n: int, unit: str) -> QgsColorRampLeg
     """The continuous legend's minimum / maximum labels: rounded like the ramp items, with the unit."""
     settings = QgsColorRampLegendNodeSettings()
     settings.setUseContinuousLegend(True)
-    number = QgsBasicNumericFormat()
-    number.setNumberDecimalPlaces(label_decimals((hi - lo) / max(n - 1, 1)))
+    step = (hi - lo) / max(n - 1, 1)
+    number = QgsScientificNumericFormat() if is_tiny(step) else QgsBasicNumericFormat()
+    number.setNumberDecimalPlaces(2 if is_tiny(step) else label_decimals(step))
     number.setShowTrailingZeros(False)
     number.setShowThousandsSeparator(False)
     settings.setNumericFormat(number)

@@ -30,7 +30,8 @@ def test_load_and_unload_leave_nothing_behind(qgis_iface, qgis_processing):
     assert "subsidence:createsamplearea" in [a.id() for a in provider.algorithms()]
     assert _menus(qgis_iface).count(MENU_TITLE) == 1
     texts = [a.text() for a in plugin.menu.actions()]
-    assert "Create sample study area…" in texts and "Install dependencies…" in texts
+    assert "Create sample study area…" in texts and "Install dependencies…" in texts and "Time series…" in texts
+    assert not plugin.series_dock.isVisible() and plugin.series_dock.canvas is qgis_iface.mapCanvas()
     assert len(_toolbars(qgis_iface)) == 1
     plugin.initProcessing()  # QGIS may call it again: still one provider
     assert [p.id() for p in registry.providers()].count("subsidence") == 1
@@ -40,7 +41,7 @@ def test_load_and_unload_leave_nothing_behind(qgis_iface, qgis_processing):
     assert registry.providerById("subsidence") is None
     assert MENU_TITLE not in _menus(qgis_iface)
     assert _toolbars(qgis_iface) == []
-    assert plugin.actions == [] and plugin.menu is None and plugin.toolbar is None
+    assert plugin.actions == [] and plugin.menu is None and plugin.toolbar is None and plugin.series_dock is None
 
 
 def test_headless_processing_registration(qgis_processing):

@@ -105,6 +105,18 @@ def test_sequential_labels_rounded_and_no_gray_in_the_legend(sample_area):
     assert QgsLayerTree.isLayer(node)
 
 
+def test_tiny_values_are_labelled_in_scientific_notation(sample_area):
+    """K'v in m/s (about 1e-10): not '0 m/s' but 1.23e-10 m/s, in the ramp and the continuous legend."""
+    from qgis.core import QgsScientificNumericFormat
+
+    layer = QgsRasterLayer(sample_area.rasters["vertical_conductivity"], "K'v")
+    styles.style_sequential(layer, "m/s")
+    _, ramp = ramp_items(layer)
+    labels = [i.label for i in ramp.colorRampItemList()]
+    assert all(re.fullmatch(r"\d\.\d\de-\d\d m/s", label) for label in labels), labels
+    assert isinstance(ramp.legendSettings().numericFormat(), QgsScientificNumericFormat)
+
+
 def test_points_diverging_labels_rounded():
     from qgis.core import QgsVectorLayer
 
