@@ -376,6 +376,8 @@ def features_count(scaling: MinMax) -> int:
 def _kernel(displacement, drivers, training_months, settings, points, report) -> Kernel:
     """The GW-LSTM's kernel: the bandwidth given, or chosen by leave-one-out cross-validation on the training
     points' monthly changes."""
+    if drivers.x is None:
+        raise ValueError("The GW-LSTM needs the points' coordinates")
     if settings.bandwidth > 0:
         return Kernel(settings.bandwidth, settings.neighbours)
     changes = np.diff(displacement[points, :training_months], axis=1)
