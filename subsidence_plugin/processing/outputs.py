@@ -1,15 +1,20 @@
-"""Writing Processing outputs: styled rasters added to the project when the algorithm ends, table sinks."""
+"""Writing Processing outputs: styled rasters added to the project when the algorithm ends, point outputs (new
+GeoPackages straight through SQLite), table sinks."""
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import numpy as np
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingLayerPostProcessorInterface, QgsWkbTypes)
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields,
+                       QgsProcessingContext, QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
+                       QgsProcessingOutputLayerDefinition, QgsProcessingUtils, QgsWkbTypes)
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QVariant
 
+from ..core.io.geopackage import GeoPackagePointWriter, field_blocks
 from ..core.progress import Cancelled
+from .transaction import output_name
 
 
 def load_on_completion(context: QgsProcessingContext, source: str, name: str, output_name: str) -> None:
@@ -69,36 +74,101 @@ def finish_raster_output(context: QgsProcessingContext, path: str, name: str, ou
     load_on_completion(context, path, name, output_name)
 
 
-def point_sink(algorithm, parameters, key: str, context, crs, x: np.ndarray, y: np.ndarray,
-               columns: Sequence[tuple], feedback=None, batch: int = 50000):
-    """Write points with attribute columns to a point output; ``columns`` are (name, "string" | "double" |
-    "int", values; NaN and None are NULL). Each batch's columns are turned into Python lists at once, each
-    feature gets one ``setAttributes`` and the batch is added in one call (no per-value Python work beyond
-    that, and memory bounded by the batch)."""
-    from qgis.core import QgsGeometry, QgsPointXY
+class PointOutput:
+    """A point output written in blocks of points. A new GeoPackage file goes straight through SQLite
+    (`core.io.geopackage`: 10^6 points x 300 fields in about half a minute, the layer named after the target
+    file, integers as Integer64); any other destination (memory layer, shapefile, a layer added to an existing
+    GeoPackage, a database) through a QGIS feature sink. ``fields``: (name, "string" | "double" | "int"). Use it in
+    a ``with`` block and `add` blocks; on an error or a cancel the GeoPackage is removed. ``dest``: the output's
+    value (None for an optional output that is not wanted)."""
 
-    kinds = {"string": QVariant.String, "double": QVariant.Double, "int": QVariant.Int}
-    fields = QgsFields()
-    for name, kind, _ in columns:
-        fields.append(QgsField(name, kinds[kind]))
-    sink, dest = algorithm.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.Point, crs)
-    if sink is None:
-        return None
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    for start in range(0, len(x), batch):  # Python values of one batch at a time: memory bounded
-        stop = min(len(x), start + batch)
-        values = [_plain_column(v[start:stop], kind) for _, kind, v in columns]
-        rows = zip(*values) if values else [()] * (stop - start)
+    def __init__(self, algorithm, parameters, key: str, context, crs, fields: Sequence[tuple], feedback=None):
+        self.key, self.fields, self.feedback = key, list(fields), feedback
+        self._writer = self._sink = None
+        path = _new_geopackage(parameters.get(key))
+        if path is None:
+            kinds = {"string": QVariant.String, "double": QVariant.Double, "int": QVariant.Int}
+            self._fields = QgsFields()
+            for name, kind in self.fields:
+                self._fields.append(QgsField(name, kinds[kind]))
+            self._sink, self.dest = algorithm.parameterAsSink(parameters, key, context, self._fields,
+                                                              QgsWkbTypes.Point, crs)
+            return
+        if os.path.exists(path):
+            os.remove(path)  # a new file, as a QGIS sink makes
+        crs_text = crs.authid() if crs.authid().startswith("EPSG:") else \
+            crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED_GDAL) if crs.isValid() else ""
+        try:
+            self._writer = GeoPackagePointWriter(path, output_name(path), crs_text, self.fields)
+        except ValueError as error:
+            raise QgsProcessingException(f"{key}: {error}") from error
+        self.dest = path
+        value = parameters.get(key)
+        if isinstance(value, QgsProcessingOutputLayerDefinition) and value.destinationProject is not None:
+            name = value.destinationName or algorithm.parameterDefinition(key).description()
+            context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
+                name, value.destinationProject, key, QgsProcessingUtils.LayerHint.Vector))
+
+    def add(self, x: np.ndarray, y: np.ndarray, columns: Sequence[np.ndarray]) -> None:
+        """Write a block of points: ``columns`` holds one array a field, in the fields' order, or a (points, k) array
+        for k consecutive fields (NaN and None are NULL)."""
+        if self.feedback is not None and self.feedback.isCanceled():
+            raise Cancelled()
+        if self._writer is not None:
+            self._writer.add(x, y, columns)
+        elif self._sink is not None:
+            blocks = field_blocks(columns, len(self.fields), len(x))
+            self._add_features(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64),
+                               [values[:, k] for _, values in blocks for k in range(values.shape[1])])
+
+    def _add_features(self, x, y, values) -> None:
+        """Each column turned into Python values at once, one ``setAttributes`` a feature, the block added in one
+        call."""
+        from qgis.core import QgsGeometry, QgsPointXY
+
+        rows = zip(*[_plain_column(v, kind) for v, (_, kind) in zip(values, self.fields)]) if values else \
+            [()] * len(x)
         features = []
-        for px, py, row in zip(x[start:stop].tolist(), y[start:stop].tolist(), rows):
-            feature = QgsFeature(fields)
+        for px, py, row in zip(x.tolist(), y.tolist(), rows):
+            feature = QgsFeature(self._fields)
             feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(px, py)))
             feature.setAttributes(list(row))
             features.append(feature)
-        if feedback is not None and feedback.isCanceled():
-            raise Cancelled()
-        _add_all(sink, features, key)
-    return dest
+        _add_all(self._sink, features, self.key)
+
+    def __enter__(self) -> "PointOutput":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if self._writer is None:
+            return
+        if kind is None:
+            self._writer.close()
+        else:
+            self._writer.abort()
+
+
+def _new_geopackage(value):
+    """The file of a destination that is a plain GeoPackage path (not a layer of an existing file), else None."""
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        value = value.sink.staticValue()
+    if isinstance(value, str) and value.lower().endswith(".gpkg") and "|" not in value and \
+            not value.startswith("ogr:"):
+        return value
+    return None
+
+
+def point_sink(algorithm, parameters, key: str, context, crs, x: np.ndarray, y: np.ndarray,
+               columns: Sequence[tuple], feedback=None, batch: int = 50000):
+    """Write points with attribute columns to a point output (`PointOutput`, in blocks of ``batch`` points: memory
+    bounded); ``columns`` are (name, "string" | "double" | "int", values; NaN and None are NULL). Returns the
+    output's value."""
+    arrays = [np.asarray(values) for _, _, values in columns]
+    with PointOutput(algorithm, parameters, key, context, crs, [(name, kind) for name, kind, _ in columns],
+                     feedback) as output:
+        for start in range(0, len(x), batch):
+            output.add(x[start:start + batch], y[start:start + batch], [a[start:start + batch] for a in arrays])
+    return output.dest
 
 
 def _plain_column(values, kind) -> list:

@@ -33,6 +33,7 @@ from qgis.core import (QgsMapLayer, QgsProcessing, QgsProcessingException, QgsPr
                        QgsProcessingUtils, QgsProperty)
 
 _OGR_DESTINATION = re.compile(r"^ogr:dbname='?(?P<path>[^' ]+)'?(?P<rest>.*)$")
+_TEMPORARY_NAME = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{12}-\d+\.tmp(\.[^.]*)?$")  # see OutputTransaction.begin
 _STALE_SIDECARS = (".aux.xml", "-wal", "-shm", "-journal")  # of an old target: removed with it (and ".qml")
 
 
@@ -53,6 +54,13 @@ class Output:
     @property
     def temp_stem(self) -> str:
         return _stem(self.temp, self.folder)
+
+
+def output_name(path: str) -> str:
+    """The name, without extension, of the file a run's temporary output becomes (of the file itself for any
+    other path): what a layer written there is called."""
+    match = _TEMPORARY_NAME.match(os.path.basename(path))
+    return match.group("stem") if match else os.path.splitext(os.path.basename(path))[0]
 
 
 def _stem(path: str, folder: bool) -> str:

@@ -4,9 +4,10 @@ import os
 
 import numpy as np
 import pytest
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsField, QgsFields, QgsGeometry,
-                       QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsProject,
-                       QgsVectorFileWriter, QgsVectorLayer, QgsWkbTypes)
+from osgeo import ogr
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureRequest, QgsFeatureSource, QgsField,
+                       QgsFields, QgsGeometry, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
+                       QgsProject, QgsRectangle, QgsVectorFileWriter, QgsVectorLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QVariant
 
 DATES = np.arange(np.datetime64("2019-01-06"), np.datetime64("2020-01-06"), 6)
@@ -45,7 +46,22 @@ def _tiles(tmp_path, write_egms_csv):
     return first, second, series
 
 
-def test_egms_tiles_merged_without_duplicates(provider, tmp_path, write_egms_csv, recording_feedback):
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Read, stored, converted and written a few rows at a time, as 10^6 points are."""
+    from subsidence_plugin.core.io import csv_points, geopackage, row_store
+    from subsidence_plugin.processing.timeseries import import_insar_series
+
+    monkeypatch.setattr(csv_points, "BLOCK_BYTES", 1500)
+    monkeypatch.setattr(row_store, "WINDOW_ROWS", 2)
+    monkeypatch.setattr(import_insar_series, "WRITE_BLOCK", 4)
+    monkeypatch.setattr(geopackage, "BATCH_VALUES", 100)
+
+
+@pytest.mark.parametrize("blocks", ["whole", "small"])
+def test_egms_tiles_merged_without_duplicates(provider, tmp_path, write_egms_csv, recording_feedback, blocks, request):
+    if blocks == "small":
+        request.getfixturevalue("small_blocks")
     first, second, series = _tiles(tmp_path, write_egms_csv)
     output = str(tmp_path / "points.gpkg")
     feedback = recording_feedback
@@ -61,6 +77,38 @@ def test_egms_tiles_merged_without_duplicates(provider, tmp_path, write_egms_csv
     names = [f.name() for f in layer.fields()]
     assert names[:6] == ["fid", "pid", "VEL_MM_YR", "VEL_STD_MM_YR", "LOS_E", "LOS_N"]
     assert sum(name.startswith("D2") for name in names) == DATES.size and "easting" not in names
+    types = {f.name(): f.type() for f in layer.fields()}
+    assert types["pid"] == types["mp_type"] == QVariant.String
+    assert types["VEL_MM_YR"] == types["rmse"] == types["D20190106"] == QVariant.Double
+    assert layer.hasSpatialIndex() == QgsFeatureSource.SpatialIndexPresent and layer.featureCount() == 9
+    dataset = ogr.Open(result["OUTPUT"])
+    assert dataset.GetLayerCount() == 1 and dataset.GetLayer(0).GetName() == "points"  # named after the file
+    request = QgsFeatureRequest(QgsRectangle(4.2e6 + 990, 3.1e6 - 1, 4.2e6 + 1060, 3.1e6 + 1))
+    assert sorted(f["pid"] for f in layer.getFeatures(request)) == ["B0", "B1"]  # through the spatial index
+
+
+def test_memory_output_has_the_same_values(provider, tmp_path, write_egms_csv):
+    first, second, _ = _tiles(tmp_path, write_egms_csv)
+    fields = ["VEL_MM_YR", "LOS_U", "rmse", "mp_type", "D20190106", "D" + str(DATES[-1]).replace("-", "")]
+    _, in_file = _values(_run({"INPUT": [first, second], "OUTPUT": str(tmp_path / "p.gpkg")})["OUTPUT"], fields)
+    memory = _run({"INPUT": [first, second], "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
+    assert memory.providerType() == "memory"
+    assert {f["pid"]: [f[name] for name in fields] for f in memory.getFeatures()} == in_file
+
+
+def test_cancel_while_writing_leaves_nothing(provider, tmp_path, write_egms_csv, small_blocks):
+    first, second, _ = _tiles(tmp_path, write_egms_csv)
+
+    class CancelWhileWriting(QgsProcessingFeedback):
+        def setProgress(self, progress):  # noqa: N802
+            super().setProgress(progress)
+            if progress > 60:
+                self.cancel()
+
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        _run({"INPUT": [first, second], "OUTPUT": str(tmp_path / "points.gpkg")}, feedback=CancelWhileWriting())
+    assert sorted(os.listdir(tmp_path)) == before
 
 
 def test_psbas_layer_in_cm_multipoints_and_reference_area(provider, tmp_path):
@@ -112,7 +160,6 @@ def test_output_is_styled_on_the_velocity(provider, tmp_path, write_egms_csv, qg
     feedback = QgsProcessingFeedback()
     algorithm = QgsApplication.processingRegistry().algorithmById("subsidence:importinsarseries")
     import processing
-
     from qgis.core import QgsProcessingOutputLayerDefinition
 
     output = QgsProcessingOutputLayerDefinition(str(tmp_path / "styled.gpkg"), QgsProject.instance())  # as the dialog

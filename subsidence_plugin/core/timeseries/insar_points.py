@@ -12,12 +12,14 @@ of overlapping bursts; reading and writing files is the caller's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+
+from ..io.row_store import row_index, split_key
 
 MILLIMETRES_PER_UNIT = {"mm": 1.0, "cm": 10.0, "m": 1000.0}
 DAYS_PER_YEAR = 365.25
@@ -54,12 +56,76 @@ def detect_format(names: Sequence[str]) -> str:
 
 
 @dataclass
+class Series:
+    """Displacement of points, (points, dates) float32 in mm with NaN where missing, read by rows on demand: a
+    source's rows stay where they are (an array, or a `RowStore` on a temporary file) in its units until asked for.
+
+    ``parts``: (rows in the source's units, the output column of each of their columns, factor to mm) of each
+    source, their points one after the other; ``rows``: the points of the parts taken, in order (None: all);
+    ``reference``: mm a date, subtracted from every row. Indexed like a read-only array by rows (an integer, a
+    slice, indices or a mask, optionally followed by columns): only those rows are read and converted, so a
+    caller holds one block of points at a time."""
+
+    parts: List[Tuple[object, np.ndarray, float]]
+    columns: int
+    rows: Optional[np.ndarray] = None
+    reference: Optional[np.ndarray] = None
+
+    dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return sum(len(values) for values, _, _ in self.parts) if self.rows is None else len(self.rows)
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return len(self), self.columns
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows_key, columns_key = split_key(key)
+        index, single = row_index(rows_key, len(self))
+        out = self._read(index if self.rows is None else self.rows[index])
+        if single:
+            out = out[0]
+        return out if columns_key is None else out[..., columns_key]
+
+    def _read(self, index: np.ndarray) -> np.ndarray:
+        out = None
+        start = 0
+        for values, columns, factor in self.parts:
+            inside = np.flatnonzero((index >= start) & (index < start + len(values)))
+            if inside.size:
+                block = values[index[inside] - start]
+                if factor != 1.0 or block.dtype != np.float32:  # float32 in mm: as it is
+                    block = (np.asarray(block, dtype=np.float64) * factor).astype(np.float32)
+                if inside.size == index.size and np.array_equal(columns, np.arange(self.columns)):
+                    out = block
+                else:
+                    out = np.full((index.size, self.columns), np.nan, dtype=np.float32) if out is None else out
+                    out[np.ix_(inside, columns)] = block
+            start += len(values)
+        if out is None:
+            out = np.full((index.size, self.columns), np.nan, dtype=np.float32)
+        return out if self.reference is None else (out - self.reference[None, :]).astype(np.float32)
+
+    def take(self, index) -> "Series":
+        """The series of the points at ``index`` (indices or a mask)."""
+        rows, _ = row_index(index, len(self))
+        return replace(self, rows=rows if self.rows is None else self.rows[rows])
+
+    def minus(self, reference: np.ndarray) -> "Series":
+        """The series less ``reference`` (mm a date) at every point."""
+        reference = np.asarray(reference, dtype=np.float64)
+        return replace(self, reference=reference if self.reference is None else self.reference + reference)
+
+
+@dataclass
 class InsarPoints:
     """Measurement points of one or several sources in one CRS.
 
-    ``displacement``: (points, dates) float32 in mm, NaN where a date has no value; ``velocity`` /
-    ``velocity_std``: mm/yr (NaN where unknown); ``los``: (points, 3) east, north, up components of the unit
-    vector (NaN where unknown); ``attributes``: the source's other fields (quality: rmse, coherence, height ...).
+    ``displacement``: a `Series`, (points, dates) float32 in mm, NaN where a date has no value, read by rows;
+    ``velocity`` / ``velocity_std``: mm/yr (NaN where unknown); ``los``: (points, 3) east, north, up components of
+    the unit vector (NaN where unknown); ``attributes``: the source's other fields (quality: rmse, coherence,
+    height ...).
     """
 
     def sources(self) -> np.ndarray:
@@ -70,7 +136,7 @@ class InsarPoints:
     x: np.ndarray
     y: np.ndarray
     dates: np.ndarray
-    displacement: np.ndarray
+    displacement: Series
     velocity: np.ndarray
     velocity_std: np.ndarray
     los: np.ndarray
@@ -84,7 +150,7 @@ class InsarPoints:
     def take(self, index: np.ndarray) -> "InsarPoints":
         """The points at ``index`` (indices or a mask)."""
         return replace(self, pid=self.pid[index], x=self.x[index], y=self.y[index],
-                       displacement=self.displacement[index], velocity=self.velocity[index],
+                       displacement=self.displacement.take(index), velocity=self.velocity[index],
                        velocity_std=self.velocity_std[index], los=self.los[index],
                        attributes={name: values[index] for name, values in self.attributes.items()},
                        source=None if self.source is None else self.source[index])
@@ -113,12 +179,13 @@ def identifiers(values: np.ndarray) -> np.ndarray:
     return values.astype(str).astype(object)
 
 
-def insar_points(x: np.ndarray, y: np.ndarray, dates: np.ndarray, series: np.ndarray,
+def insar_points(x: np.ndarray, y: np.ndarray, dates: np.ndarray, series,
                  attributes: Dict[str, np.ndarray], units: str, source_format: str = "generic") -> InsarPoints:
     """Points in the plugin's convention from one source's coordinates, dates, (points, dates) series in
-    ``units`` (mm, cm or m, also used for the velocity per year) and attribute columns, whose roles (pid,
-    velocity, its standard deviation, line-of-sight vector) are recognised by name. A missing pid becomes the
-    point's number; a missing velocity is refitted from the series (`linear_velocity`)."""
+    ``units`` (mm, cm or m, also used for the velocity per year; an array or a `RowStore`, read when needed) and
+    attribute columns, whose roles (pid, velocity, its standard deviation, line-of-sight vector) are recognised by
+    name. A missing pid becomes the point's number; a missing velocity is refitted from the series
+    (`linear_velocity`)."""
     if units not in MILLIMETRES_PER_UNIT:
         raise ValueError(f"Unknown displacement units {units!r}: use one of {', '.join(MILLIMETRES_PER_UNIT)}")
     dates = np.asarray(dates, dtype="datetime64[D]")
@@ -137,8 +204,12 @@ def insar_points(x: np.ndarray, y: np.ndarray, dates: np.ndarray, series: np.nda
     used = {pid_name}
     velocity_name = find_column(names, VELOCITY_NAMES)
     std_name = find_column(names, VELOCITY_STD_NAMES)
+    if tuple(series.shape) != (n, dates.size):
+        raise ValueError(f"A series of shape {tuple(series.shape)} for {n} points and {dates.size} dates")
     order = np.argsort(dates, kind="stable")
-    displacement = (np.asarray(series, dtype=np.float64)[:, order] * factor).astype(np.float32)
+    columns = np.empty_like(order)
+    columns[order] = np.arange(order.size)  # the output column of each of the source's columns
+    displacement = Series([(series, columns, factor)], dates.size)
     dates = dates[order]
     if velocity_name is not None:
         velocity = _numeric(attributes[velocity_name], velocity_name) * factor
@@ -169,7 +240,7 @@ def insar_points(x: np.ndarray, y: np.ndarray, dates: np.ndarray, series: np.nda
 def linear_velocity(dates: np.ndarray, displacement: np.ndarray, block: int = 65536) -> np.ndarray:
     """Least-squares slope of each row of ``displacement`` (points, dates; NaN = missing) against time, in the
     series' units per year (365.25 days); NaN for a point with fewer than two values. Vectorised in blocks of
-    points."""
+    points (``displacement``: an array or a `Series`, read a block at a time)."""
     t = (np.asarray(dates, dtype="datetime64[D]") - np.asarray(dates, dtype="datetime64[D]").min()).astype(
         np.float64) / DAYS_PER_YEAR
     out = np.full(displacement.shape[0], np.nan)
@@ -188,15 +259,15 @@ def linear_velocity(dates: np.ndarray, displacement: np.ndarray, block: int = 65
 
 def merge_sources(sources: List[InsarPoints]) -> InsarPoints:
     """Points of several sources (tiles, bursts) in one set: dates are the union (NaN where a source has no
-    value), attributes the union of the fields (NaN / None where a source lacks one)."""
+    value), attributes the union of the fields (NaN / None where a source lacks one). The series stay where they
+    are (sources not yet taken from or re-referenced)."""
     if len(sources) == 1:
         return sources[0]
+    if any(s.displacement.rows is not None or s.displacement.reference is not None for s in sources):
+        raise ValueError("Merge the sources before taking points from them or re-referencing them")
     dates = np.unique(np.concatenate([s.dates for s in sources]))
-    blocks = []
-    for source in sources:
-        block = np.full((len(source), dates.size), np.nan, dtype=np.float32)
-        block[:, np.searchsorted(dates, source.dates)] = source.displacement
-        blocks.append(block)
+    parts = [(values, np.searchsorted(dates, source.dates)[columns], factor) for source in sources
+             for values, columns, factor in source.displacement.parts]
     names = list(dict.fromkeys(name for s in sources for name in s.attributes))
     attributes = {}
     for name in names:
@@ -208,7 +279,8 @@ def merge_sources(sources: List[InsarPoints]) -> InsarPoints:
                                                  else object)
             for s in sources])
     return InsarPoints(pid=np.concatenate([s.pid for s in sources]), x=np.concatenate([s.x for s in sources]),
-                       y=np.concatenate([s.y for s in sources]), dates=dates, displacement=np.concatenate(blocks),
+                       y=np.concatenate([s.y for s in sources]), dates=dates,
+                       displacement=Series(parts, dates.size),
                        velocity=np.concatenate([s.velocity for s in sources]),
                        velocity_std=np.concatenate([s.velocity_std for s in sources]),
                        los=np.concatenate([s.los for s in sources]), attributes=attributes,
@@ -246,16 +318,20 @@ def duplicate_points(points: InsarPoints, distance: float = 1.0) -> np.ndarray:
     return ~best
 
 
-def reference_series(points: InsarPoints, members: np.ndarray) -> np.ndarray:
-    """The series (mm, one value a date) the points are re-referenced to: the mean of the ``members`` (a mask
-    or indices: one point, or the points of an area) at each date, NaN where none has a value."""
-    chosen = points.displacement[members].astype(np.float64)
-    if chosen.ndim == 1:
-        return chosen
-    if chosen.shape[0] == 0:
+def reference_series(points: InsarPoints, members, block: int = 65536) -> np.ndarray:
+    """The series (mm, one value a date) the points are re-referenced to: the mean of the ``members`` (an index,
+    indices or a mask: one point, or the points of an area) at each date, NaN where none has a value. Read
+    ``block`` members at a time."""
+    index, single = row_index(members, len(points))
+    if single:
+        return points.displacement[index[0]].astype(np.float64)
+    if index.size == 0:
         raise ValueError("No measurement point lies in the reference area")
-    count = (~np.isnan(chosen)).sum(axis=0)
-    total = np.nansum(chosen, axis=0)
+    count, total = np.zeros(points.dates.size), np.zeros(points.dates.size)
+    for start in range(0, index.size, block):
+        chosen = points.displacement[index[start:start + block]].astype(np.float64)
+        count += (~np.isnan(chosen)).sum(axis=0)
+        total += np.nansum(chosen, axis=0)
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
@@ -266,5 +342,4 @@ def rereferenced(points: InsarPoints, reference: np.ndarray) -> InsarPoints:
     if np.isnan(reference).all():
         raise ValueError("The reference has no value at any date")
     shift = linear_velocity(points.dates, reference[None, :])[0]
-    return replace(points, displacement=(points.displacement - reference[None, :]).astype(np.float32),
-                   velocity=points.velocity - shift)
+    return replace(points, displacement=points.displacement.minus(reference), velocity=points.velocity - shift)

@@ -1,5 +1,6 @@
 """subsidence:importinsarseries - InSAR points with displacement series (EGMS CSV, other CSV, point layers) into
-one point layer in the plugin's convention (mm, DYYYYMMDD fields)."""
+one point layer in the plugin's convention (mm, DYYYYMMDD fields): CSV series streamed through a temporary file,
+the output written a block of points at a time."""
 from __future__ import annotations
 
 import os
@@ -13,13 +14,14 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
 from ...core.io.csv_points import (EGMS_PROJECTED_EPSG, WGS84_EPSG, coordinate_columns, csv_header, is_geographic_pair,
                                    read_csv_points)
 from ...core.io.points import date_field_name, transform_points
+from ...core.io.row_store import RowStore
 from ...core.spatial.polygons import points_in_polygons
 from ...core.timeseries.insar_points import (FORMATS, detect_format, duplicate_points, insar_points, merge_sources,
                                              reference_series, rereferenced)
 from .. import styles
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors
 from ..inputs import feature_wkbs, ogr_file_of, read_layer_points
-from ..outputs import point_sink
+from ..outputs import PointOutput
 
 FORMAT_LABELS = ["Automatic", "EGMS L2a / L2b CSV", "EGMS L3 CSV", "Other CSV or point layer"]
 UNIT_LABELS = ["Automatic (EGMS: mm; otherwise mm, with a warning)", "mm", "cm", "m"]
@@ -27,6 +29,7 @@ UNIT_CODES = [None, "mm", "cm", "m"]
 REFERENCE_LABELS = ["None (as the source)", "The measurement point nearest to a location",
                     "The mean of the points inside an area"]
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
+WRITE_BLOCK = 20000  # points written at a time (20000 x 300 dates: 24 MB of float32 series)
 
 
 class ImportInsarSeries(SubsidenceAlgorithm):
@@ -57,7 +60,12 @@ class ImportInsarSeries(SubsidenceAlgorithm):
         "NULL.</p>"
         "<p><b>Re-referencing</b> (optional): subtract from every series the series of the measurement point "
         "nearest to a location, or the mean series of the points inside an area (a stable zone), and its "
-        "velocity from the velocities.</p>")
+        "velocity from the velocities.</p>"
+        "<p><b>Large inputs</b>: CSV files are read in blocks and their series go to a temporary file until they "
+        "are written, so memory grows with the points' other fields (about 0.8 GB for 10<sup>6</sup> EGMS points), "
+        "not with the dates; a GeoPackage output is written straight through SQLite with its spatial index "
+        "(10<sup>6</sup> points × 300 dates: about a minute on two cores, about twice as fast as ogr2ogr). Point "
+        "layers are read whole.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -79,6 +87,14 @@ class ImportInsarSeries(SubsidenceAlgorithm):
                                                             QgsProcessing.TypeVectorPoint))
 
     def process(self, parameters, context, feedback):
+        stores = []  # the temporary files of the CSV files' series, removed however the run ends
+        try:
+            return self._import(parameters, context, feedback, stores)
+        finally:
+            for store in stores:
+                store.close()
+
+    def _import(self, parameters, context, feedback, stores):
         layers = self.parameterAsLayerList(parameters, "INPUT", context)
         if not layers:
             raise QgsProcessingException("Give at least one file or point layer with InSAR points")
@@ -90,7 +106,10 @@ class ImportInsarSeries(SubsidenceAlgorithm):
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled: no output was written")
             label = f"{layer.name()}"
-            table, crs, source_format = self._read(layer, chosen_format, csv_crs, context, feedback, label)
+            share = (number - 1, len(layers))
+            table, crs, source_format = self._read(layer, chosen_format, csv_crs, context, feedback, label, share)
+            if isinstance(table.series, RowStore):
+                stores.append(table.series)
             if target_crs is None:
                 target_crs = crs
             table.x, table.y = transform_points(table.x, table.y, crs.toWkt(), target_crs.toWkt())
@@ -115,10 +134,6 @@ class ImportInsarSeries(SubsidenceAlgorithm):
                               "of a point of another input) removed, keeping the lowest rmse (else the highest "
                               "coherence)")
             points = points.take(~drop)
-        gaps = np.isnan(points.displacement)
-        if gaps.any():
-            feedback.pushWarning(f"{int(gaps.sum())} value(s) missing in the series of {int(gaps.any(axis=1).sum())} "
-                                 "point(s) (a tile without the date, or NULL in the source): kept as NULL")
         points = self._rereference(parameters, context, feedback, points, target_crs)
         feedback.setProgress(50)
         dest = self._write(parameters, context, feedback, points, target_crs)
@@ -129,8 +144,9 @@ class ImportInsarSeries(SubsidenceAlgorithm):
         feedback.pushInfo(f"Wrote {len(points)} points with {points.dates.size} dates (mm)")
         return {"OUTPUT": dest}
 
-    def _read(self, layer, chosen_format, csv_crs, context, feedback, label):
-        """(PointTable, its CRS, format) of one input layer or file."""
+    def _read(self, layer, chosen_format, csv_crs, context, feedback, label, share):
+        """(PointTable, its CRS, format) of one input layer or file; ``share``: (inputs read, inputs), for the
+        progress of reading a CSV file (its series go to a temporary file)."""
         path = _text_file_of(layer)
         if path is None:
             if chosen_format.startswith("egms"):
@@ -158,7 +174,12 @@ class ImportInsarSeries(SubsidenceAlgorithm):
                 crs = csv_crs
             else:
                 raise ValueError(f"the CRS of the columns {pair[0]} / {pair[1]} is not known: give it")
-            return read_csv_points(path, crs.toWkt(), pair), crs, source_format
+            done, inputs = share
+
+            def progress(percent, _message):
+                feedback.setProgress(40.0 * (done + percent / 100.0) / inputs)
+
+            return read_csv_points(path, crs.toWkt(), pair, progress, feedback.isCanceled), crs, source_format
 
     def _metric_distance(self, parameters, context, points, crs) -> float:
         """The duplicate distance in the units of ``crs`` (degrees for a geographic CRS, at the points'
@@ -196,6 +217,7 @@ class ImportInsarSeries(SubsidenceAlgorithm):
             return rereferenced(points, reference_series(points, members))
 
     def _write(self, parameters, context, feedback, points, crs):
+        """Write the points a block at a time (their series are read block by block); count the gaps."""
         columns = [("pid", "string", points.pid), ("VEL_MM_YR", "double", points.velocity)]
         if np.isfinite(points.velocity_std).any():
             columns.append(("VEL_STD_MM_YR", "double", points.velocity_std))
@@ -203,15 +225,27 @@ class ImportInsarSeries(SubsidenceAlgorithm):
             if np.isfinite(points.los[:, index]).any():
                 columns.append((name, "double", points.los[:, index]))
         date_names = [date_field_name(date) for date in points.dates]
-        taken = {name.lower() for name, _, _ in columns} | {name.lower() for name in date_names} | {"fid"}
+        taken = {name.lower() for name, _, _ in columns} | {name.lower() for name in date_names} | {"fid", "geom"}
         for name, values in points.attributes.items():
             if name.lower() in taken:
                 feedback.pushWarning(f"Source field {name!r} left out: the output has a field of that name")
                 continue
             columns.append((name, "double" if values.dtype.kind in "fiub" else "string", values))
-        for index, name in enumerate(date_names):
-            columns.append((name, "double", points.displacement[:, index]))
-        return point_sink(self, parameters, "OUTPUT", context, crs, points.x, points.y, columns, feedback)
+        fields = [(name, kind) for name, kind, _ in columns] + [(name, "double") for name in date_names]
+        gaps, gappy = 0, 0
+        with PointOutput(self, parameters, "OUTPUT", context, crs, fields, feedback) as output:
+            for start in range(0, len(points), WRITE_BLOCK):
+                stop = min(len(points), start + WRITE_BLOCK)
+                series = points.displacement[start:stop]
+                missing = np.isnan(series)
+                gaps, gappy = gaps + int(missing.sum()), gappy + int(missing.any(axis=1).sum())
+                output.add(points.x[start:stop], points.y[start:stop],
+                           [values[start:stop] for _, _, values in columns] + [series])
+                feedback.setProgress(50.0 + 50.0 * stop / len(points))
+        if gaps:
+            feedback.pushWarning(f"{gaps} value(s) missing in the series of {gappy} point(s) (a tile without the "
+                                 "date, or NULL in the source): kept as NULL")
+        return output.dest
 
 
 def _text_file_of(layer):

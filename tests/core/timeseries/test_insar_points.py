@@ -4,6 +4,7 @@ import pytest
 from osgeo import osr
 
 from subsidence_plugin.core.io.csv_points import read_csv_points
+from subsidence_plugin.core.io.row_store import RowStore
 from subsidence_plugin.core.spatial.polygons import points_in_polygons
 from subsidence_plugin.core.timeseries.insar_points import (detect_format, duplicate_points, insar_points,
                                                             linear_velocity, merge_sources, reference_series,
@@ -69,6 +70,44 @@ def test_merge_takes_the_union_of_dates_and_fields():
     assert np.isnan(merged.displacement[2, [0, 1, 3]]).all() and np.isnan(merged.displacement[0, 2::2]).all()
     assert not np.isnan(merged.displacement[0, [0, 1, 3]]).any() and not np.isnan(merged.displacement[2, 2::2]).any()
     assert np.isnan(merged.attributes["rmse"][2]) and merged.attributes["mp_type"].tolist() == [None, None, "DS"]
+
+
+def test_series_read_by_blocks_equal_the_arithmetic_on_whole_arrays():
+    """One source's series in cm on a temporary row store (dates in reverse order), merged with a source of other
+    dates in mm, taken and re-referenced: read a block of rows at a time, the same values as on whole arrays."""
+    rng = np.random.default_rng(3)
+    in_cm = rng.normal(0, 2, (30, DATES.size))
+    in_cm[4, 2] = np.nan
+    store = RowStore(DATES.size)
+    store.append(in_cm[:, ::-1])
+    first = insar_points(np.arange(30.0), np.zeros(30), DATES[::-1], store, {}, "cm")
+    later = DATES[1:] + 1
+    in_mm = rng.normal(0, 20, (5, later.size))
+    merged = merge_sources([first, insar_points(np.zeros(5), np.ones(5), later, in_mm, {}, "mm")])
+    dates = np.unique(np.concatenate([DATES, later]))
+    expected = np.full((35, dates.size), np.nan, dtype=np.float32)
+    expected[:30, np.searchsorted(dates, DATES)] = (in_cm.astype(np.float32) * 10.0).astype(np.float32)  # kept as
+    # float32 in cm, converted when read
+    expected[30:, np.searchsorted(dates, later)] = in_mm.astype(np.float32)
+    assert merged.displacement.shape == (35, dates.size)
+    np.testing.assert_array_equal(merged.displacement[:], expected)
+    keep = np.ones(35, dtype=bool)
+    keep[[0, 7, 31]] = False
+    taken = merged.take(keep)
+    reference = reference_series(taken, np.arange(3, 12), block=4)
+    chosen = expected[keep][3:12]
+    empty = np.isnan(chosen).all(axis=0)  # the dates of the other source only
+    assert empty.any() and np.isnan(reference[empty]).all()
+    np.testing.assert_allclose(reference[~empty], np.nanmean(chosen[:, ~empty], axis=0), rtol=1e-6)
+    moved = rereferenced(taken, reference)
+    blocks = np.concatenate([moved.displacement[start:start + 7] for start in range(0, len(moved), 7)])
+    np.testing.assert_array_equal(blocks, (expected[keep] - reference).astype(np.float32))
+    np.testing.assert_allclose(linear_velocity(dates, moved.displacement, block=5),
+                               linear_velocity(dates, blocks), rtol=1e-12)
+    np.testing.assert_array_equal(moved.displacement[-1, 1:], blocks[-1, 1:])
+    np.testing.assert_array_equal(moved.displacement[[2, 2, 0]], blocks[[2, 2, 0]])
+    with pytest.raises(ValueError, match="Merge the sources before"):
+        merge_sources([taken, first])
 
 
 def test_rereferencing_to_the_mean_of_an_area():
