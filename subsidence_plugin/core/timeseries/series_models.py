@@ -58,24 +58,47 @@ class MinMax:
     high: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> "MinMax":
-        """Scaling of the last axis of ``values`` (NaN ignored)."""
-        flat = values.reshape(-1, values.shape[-1])
-        return cls(np.nanmin(flat, axis=0).astype(np.float64), np.nanmax(flat, axis=0).astype(np.float64))
+    def fit(cls, values: np.ndarray, rows: Optional[np.ndarray] = None, months: Optional[int] = None) -> "MinMax":
+        """Scaling of the last axis of ``values`` (points, months, features; NaN ignored), over the points
+        ``rows`` (default all) and their first ``months`` months (default all), a block of points at a time."""
+        low, high = _extremes(values, rows, months)
+        return cls(low, high)
 
     @classmethod
-    def magnitude(cls, values: np.ndarray) -> "MinMax":
+    def magnitude(cls, values: np.ndarray, rows: Optional[np.ndarray] = None) -> "MinMax":
         """Scaling by the largest magnitude of each feature (0 stays 0; NaN ignored)."""
-        flat = np.abs(values.reshape(-1, values.shape[-1]))
-        return cls(np.zeros(flat.shape[1]), np.nan_to_num(np.nanmax(flat, axis=0), nan=0.0).astype(np.float64))
+        low, high = _extremes(values, rows, None)
+        return cls(np.zeros(low.size), np.fmax(np.abs(low), np.abs(high)))
 
-    def apply(self, values: np.ndarray) -> np.ndarray:
+    def apply(self, values: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """Scaled float32 values; ``in_place`` scales a float32 array itself (no copy)."""
         span = np.where(self.high > self.low, self.high - self.low, 1.0)
+        if in_place and values.dtype == np.float32:
+            values -= self.low.astype(np.float32)
+            values /= span.astype(np.float32)
+            return values
         return ((values - self.low) / span).astype(np.float32)
 
     def invert(self, scaled: np.ndarray, column: int = 0) -> np.ndarray:
         span = self.high[column] - self.low[column] if self.high[column] > self.low[column] else 1.0
         return scaled * span + self.low[column]
+
+
+def _extremes(values: np.ndarray, rows: Optional[np.ndarray], months: Optional[int], block: int = 4096):
+    """(lowest, highest) of each feature (last axis; NaN ignored, 0 for a feature without values) over ``rows``
+    and their first ``months`` months, read a block of rows at a time (no copy of the whole array)."""
+    rows = np.arange(values.shape[0]) if rows is None else np.asarray(rows)
+    features = values.shape[-1]
+    low, high = np.full(features, np.inf), np.full(features, -np.inf)
+    for start in range(0, rows.size, block):
+        part = values[rows[start:start + block]]
+        part = (part[:, :months] if months is not None else part).reshape(-1, features)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a feature without values in the block
+            low = np.fmin(low, np.nanmin(part, axis=0))
+            high = np.fmax(high, np.nanmax(part, axis=0))
+    empty = ~np.isfinite(low)
+    return np.where(empty, 0.0, low).astype(np.float64), np.where(empty, 0.0, high).astype(np.float64)
 
 
 @dataclass
@@ -178,14 +201,21 @@ def step_features(displacement: np.ndarray, heads: Optional[np.ndarray], static:
                   extra: Sequence[np.ndarray] = ()) -> np.ndarray:
     """(points, months, features) float32: [change of displacement into month k, change of head out of month k
     (0 where unknown; one column an aquifer), the ``extra`` columns (points, months[, columns]), the static
-    factors]; month 0 has no change of displacement (NaN)."""
+    factors]; month 0 has no change of displacement (NaN). Written column by column into the one array."""
     points, months = displacement.shape
-    change = np.full((points, months), np.nan, dtype=np.float32)
-    change[:, 1:] = np.diff(displacement, axis=1)
-    parts = [change[..., None], _change_out_of(heads, points, months)]
-    parts += [np.asarray(column, dtype=np.float32).reshape(points, months, -1) for column in extra]
-    parts.append(np.repeat(np.asarray(static, dtype=np.float32)[:, None, :], months, axis=1))
-    return np.concatenate(parts, axis=2)
+    head_change = _change_out_of(heads, points, months)
+    extra = [np.asarray(column, dtype=np.float32).reshape(points, months, -1) for column in extra]
+    static = np.asarray(static, dtype=np.float32)
+    count = 1 + head_change.shape[2] + sum(column.shape[2] for column in extra) + static.shape[1]
+    out = np.empty((points, months, count), dtype=np.float32)
+    out[:, 0, 0] = np.nan
+    np.subtract(displacement[:, 1:], displacement[:, :-1], out=out[:, 1:, 0], casting="unsafe")
+    column = 1
+    for part in [head_change] + extra:
+        out[:, :, column:column + part.shape[2]] = part
+        column += part.shape[2]
+    out[:, :, column:] = static[:, None, :]
+    return out
 
 
 @dataclass
@@ -257,8 +287,15 @@ class WindowSampler:
         self.scaled = scaled
         self.window = window
         self.offsets = np.arange(-window + 1, 1)
-        missing = (~np.isfinite(scaled).all(axis=2)).astype(np.int32)
-        self.missing_before = np.concatenate([np.zeros((len(scaled), 1), np.int32), missing.cumsum(axis=1)], axis=1)
+
+    def _missing_before(self, points: np.ndarray) -> np.ndarray:
+        """(points, months + 1) int32: how many of each point's months before month k lack a value, a block of
+        points at a time (no (points, months, features) mask)."""
+        out = np.zeros((points.size, self.scaled.shape[1] + 1), np.int32)
+        for start in range(0, points.size, 4096):
+            missing = ~np.isfinite(self.scaled[points[start:start + 4096]]).all(axis=2)
+            np.cumsum(missing, axis=1, out=out[start:start + 4096, 1:])
+        return out
 
     def samples(self, points: np.ndarray, last_month: int) -> np.ndarray:
         """Flat indices of the samples [point, month t] whose window and target month t + 1 lie in months
@@ -268,15 +305,20 @@ class WindowSampler:
         points = np.asarray(points, dtype=np.int64)
         if t.size == 0 or points.size == 0:
             return np.zeros(0, dtype=np.int64)
-        before = self.missing_before[points]
+        before = self._missing_before(points)
         ok = (before[:, t + 1] - before[:, t + 1 - self.window] == 0) & np.isfinite(self.scaled[points[:, None],
                                                                                             t[None, :] + 1, 0])
-        row, column = np.nonzero(ok)
-        return points[row] * months + t[column]
+        del before
+        index = np.int32 if self.scaled.shape[0] * months < 2 ** 31 else np.int64
+        flat = np.flatnonzero(ok).astype(index)
+        del ok
+        row, column = np.divmod(flat, index(t.size))
+        return points.astype(index)[row] * index(months) + t.astype(index)[column]
 
     def split(self, samples: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """(points, months t) of flat samples."""
-        return np.divmod(samples, self.scaled.shape[1])
+        point, t = np.divmod(samples, samples.dtype.type(self.scaled.shape[1]))
+        return point.astype(np.int64), t.astype(np.int64)
 
     def batch(self, samples: np.ndarray) -> tuple:
         point, t = self.split(samples)
@@ -350,18 +392,20 @@ def train_series_model(displacement: np.ndarray, drivers: PointDrivers, training
         kernel = _kernel(displacement, drivers, training_months, settings, points, report)
     use_lag = settings.kind == "attention_gru" and drivers.lag_months() is not None
     features, names = windowed_features(settings.kind, displacement, drivers, kernel, use_lag)
-    scaling = MinMax.fit(features[points, :training_months])  # the training points' months only
-    sampler = WindowSampler(scaling.apply(features), settings.window)
-    del features
+    scaling = MinMax.fit(features, points, training_months)  # the training points' months only
+    sampler = WindowSampler(scaling.apply(features, in_place=True), settings.window)
     train_points, validation_points = _training_split(points, settings)
     train_samples = sampler.samples(train_points, training_months - 1)
     validation_samples = sampler.samples(validation_points, training_months - 1)
     if len(train_samples) == 0:
         raise ValueError(f"No point has {settings.window + 2} consecutive monthly values in the training months: "
                          "shorten the window or give longer series")
+    train_count = len(train_samples)
     samples = np.concatenate([train_samples, validation_samples])
-    train_index = np.arange(len(train_samples))
-    validation_index = len(train_samples) + np.arange(len(validation_samples))
+    del train_samples, validation_samples
+    # int32 indices up to 2^31 samples: the epoch's permutation is no larger than the samples themselves
+    train_index = np.arange(train_count, dtype=samples.dtype)
+    validation_index = np.arange(train_count, len(samples), dtype=samples.dtype)
     network_class = NETWORKS[settings.kind]
     network, history = train_model(lambda: network_class(features_count(scaling), settings.hidden, settings.layers),
                                    lambda index: sampler.batch(samples[index]), train_index, validation_index,
@@ -400,16 +444,18 @@ def _train_physics(displacement, drivers, training_months, settings, points, pro
         raise ValueError("The physics-constrained RNN needs the groundwater heads: give the piezometers")
     if drivers.static.shape[1] == 0 and report is not None:
         report("No compressible-thickness raster: the physics RNN takes H = 1 m at every point")
-    history = displacement[:, :training_months].astype(np.float64)
+    history = displacement[:, :training_months]
     anchor = _anchors(history)
-    relative = history - history[np.arange(len(history)), anchor][:, None]
+    relative = (history - history[np.arange(len(history)), anchor][:, None]).astype(np.float32)
     usable = points[np.isfinite(relative[points]).sum(axis=1) >= 3]
     if usable.size < 2:
         raise ValueError("Fewer than 2 points have 3 monthly values in the training months")
     inputs = physics_inputs(drivers.heads, _thickness(drivers), training_months)
-    scaling = MinMax.magnitude(inputs[usable])
-    output_scale = OUTPUT_HEADROOM * (float(np.nanmax(np.abs(relative[usable]))) or 1.0)
-    sampler = SequenceSampler(scaling.apply(inputs), relative / output_scale, anchor)
+    scaling = MinMax.magnitude(inputs, usable)
+    largest = MinMax.magnitude(relative[..., None], usable).high[0]
+    output_scale = OUTPUT_HEADROOM * (float(largest) or 1.0)
+    relative /= np.float32(output_scale)
+    sampler = SequenceSampler(scaling.apply(inputs, in_place=True), relative, anchor)
     train_points, validation_points = _training_split(usable, settings)
     if train_points.size == 0:
         raise ValueError("No point is left to train on after the validation share")
