@@ -112,14 +112,15 @@ def series_section(report, out, result, epochs: int) -> list:
         "rasters, the basin model's own delay), then seed 001's LSTM and seed 004's physics-constrained RNN "
         f"(<i>trainseriesmodel</i>) trained on the first 80 % of the dates with only {epochs} epochs (the demo's "
         "CPU budget; the seeds' defaults train for up to 300 and 2,000 epochs with early stopping) and forecast "
-        "month by month over the last 20 % with the observed heads.")
+        "month by month over the last 20 % with the observed heads.", raw_html=True)
     for name in SERIES_MODELS:
         description = load_series_model(out[name]["OUTPUT_MODEL"])[1]
         horizons = description["horizons_months"]
         rows = [[method] + ["n/a" if value is None or np.isnan(value) else f"{value:.2f}" for value in values]
                 for method, values in description["metrics"].items()]
         report.paragraph(f"<b>{name}</b>: RMSE (mm) by horizon from the last training month, on the observed "
-                         f"series (<a href=\"series/{os.path.basename(out[name]['REPORT'])}\">its report</a>).")
+                         f"series (<a href=\"series/{os.path.basename(out[name]['REPORT'])}\">its report</a>).",
+                         raw_html=True)
         report.table(rows, ["method"] + [f"{h} months (mm)" for h in horizons])
     scores = truth_scores(result, out)
     report.paragraph("Against the basin model's true displacement at the points (noise-free; the PS series carry "

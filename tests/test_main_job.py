@@ -61,6 +61,7 @@ def test_main_job_writes_project_and_report(tmp_path):
     assert "gap RMSE" in report and "Patch CNN" in report
     assert "Susceptibility (seed 002) and GARDLIF + PSO (seed 003)" in report and "true future" in report
     assert "Point time series (seeds 001 and 004)" in report and "RMSE against the truth" in report
+    assert '<a href="series/lstm.html">its report</a>' in report and "&lt;i&gt;" not in report
     assert "physics RNN with n fixed at 1, observed heads" in report and "delayed compaction" in report
     assert len(re.findall(r"data:image/png;base64,", report)) >= 10
     assert re.search(r"CNN-GWO\s*: susceptibility test AUC 0\.\d+", run.stdout)
