@@ -159,6 +159,8 @@ def main(argv=None):
                         "patience 20)")
     parser.add_argument("--physics-epochs", type=int, default=2000, help="at most this many epochs of the physics "
                         "RNN (its seed's 2,000; a cheap network)")
+    parser.add_argument("--gw-window", type=int, default=12, help="GW-LSTM window in months (the seed's 36 leaves no "
+                        "training window before the early origins of Doñana's 58 months)")
     parser.add_argument("--optimiser", default="sgd", choices=["sgd", "adam"], help="LSTM optimiser (seed 001: sgd)")
     args = parser.parse_args(argv)
     app, provider = harness.start_qgis()
@@ -173,6 +175,8 @@ def main(argv=None):
                 settings.training.epochs = min(settings.training.epochs, cap)
                 if kind == "lstm":
                     settings.training.optimiser = args.optimiser
+                if kind == "gw_lstm":
+                    settings.window = args.gw_window
                 models[LABELS[kind] + (f" ({args.optimiser})" if kind == "lstm" else "")] = settings
             errors, seconds = series_errors(tables, models)
     finally:
