@@ -121,7 +121,7 @@ def series_section(report, out, result, epochs: int) -> list:
         report.paragraph(f"<b>{name}</b>: RMSE (mm) by horizon from the last training month, on the observed "
                          f"series (<a href=\"series/{os.path.basename(out[name]['REPORT'])}\">its report</a>).",
                          raw_html=True)
-        report.table(rows, ["method"] + [f"{h} months (mm)" for h in horizons])
+        report.table(rows, ["method"] + [f"{h} month{'s' if h > 1 else ''} (mm)" for h in horizons])
     scores = truth_scores(result, out)
     report.paragraph("Against the basin model's true displacement at the points (noise-free; the PS series carry "
                      "2.5 mm of noise): each point's RMSE over the held-out dates, averaged over the points.")
