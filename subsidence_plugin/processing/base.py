@@ -83,6 +83,8 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
         transaction = OutputTransaction(self, parameters, context)
         loading = set(context.layersToLoadOnCompletion())
         try:
+            if feedback is not None and feedback.isCanceled():
+                raise Cancelled()  # stopped before it started (a dock's Cancel right after Run)
             run_parameters = transaction.begin()
             results = self.process(run_parameters, context, feedback)
             if feedback.isCanceled():
@@ -130,6 +132,13 @@ class TrainingFeedback(QgsProcessingFeedback):
 
     epochFinished = pyqtSignal(int, float, float)
     fitnessFinished = pyqtSignal(int, float, float)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.also_cancelled = None  # a task's isCanceled: a cancel from QGIS's task bar
+
+    def isCanceled(self):  # noqa: N802 (the algorithms' Python checks see the task bar's cancel too)
+        return super().isCanceled() or bool(self.also_cancelled is not None and self.also_cancelled())
 
 
 def report_epoch(feedback: QgsProcessingFeedback, epoch: int, train_loss: float, val_loss: float) -> None:

@@ -63,6 +63,28 @@ def test_cancel_leaves_nothing(provider, sample_area, qgis_new_project, tmp_path
     assert not [p for p in os.listdir(tmp_path) if p.endswith((".pt", ".tif"))]
 
 
+def test_a_cancel_from_the_task_bar_reaches_the_algorithm(provider, sample_area, qgis_new_project, tmp_path,
+        wait_for_dock):
+    """QGIS's task bar calls QgsTask.cancel() (the docks themselves only `stop()` their tasks: cancel() on a task
+    the thread pool is just starting crashes QGIS 3.22); the running algorithm must still see it."""
+    import time
+
+    from qgis.core import QgsTask
+    from qgis.PyQt.QtWidgets import QApplication
+    dock = _dock(sample_area, qgis_new_project, tmp_path)
+    dock.epochs.setValue(500)
+    dock.run()
+    start = time.time()
+    while dock.task.status() != QgsTask.Running:
+        QApplication.processEvents()
+        assert time.time() - start < 60
+    QgsTask.cancel(dock.task)
+    wait_for_dock(dock)
+    assert dock.outcome == "cancelled" and "Cancelled" in dock.status.text()
+    assert len(dock.loss.training) < 500
+    assert not [p for p in os.listdir(tmp_path) if p.endswith((".pt", ".tif"))]
+
+
 def test_missing_inputs_are_explained(qgis_new_project):
     dock = SurfaceDock()
     dock.run()

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from qgis.core import (QgsApplication, QgsCoordinateTransform, QgsCsException, QgsDistanceArea, QgsFeature,
                        QgsFeatureRequest, QgsField, QgsGeometry, QgsMapLayerProxyModel, QgsPointXY, QgsProject,
-                       QgsRasterLayer, QgsRectangle, QgsTask, QgsUnitTypes, QgsVectorLayer, QgsVectorLayerFeatureSource,
+                       QgsRasterLayer, QgsRectangle, QgsUnitTypes, QgsVectorLayer, QgsVectorLayerFeatureSource,
                        QgsWkbTypes)
 from qgis.gui import (QgsCheckableComboBox, QgsCollapsibleGroupBox, QgsFileWidget, QgsMapLayerComboBox, QgsRubberBand,
                       QgsVertexMarker)
@@ -40,6 +40,7 @@ from qgis.PyQt.QtWidgets import (QAction, QComboBox, QDoubleSpinBox, QFileDialog
 
 from ...core.timeseries.insar_points import PID_NAMES, find_column
 from ...processing.timeseries.forecast_series import SCENARIOS
+from ..widgets.background_task import BackgroundTask
 from ..widgets.layer_choices import Choice, is_point_layer
 from ..widgets.map_tools import PointPickTool, PolygonTool
 from ..widgets.point_index import PointIndex, PointIndexTask, key_string
@@ -153,14 +154,14 @@ class Piezometers:
     heads: np.ndarray
 
 
-class AreaSeriesTask(QgsTask):
+class AreaSeriesTask(BackgroundTask):
     """Mean, standard deviation and count per date of the series of the points inside the polygon, one layer at
     a time, read by feature id in the background; ``done`` is emitted on the main thread."""
 
     done = pyqtSignal()
 
     def __init__(self, jobs: List[dict]):
-        super().__init__("Land subsidence: series of the points in the polygon", QgsTask.CanCancel)
+        super().__init__("Land subsidence: series of the points in the polygon")
         self.jobs, self.results, self.error = jobs, [], ""
 
     def run(self) -> bool:  # worker thread: no widget, no project
@@ -176,7 +177,7 @@ class AreaSeriesTask(QgsTask):
                     if len(block) == 5000:
                         statistics.add(np.array(block))
                         block = []
-                        if self.isCanceled():
+                        if self.stopped():
                             return False
                 if block:
                     statistics.add(np.array(block))
@@ -365,7 +366,7 @@ class SeriesDock(TaskDock):
         self.indexes.pop(layer_id, None)
         task = self.index_tasks.pop(layer_id, None)
         if task is not None and not sip.isdeleted(task):
-            task.cancel()
+            task.stop()
 
     def _ensure_index(self, layer) -> None:
         if layer.id() in self.indexes or layer.id() in self.index_tasks:
@@ -535,7 +536,7 @@ class SeriesDock(TaskDock):
     def clear(self) -> None:
         """Forget the picked points and the polygon."""
         if self.area_task is not None and not sip.isdeleted(self.area_task):
-            self.area_task.cancel()
+            self.area_task.stop()
         self.area_task = None
         self.points, self.areas, self.waiting, self.area_polygon = [], [], None, None
         self.area_band.reset(QgsWkbTypes.PolygonGeometry)
@@ -555,7 +556,7 @@ class SeriesDock(TaskDock):
         if not self._indexes_ready(layers, ("polygon", QgsGeometry(polygon))):
             return
         if self.area_task is not None and not sip.isdeleted(self.area_task):
-            self.area_task.cancel()
+            self.area_task.stop()
         jobs = []
         for layer in layers:
             shape = QgsGeometry(polygon)
@@ -932,5 +933,5 @@ class SeriesDock(TaskDock):
             self.canvas.scene().removeItem(band)
         for task in list(self.index_tasks.values()) + ([self.area_task] if self.area_task is not None else []):
             if not sip.isdeleted(task):
-                task.cancel()
+                task.stop()
         self.index_tasks, self.area_task = {}, None

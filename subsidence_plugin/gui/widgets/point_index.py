@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 from osgeo import ogr
-from qgis.core import QgsFeatureRequest, QgsTask, QgsVectorLayerFeatureSource
+from qgis.core import QgsFeatureRequest, QgsVectorLayerFeatureSource
 from qgis.PyQt.QtCore import QVariant, pyqtSignal
 from scipy.spatial import cKDTree
 
@@ -22,6 +22,7 @@ from ...core.io.points import points_from_wkb
 from ...core.io.vectors import arrow_batches
 from ...core.spatial.polygons import points_in_polygons
 from ...processing.inputs import ogr_file_of
+from .background_task import BackgroundTask
 
 
 def key_string(value) -> str:
@@ -107,14 +108,14 @@ def read_ogr_points(path: str, layer_name: Optional[str], key_field: Optional[st
     return x, y, fids[owner], keys
 
 
-class PointIndexTask(QgsTask):
+class PointIndexTask(BackgroundTask):
     """Builds a `PointIndex` of a layer in the background; ``built`` is emitted on the main thread when it ends
     (``index`` set, or ``error``)."""
 
     built = pyqtSignal(str)  # the layer id
 
     def __init__(self, layer, key_field: Optional[str] = None):
-        super().__init__(f"Land subsidence: indexing the points of {layer.name()}", QgsTask.CanCancel)
+        super().__init__(f"Land subsidence: indexing the points of {layer.name()}")
         self.layer_id, self.key_field = layer.id(), key_field
         self.key_index = layer.fields().lookupField(key_field) if key_field else -1
         self.path, self.layer_name = ogr_file_of(layer)
@@ -141,7 +142,7 @@ class PointIndexTask(QgsTask):
         total = max(1, self.count)
         for number, feature in enumerate(self.source.getFeatures(request)):
             if number % 10000 == 0:
-                if self.isCanceled():
+                if self.stopped():
                     return None
                 self.setProgress(100.0 * number / total)
             geometry = feature.geometry()

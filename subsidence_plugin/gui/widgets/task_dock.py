@@ -14,14 +14,16 @@ import os
 from typing import Callable, List, Optional, Tuple
 
 from qgis.core import (Qgis, QgsApplication, QgsMessageLog, QgsProcessingContext, QgsProcessingException, QgsProject,
-                       QgsRasterLayer, QgsTask, QgsVectorLayer)
+                       QgsRasterLayer, QgsVectorLayer)
 from qgis.gui import QgsDockWidget
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QComboBox, QFrame, QSizePolicy, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox
+from qgis.PyQt.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
+                                 QSizePolicy, QSpinBox)
 
 from ...processing.base import TrainingFeedback
 from ...processing.styles import set_legend_title
+from .background_task import BackgroundTask
 from .layer_choices import LayerChoices
 
 RESULTS_GROUP = "Results"
@@ -39,27 +41,29 @@ def output_layer(source: str, name: str):
     return vector if vector.isValid() else None
 
 
-class AlgorithmTask(QgsTask):
+class AlgorithmTask(BackgroundTask):
     """Runs one Processing algorithm (prepared on the main thread, run in the worker, post-processed on the main
     thread). A cancelled run ends as Complete with ``cancelled`` set, so QGIS reports no failed task; an error
-    is logged once (critical), a cancel once (info)."""
+    is logged once (critical), a cancel once (info). `stop()` cancels the feedback; a cancel from QGIS's task bar
+    reaches the algorithm through the feedback's ``also_cancelled``."""
 
     executed = pyqtSignal(bool, dict)
 
     def __init__(self, algorithm, parameters: dict, context, feedback):
-        super().__init__(f"Land subsidence: {algorithm.displayName()}", QgsTask.CanCancel)
+        super().__init__(f"Land subsidence: {algorithm.displayName()}")
         self.algorithm = algorithm.create()
         self.parameters, self.context, self.feedback = parameters, context, feedback
         self.results, self.error, self.cancelled = {}, "", False
         self.feedback.progressChanged.connect(self.setProgress)
+        self.feedback.also_cancelled = self.isCanceled
         try:
             self.prepared = self.algorithm.prepare(parameters, context, feedback)
         except QgsProcessingException as error:
             self.prepared, self.error = False, str(error)
 
-    def cancel(self) -> None:
+    def stop(self) -> None:
+        super().stop()
         self.feedback.cancel()
-        super().cancel()
 
     def run(self) -> bool:  # worker thread: no widget, no project
         if not self.prepared:
@@ -71,7 +75,7 @@ class AlgorithmTask(QgsTask):
             self.error = str(error)
         except Exception as error:  # noqa: BLE001 - reported to the user, never raised in the worker
             self.error = f"{type(error).__name__}: {error}"
-        if self.error and self.feedback.isCanceled():
+        if self.error and (self.feedback.isCanceled() or self.stopped()):
             self.cancelled = True
             return True  # a cancel is not a failure
         return not self.error
@@ -85,6 +89,7 @@ class AlgorithmTask(QgsTask):
         else:
             QgsMessageLog.logMessage(f"{name} failed: {self.error}", LOG_TAG, Qgis.Critical)
         self.executed.emit(bool(result and not self.cancelled), dict(self.results))
+        self.feedback.also_cancelled = None  # the feedback outlives this task
 
 
 class TaskDock(QgsDockWidget):
@@ -232,7 +237,7 @@ class TaskDock(QgsDockWidget):
             self.status.setText("Cancelling…")
             self.pending = []
             self.task.setDescription(f"Land subsidence: {self.algorithm.displayName()} (cancelled)")
-            self.task.cancel()
+            self.task.stop()
 
     @property
     def running(self) -> bool:
