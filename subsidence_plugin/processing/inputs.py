@@ -1,13 +1,13 @@
 """Reading Processing inputs into core inputs: raster paths for GDAL, feature geometries, point values and
-point series (through the vectorised reader), the DEM parameters."""
+point series (through the vectorised reader), the DEM parameters, metric coordinates of points."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
-from qgis.core import QgsProcessingException, QgsWkbTypes
+from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException, QgsWkbTypes
 
-from ..core.io.points import point_table, read_points
+from ..core.io.points import point_table, read_points, transform_points
 from ..core.progress import Cancelled
 from .base import processing_errors
 
@@ -199,3 +199,18 @@ def factor_stack(layer, projected: bool = False, parameter: str = "Factor stack"
     from ..core.io.stack import open_factor_stack
 
     return open_factor_stack(gdal_raster_path(layer, parameter), projected)
+
+
+def metric_crs(crs, points) -> QgsCoordinateReferenceSystem:
+    """``crs`` when it is projected, else an azimuthal equidistant projection centred on the points (distances
+    in metres)."""
+    if not crs.isGeographic():
+        return crs
+    lon, lat = transform_points(points.x, points.y, crs.toWkt(), QgsCoordinateReferenceSystem("EPSG:4326").toWkt())
+    return QgsCoordinateReferenceSystem.fromProj(
+        f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m")
+
+
+def metric_coordinates(crs, points):
+    """(x, y) of the points in metres (`metric_crs`)."""
+    return transform_points(points.x, points.y, crs.toWkt(), metric_crs(crs, points).toWkt())

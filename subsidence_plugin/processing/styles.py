@@ -23,6 +23,8 @@ TERRAIN = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#c8915a", "#8c5a3c", "#f
 SEQUENTIAL = ("#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84")
 WARM = ("#fff5eb", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603", "#7f2704")
 LAND_USE = {1: ("town", "#7f7f7f"), 2: ("fields", "#a6d96a"), 3: ("rangeland", "#d8b365")}
+POINT_LABELS = {1: ("good (1)", "#1a9850"), 0: ("bad (0)", "#d73027")}
+KEPT_POINTS = {1: ("kept", "#1a9850"), 0: ("removed", "#d73027")}
 
 
 def raster_range(layer: QgsRasterLayer, band: int = 1, low: float = 0.02, high: float = 0.98) -> Tuple[float, float]:
@@ -184,6 +186,22 @@ def _graduated_points(layer, field, unit, colours, lo_value, hi_value, size) -> 
             label = f"{format_value(lo, decimals)} to {format_value(hi, decimals, unit)}"
         ranges.append(QgsRendererRange(lo, hi, symbol, label))
     layer.setRenderer(QgsGraduatedSymbolRenderer(field, ranges))
+
+
+def style_point_categories(layer: QgsVectorLayer, field: str, classes: Dict[object, Tuple[str, str]],
+                           size: float = 1.6, other: Optional[str] = None) -> None:
+    """Points categorised by ``field``: {value: (legend label, colour)}; ``other`` labels the points with any other
+    value or NULL (grey)."""
+    from qgis.core import QgsCategorizedSymbolRenderer, QgsRendererCategory
+
+    def marker(colour):
+        return QgsMarkerSymbol.createSimple({"name": "circle", "color": colour, "size": str(size),
+                                             "outline_color": "#404040", "outline_width": "0.1"})
+
+    categories = [QgsRendererCategory(value, marker(colour), label) for value, (label, colour) in classes.items()]
+    if other:
+        categories.append(QgsRendererCategory(None, marker("#bdbdbd"), other))
+    layer.setRenderer(QgsCategorizedSymbolRenderer(field, categories))
 
 
 def set_legend_title(tree_layer, text: Optional[str] = None) -> None:

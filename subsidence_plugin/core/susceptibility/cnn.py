@@ -28,8 +28,9 @@ from ..io.rasters import NODATA, RasterWriter, iter_stack_blocks
 from ..io.stack import FactorColumn
 from ..ml.model_files import (build_network, check_entries, check_numbers, load_weights, model_file_error, read_model,
                               save_model)
-from ..ml.optimisers import OptimisationResult, Problem, optimise
+from ..ml.optimisers import OptimisationResult
 from ..ml.training import EpochCallback, TrainingSettings, train_model
+from ..ml.tuning import FitnessCallback, SearchSpace, tune_training
 from ..progress import CancelCheck, ProgressCallback, Steps
 from ..stats.classes import sample_stride
 from ..stats.roc import roc_auc
@@ -170,9 +171,6 @@ class TrainedSusceptibility:
         return scores if self.model is None else 1.0 / (1.0 + np.exp(-scores))
 
 
-FitnessCallback = Callable[[int, float, float], None]  # (evaluations, candidate AUC, best AUC)
-
-
 def train_susceptibility(values: np.ndarray, label: np.ndarray, train: np.ndarray, definitions: Sequence[FactorClasses],
                          ratios: Sequence[np.ndarray], settings: SusceptibilitySettings,
                          progress: Optional[ProgressCallback] = None, is_cancelled: Optional[CancelCheck] = None,
@@ -228,63 +226,17 @@ def _scaled(progress, start, end):
 
 
 def _tune(settings, batches, build, inputs, label, fit_idx, val_idx, progress, is_cancelled, on_fitness, report):
-    """GWO or ICA over (log10 learning rate, epochs, log2 batch size); cost = 1 - validation AUC. Progress
-    (0-80 %) moves with every epoch of a candidate and is reported after every evaluated candidate (of
-    population x (iterations + 1))."""
-    lr, ep, bs = settings.learning_rate_range, settings.epoch_range, settings.batch_range
-    bounds = [(np.log10(lr[0]), np.log10(lr[1])), (ep[0], ep[1]), (np.log2(bs[0]), np.log2(bs[1]))]
-    state = {"evaluations": 0, "best": 0.0, "percent": 0.0}
-    expected = settings.population * (settings.iterations + 1)  # GWO: exactly; ICA: at most
-    method = "gwo" if settings.model == "cnn_gwo" else "ica"
+    """GWO or ICA (`ml.tuning`) over the learning rate, epochs and batch size; cost = 1 - validation AUC."""
+    space = SearchSpace(settings.learning_rate_range, settings.epoch_range, settings.batch_range,
+                        "gwo" if settings.model == "cnn_gwo" else "ica", settings.population, settings.iterations)
 
-    def candidate_settings(c):
-        training = copy.deepcopy(settings.training)
-        training.learning_rate = float(10.0 ** c[0])
-        training.epochs = int(c[1])
-        training.batch_size = int(round(2.0 ** c[2]))
-        training.patience = 0
-        return training
+    def fitness(training, candidate_progress):
+        model, _ = train_model(build, batches, fit_idx, val_idx, training, candidate_progress, is_cancelled)
+        with torch.no_grad():
+            scores = model(torch.from_numpy(inputs[val_idx])).numpy()
+        return roc_auc(label[val_idx], scores)
 
-    def objective(candidates):
-        costs = []
-        for c in candidates:
-            model, _ = train_model(build, batches, fit_idx, val_idx, candidate_settings(c),
-                                   candidate_progress if progress is not None else None, is_cancelled)
-            with torch.no_grad():
-                scores = model(torch.from_numpy(inputs[val_idx])).numpy()
-            auc = roc_auc(label[val_idx], scores)
-            state["evaluations"] += 1
-            state["best"] = max(state["best"], auc)
-            if on_fitness is not None:
-                on_fitness(state["evaluations"], auc, state["best"])
-            state["percent"] = 80.0 * min(1.0, state["evaluations"] / expected)
-            if progress is not None:
-                progress(state["percent"], f"{method.upper()} candidate {state['evaluations']}: validation AUC "
-                                           f"{auc:.3f} (best {state['best']:.3f})")
-            costs.append(1.0 - auc)
-        return np.array(costs)
-
-    def candidate_progress(percent, message):  # within a candidate: its epochs move the bar across its share
-        share = 80.0 / expected
-        within = min(80.0 * min(1.0, (state["evaluations"] + 1) / expected), state["percent"] + share * percent / 100.0)
-        progress(max(within, state["percent"]),
-                 f"{method.upper()} candidate {state['evaluations'] + 1} of {expected}: {message}")
-
-    def iteration_progress(_percent, message):  # the optimiser's messages, at the candidates' percentage
-        progress(state["percent"], message)
-
-    if report is not None:
-        report(f"Tuning the CNN with {method.upper()}: {settings.population} candidates x {settings.iterations} "
-               "iterations (cost = 1 - validation AUC)")
-    result = optimise(method, Problem(objective, bounds, integer=[1]), settings.population, settings.iterations,
-                      settings.training.seed, iteration_progress if progress is not None else None, is_cancelled)
-    best = candidate_settings(result.best)
-    chosen = {"learning_rate": best.learning_rate, "epochs": best.epochs, "batch_size": best.batch_size,
-              "validation_auc": 1.0 - result.best_cost}
-    if report is not None:
-        report(f"Best: learning rate {best.learning_rate:.3g}, {best.epochs} epochs, batch {best.batch_size} "
-               f"(validation AUC {1.0 - result.best_cost:.3f})")
-    return result, chosen
+    return tune_training(space, settings.training, fitness, progress, is_cancelled, on_fitness, report)
 
 
 def predict_index(trained: TrainedSusceptibility, stack_path: str, columns: Sequence[FactorColumn], grid: RasterGrid,

@@ -3,8 +3,8 @@ long table (and at the points), static factors at the points, a metric CRS for d
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingException,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField, QgsProcessingParameterFile)
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFile)
 
 from ...core.io.long_tables import read_long_table
 from ...core.io.points import transform_points
@@ -13,7 +13,7 @@ from ...core.spatial.interpolation import InterpolationSettings
 from ...core.timeseries.groundwater import delay_days, heads_at_points
 from ...core.timeseries.insar_points import identifiers
 from ..base import processing_errors
-from ..inputs import gdal_raster_path, read_point_layer
+from ..inputs import gdal_raster_path, metric_crs, read_point_layer
 
 
 def piezometer_heads(algorithm, parameters, context, feedback, metric, future_table: str = ""):
@@ -100,21 +100,6 @@ def _matching_field(table, stations) -> str:
         if count > best_count:
             best, best_count = name, count
     return best
-
-
-def metric_crs(crs, points) -> QgsCoordinateReferenceSystem:
-    """``crs`` when it is projected, else an azimuthal equidistant projection centred on the points (distances
-    in metres)."""
-    if not crs.isGeographic():
-        return crs
-    lon, lat = transform_points(points.x, points.y, crs.toWkt(), QgsCoordinateReferenceSystem("EPSG:4326").toWkt())
-    return QgsCoordinateReferenceSystem.fromProj(
-        f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m")
-
-
-def metric_coordinates(crs, points):
-    """(x, y) of the points in metres (`metric_crs`)."""
-    return transform_points(points.x, points.y, crs.toWkt(), metric_crs(crs, points).toWkt())
 
 
 def interbed_delays(static: np.ndarray, specific_storage: float, feedback):

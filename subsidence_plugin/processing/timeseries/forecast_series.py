@@ -12,9 +12,9 @@ from ...core.timeseries.baselines import monthly_series
 from ...core.timeseries.series_models import (PointDrivers, band_limits, forecast_series, load_series_model,
                                               scenario_heads)
 from ..base import SubsidenceAlgorithm, processing_errors
+from ..inputs import metric_coordinates
 from ..outputs import point_sink
-from .common import (add_series_inputs, heads_at_months, interbed_delays, metric_coordinates, read_series_points,
-                     static_factors)
+from .common import add_series_inputs, heads_at_months, interbed_delays, read_series_points, static_factors
 
 SCENARIOS = ["Observed heads (held where the record ends)", "Hold the last heads",
              "Change the drawdown rate by a percentage", "A table of future heads"]

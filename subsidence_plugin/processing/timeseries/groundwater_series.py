@@ -12,9 +12,9 @@ from ...core.io.rasters import values_at_points
 from ...core.spatial.interpolation import InterpolationSettings
 from ...core.timeseries.groundwater import delay_days, equivalent_interbed_thickness, heads_at_points
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter
-from ..inputs import gdal_raster_path
+from ..inputs import gdal_raster_path, metric_crs
 from ..outputs import point_sink
-from .common import add_series_inputs, aquifer_groups, metric_crs, piezometer_heads, read_series_points, warn_if_far
+from .common import add_series_inputs, aquifer_groups, piezometer_heads, read_series_points, warn_if_far
 
 METHODS = ["Inverse distance weighting (IDW)", "Ordinary kriging (variogram of the mean heads)"]
 

@@ -21,9 +21,9 @@ from ...core.timeseries.series_models import (KINDS, LABELS, PointDrivers, Serie
 from ...resources import plugin_version
 from .. import styles
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors, progress_adapter, report_epoch
+from ..inputs import metric_coordinates
 from ..outputs import point_sink
-from .common import (add_series_inputs, heads_at_months, interbed_delays, metric_coordinates, read_series_points,
-                     static_factors)
+from .common import add_series_inputs, heads_at_months, interbed_delays, read_series_points, static_factors
 
 MODELS = ["LSTM (seed 001)", "Lag-aware attention GRU (seed 004, case 2)",
           "Physics-constrained RNN (seed 004, case 3)", "GW-LSTM (seed 004, case 1)"]
