@@ -47,6 +47,8 @@ _REFLECTANCE = {
 _WATER = (0.07, 0.04, 0.02, 0.01)
 # Probability that a cell holds a persistent scatterer, per land use (dense in town, rare in fields).
 _PS_DENSITY = {1: 0.35, 2: 0.004, 3: 0.04}
+_DS_DENSITY = {1: 0.02, 2: 0.03, 3: 0.06}  # distributed scatterers: fields and rangeland
+UNWRAPPING_JUMP_MM = 27.7  # half the Sentinel-1 C-band wavelength (55.5 mm): one phase-unwrapping error
 
 
 @dataclass
@@ -236,7 +238,8 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
     ``groundwater_decline.tif`` (head decline over the InSAR
     period, m), ``truth_displacement.tif`` (cumulative over the InSAR period, mm), ``truth_velocity.tif``
     (mm/yr), ``sample_area.gpkg`` (rivers, faults, wells, piezometers with monthly levels ``D_YYYYMMDD``,
-    PS points with ``DYYYYMMDD`` displacement series, GPS stations and their daily series as a long table)
+    PS points with ``DYYYYMMDD`` displacement series, noisier DS points of which a quarter carry a simulated
+    defect, GPS stations and their daily series as a long table)
     and ``sample_area.json`` (settings and units). Files appear only when all are written.
     """
     if size < 32:
@@ -315,6 +318,8 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
     steps.advance("PS points")
 
     ps = _ps_points(rng, model, grid, landuse, gx, gy, t_insar, insar_dates, ps_noise_mm)
+    ds = _ds_points(np.random.default_rng([seed, 2]), model, grid, landuse, gx, gy, t_insar, insar_dates,
+                    1.5 * ps_noise_mm)
     steps.advance("wells and piezometers")
 
     well_columns = {
@@ -361,11 +366,12 @@ def create_sample_area(folder: str, size: int = 200, cell_size: float = 50.0, se
                                                                          "sign": "negative = subsidence"}),
         }
         steps.check()
-        layers = [lines_rivers, lines_faults, wells, piezometers, ps] + gps_layers
+        layers = [lines_rivers, lines_faults, wells, piezometers, ps, ds] + gps_layers
         write_geopackage(os.path.join(tmp, "sample_area.gpkg"), layers, crs)
         summary = {
             "size_cells": size, "cell_size_m": cell_size, "seed": seed, "extent_km": length / 1000.0,
-            "ps_points": len(ps), "insar_dates": len(insar_dates),
+            "ps_points": len(ps), "ds_points": len(ds), "ds_defects": int((ds.columns["defect"] != "none").sum()),
+            "insar_dates": len(insar_dates),
             "first_date": str(insar_dates[0]), "last_date": str(insar_dates[-1]),
             "max_subsidence_mm": float(-cum.min()), "max_subsidence_rate_mm_yr": float(-vel.min()),
             "wells": len(wells_xy), "piezometers": n_piezometers, "gps_stations": len(gps_layers[0]),
@@ -460,6 +466,50 @@ def _piezometers(rng, model: BasinModel, n: int, dates, origin) -> VectorLayer:
     columns.update(_monthly_levels(rng, model, xy, dates, origin))
     return VectorLayer("piezometers", columns, points=xy,
                        description="Piezometers: monthly groundwater level in m a.s.l. (D_YYYYMMDD fields)")
+
+
+def _ds_points(rng, model: BasinModel, grid: RasterGrid, landuse, gx, gy, t, dates, noise_mm) -> VectorLayer:
+    """Distributed scatterers (fields and rangeland), noisier than the PS; a quarter carry a defect the screening
+    should find: half a phase-unwrapping error (a jump of 27.7 mm from a random date on), half one to three spikes
+    of 12-20 mm (atmosphere). The ``defect`` field says which (none, unwrapping jump, spikes)."""
+    density = np.zeros(landuse.shape)
+    for code, p in _DS_DENSITY.items():
+        density[landuse == code] = p
+    rows, cols = np.nonzero(rng.random(landuse.shape) < density)
+    n, m = rows.size, len(dates)
+    x = gx[rows, cols] + rng.uniform(-0.5, 0.5, n) * grid.dx
+    y = gy[rows, cols] + rng.uniform(-0.5, 0.5, n) * grid.dy
+    d = model.displacement(x, y, t)
+    series = d - d[:, :1] + rng.normal(0.0, noise_mm, d.shape)
+    defect = np.full(n, "none", dtype=object)
+    kind = rng.random(n)
+    jumps = np.flatnonzero(kind < 0.125)
+    start = rng.integers(m // 5, m - m // 5, jumps.size)
+    sign = rng.choice([-1.0, 1.0], jumps.size)
+    series[jumps] += sign[:, None] * UNWRAPPING_JUMP_MM * (np.arange(m)[None, :] >= start[:, None])
+    defect[jumps] = "unwrapping jump"
+    spiky = np.flatnonzero((kind >= 0.125) & (kind < 0.25))
+    spikes = rng.integers(1, 4, spiky.size)
+    for count in (1, 2, 3):
+        chosen = spiky[spikes >= count]
+        series[chosen, rng.integers(1, m, chosen.size)] += rng.choice([-1.0, 1.0], chosen.size) * rng.uniform(
+            12.0, 20.0, chosen.size)
+    defect[spiky] = "spikes"
+    series[:, 0] = 0.0
+    tc = t - t.mean()
+    columns = {
+        "ds_id": np.array([f"DS{i:06d}" for i in range(n)], dtype=object),
+        "velocity": np.round((series @ tc) / (tc @ tc), 3),
+        "coherence": np.round(rng.uniform(0.3, 0.75, n), 3),
+        "landuse": landuse[rows, cols].astype(np.int32),
+        "defect": defect,
+    }
+    for j, date in enumerate(dates):
+        columns[date_field_name(date, "D")] = np.round(series[:, j], 2)
+    return VectorLayer("ds_points", columns, points=np.column_stack([x, y]),
+                       description="Distributed scatterers: velocity mm/yr and DYYYYMMDD in mm, vertical, negative = "
+                                   "subsidence, relative to the first date; defect: the simulated error (none, "
+                                   "unwrapping jump, spikes)")
 
 
 def _gps(rng, model: BasinModel, landuse, grid: RasterGrid, dates, origin, noise_mm) -> List[VectorLayer]:

@@ -38,7 +38,7 @@ def test_contents_and_units(sample_area):
                  "truth_displacement.tif", "truth_velocity.tif", "sample_area.gpkg", "sample_area.json"):
         assert name in files
     assert not [f for f in files if f.startswith(".")]
-    assert set(sample_area.vector_layers) == {"rivers", "faults", "wells", "piezometers", "ps_points",
+    assert set(sample_area.vector_layers) == {"rivers", "faults", "wells", "piezometers", "ps_points", "ds_points",
                                               "gps_stations", "gps_daily"}
     image = read_raster(sample_area.rasters["image"])
     assert image.band_names == ["green", "red", "nir", "swir"] and image.grid.nodata == 0
@@ -52,6 +52,24 @@ def test_contents_and_units(sample_area):
     assert fields > 0.5 > town
     description = json.load(open(sample_area.description_path))
     assert description["crs"] == "EPSG:32613" and "negative = subsidence" in description["units"]["displacement"]
+
+
+def test_ds_points_carry_the_defects_they_say(sample_area):
+    """DS points: the truth plus noise of 1.5 x 2.5 mm, plus their simulated defect, which the defect field names."""
+    from subsidence_plugin.core.sample_area import UNWRAPPING_JUMP_MM
+
+    ds = read_points(sample_area.vector_path, "ds_points")
+    t = years_since(sample_area.insar_dates, sample_area.pumping_start)
+    truth = sample_area.model.displacement(ds.x, ds.y, t)
+    residual = ds.series - (truth - truth[:, :1])
+    defect = ds.attributes["defect"]
+    clean, jump, spikes = defect == "none", defect == "unwrapping jump", defect == "spikes"
+    assert 0.2 < (jump | spikes).mean() < 0.3 and jump.any() and spikes.any()
+    assert residual[clean, 1:].std() == pytest.approx(3.75, rel=0.05)
+    steps = np.abs(np.diff(residual[jump], axis=1)).max(axis=1)
+    assert np.all(steps > UNWRAPPING_JUMP_MM - 6 * 3.75)
+    assert np.all(np.abs(residual[spikes]).max(axis=1) > 12.0 - 4 * 3.75)
+    assert sample_area.summary["ds_points"] == len(ds) and sample_area.summary["ds_defects"] == (~clean).sum()
 
 
 def test_ps_points_equal_truth_within_noise(sample_area):

@@ -32,11 +32,13 @@ def _score_histogram(score: np.ndarray, label: np.ndarray, threshold: float):
 def _kept_map(x: np.ndarray, y: np.ndarray, keep: np.ndarray):
     fig, ax = new_figure(5.4, 4.6)
     step = max(1, len(x) // 50000)
-    ax.scatter(x[keep][::step], y[keep][::step], s=1.5, color="#1a9850", lw=0, label=f"kept ({int(keep.sum())})")
     ax.scatter(x[~keep][::step], y[~keep][::step], s=2.5, color="#d73027", lw=0,
                label=f"removed ({int((~keep).sum())})")
-    ax.set_aspect("equal")
+    ax.scatter(x[keep][::step], y[keep][::step], s=2.5, color="#1a9850", lw=0, label=f"kept ({int(keep.sum())})")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.ticklabel_format(useOffset=False, style="plain")
     ax.tick_params(labelsize=7)
+    ax.set_xlabel("x (map units)", fontsize=8)
     ax.legend(fontsize=7, markerscale=4)
     if step > 1:
         ax.set_title(f"every {step}th point drawn", fontsize=8)

@@ -25,6 +25,7 @@ RASTERS = {  # output key -> (file key, layer name)
 }
 VECTORS = {  # output key -> (GeoPackage layer, layer name)
     "PS_POINTS": ("ps_points", "PS points"),
+    "DS_POINTS": ("ds_points", "DS points"),
     "RIVERS": ("rivers", "Rivers"),
     "FAULTS": ("faults", "Faults"),
     "WELLS": ("wells", "Pumping wells"),
@@ -54,6 +55,7 @@ def style_sample_area(rasters: dict, vector_path: str, vmax_mm: float, vmax_rate
         styles.save_default_style(layer)
     vector_stylers = {
         "ps_points": lambda lyr: styles.style_points_diverging(lyr, "velocity", "mm/yr", vmax_rate),
+        "ds_points": lambda lyr: styles.style_points_diverging(lyr, "velocity", "mm/yr", vmax_rate, size=1.2),
         "rivers": lambda lyr: styles.style_line(lyr, "#2b83ba", 0.8),
         "faults": lambda lyr: styles.style_line(lyr, "#8b0000", 0.7, dashed=True),
         "wells": lambda lyr: styles.style_marker(lyr, "triangle", "#e31a1c", 3.5),
@@ -80,7 +82,10 @@ class CreateSampleArea(SubsidenceAlgorithm):
         "b<sub>0</sub> (m) and vertical hydraulic conductivity K'<sub>v</sub> (m/s), which with S'<sub>s</sub> = "
         "10<sup>-4</sup> 1/m give the basin's delay; PS points whose density follows "
         "land use (dense in town, rare in fields) with velocity (mm/yr), cumulative displacement (mm) and a "
-        "12-day displacement series (<i>DYYYYMMDD</i> fields, mm); GPS stations with daily series (table "
+        "12-day displacement series (<i>DYYYYMMDD</i> fields, mm); noisier DS points (distributed scatterers, "
+        "in fields and rangeland) of which a quarter carry a simulated defect, named in their <i>defect</i> field "
+        "(a phase-unwrapping jump of 27.7 mm, or one to three spikes of 12-20 mm): what the screening should "
+        "find; GPS stations with daily series (table "
         "gps_daily); and the true cumulative displacement (mm) and velocity (mm/yr) rasters.</p>"
         "<p><b>Physics</b>: drawdown cones around the wells grow steadily with a seasonal swing; compaction is "
         "proportional to compressible thickness times drawdown and lags it with a delay growing with thickness "
@@ -128,7 +133,8 @@ class CreateSampleArea(SubsidenceAlgorithm):
                 progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
         summary = area.summary
         feedback.pushInfo(f"Sample area: {summary['extent_km']:.1f} km x {summary['extent_km']:.1f} km, "
-                          f"{summary['ps_points']} PS points over {summary['insar_dates']} dates, "
+                          f"{summary['ps_points']} PS and {summary['ds_points']} DS points over "
+                          f"{summary['insar_dates']} dates, "
                           f"largest subsidence {summary['max_subsidence_mm']:.0f} mm "
                           f"({summary['max_subsidence_rate_mm_yr']:.1f} mm/yr)")
         style_sample_area(area.rasters, area.vector_path, vmax_mm=summary["max_subsidence_mm"],
