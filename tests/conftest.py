@@ -114,6 +114,39 @@ def write_egms_csv():
 
 
 @pytest.fixture
+def write_point_layer():
+    """Writes a GeoPackage point layer: ``write(path, rows, fields, crs="EPSG:25830")`` with rows of
+    (x, y, attributes) and fields [(name, QVariant type)]; NaN and None become NULL."""
+    import math
+
+    import numpy as np
+    from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsField, QgsFields, QgsGeometry, QgsProject,
+                           QgsVectorFileWriter, QgsWkbTypes)
+
+    def value(v):
+        v = float(v) if isinstance(v, np.floating) else v
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    def write(path, rows, fields, crs="EPSG:25830"):
+        qfields = QgsFields()
+        for name, kind in fields:
+            qfields.append(QgsField(name, kind))
+        options = QgsVectorFileWriter.SaveVectorOptions()
+        options.driverName = "GPKG"
+        writer = QgsVectorFileWriter.create(str(path), qfields, QgsWkbTypes.Point, QgsCoordinateReferenceSystem(crs),
+                                            QgsProject.instance().transformContext(), options)
+        for x, y, attributes in rows:
+            feature = QgsFeature(qfields)
+            feature.setGeometry(QgsGeometry.fromWkt(f"POINT ({float(x)!r} {float(y)!r})"))
+            feature.setAttributes([value(v) for v in attributes])
+            assert writer.addFeature(feature)
+        del writer
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
 def recording_feedback():
     """A new Processing feedback that keeps the messages it gets: ``info`` and ``warnings`` (lists of str)."""
     from qgis.core import QgsProcessingFeedback

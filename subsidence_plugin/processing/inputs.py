@@ -201,14 +201,19 @@ def factor_stack(layer, projected: bool = False, parameter: str = "Factor stack"
     return open_factor_stack(gdal_raster_path(layer, parameter), projected)
 
 
-def metric_crs(crs, points) -> QgsCoordinateReferenceSystem:
-    """``crs`` when it is projected, else an azimuthal equidistant projection centred on the points (distances
-    in metres)."""
-    if not crs.isGeographic():
+def metric_crs(crs, points, feedback=None) -> QgsCoordinateReferenceSystem:
+    """``crs`` when it is projected in metres, else an azimuthal equidistant projection centred on the points
+    (distances in metres); ``feedback`` hears which."""
+    from qgis.core import QgsUnitTypes
+
+    if not crs.isGeographic() and crs.mapUnits() == QgsUnitTypes.DistanceMeters:
         return crs
     lon, lat = transform_points(points.x, points.y, crs.toWkt(), QgsCoordinateReferenceSystem("EPSG:4326").toWkt())
-    return QgsCoordinateReferenceSystem.fromProj(
-        f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m")
+    proj = f"+proj=aeqd +lat_0={np.nanmean(lat):.6f} +lon_0={np.nanmean(lon):.6f} +datum=WGS84 +units=m +no_defs"
+    if feedback is not None:
+        feedback.pushInfo(f"The points' CRS ({crs.authid() or crs.description()}) is not in metres: distances are "
+                          f"computed in an azimuthal equidistant projection ({proj})")
+    return QgsCoordinateReferenceSystem.fromProj(proj)
 
 
 def metric_coordinates(crs, points):

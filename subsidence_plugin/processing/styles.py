@@ -11,11 +11,12 @@ import os
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
-from qgis.core import (QgsBasicNumericFormat, QgsColorRampLegendNodeSettings, QgsColorRampShader,
-                       QgsContrastEnhancement, QgsGraduatedSymbolRenderer, QgsLineSymbol, QgsMapLayer, QgsMarkerSymbol,
-                       QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsRasterLayer, QgsRasterShader,
-                       QgsRendererRange, QgsScientificNumericFormat, QgsSingleBandPseudoColorRenderer,
-                       QgsSingleSymbolRenderer, QgsVectorLayer)
+from qgis.core import (QgsBasicNumericFormat, QgsCategorizedSymbolRenderer, QgsColorRampLegendNodeSettings,
+                       QgsColorRampShader, QgsContrastEnhancement, QgsGraduatedSymbolRenderer, QgsLineSymbol,
+                       QgsMapLayer, QgsMarkerSymbol, QgsMultiBandColorRenderer, QgsPalettedRasterRenderer,
+                       QgsRasterLayer, QgsRasterShader, QgsRendererCategory, QgsRendererRange,
+                       QgsScientificNumericFormat, QgsSingleBandPseudoColorRenderer, QgsSingleSymbolRenderer,
+                       QgsVectorLayer)
 from qgis.PyQt.QtGui import QColor
 
 DIVERGING = ("#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac")
@@ -269,3 +270,21 @@ def style_susceptibility_index(layer: QgsRasterLayer, band: int = 1, lo: Optiona
     if lo is None or hi is None:
         lo, hi = raster_range(layer, band, 0.0, 1.0)
     _pseudocolor(layer, SUSCEPTIBILITY_RAMP, lo, hi, "", band)
+
+
+HOT_SPOT_CLASSES = {-3: ("cold spot, 99 % confidence", "#2166ac"), -2: ("cold spot, 95 % confidence", "#67a9cf"),
+                    -1: ("cold spot, 90 % confidence", "#d1e5f0"), 0: ("not significant", "#bdbdbd"),
+                    1: ("hot spot, 90 % confidence", "#fddbc7"), 2: ("hot spot, 95 % confidence", "#ef8a62"),
+                    3: ("hot spot, 99 % confidence", "#b2182b")}
+
+
+def style_hot_spots(layer: QgsVectorLayer, field: str = "GI_CLASS", size: float = 1.6) -> None:
+    """Points categorised by Gi* class (−3 … +3): cold spots blue, hot spots red, darker = more confident, not
+    significant grey."""
+    categories = []
+    for value, (label, colour) in sorted(HOT_SPOT_CLASSES.items()):
+        symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": colour, "size": str(size),
+                                               "outline_color": "#404040", "outline_width": "0.1"})
+        categories.append(QgsRendererCategory(value, symbol, f"{value:+d} {label}".replace("+0", "0")
+                                              .replace("-", MINUS)))
+    layer.setRenderer(QgsCategorizedSymbolRenderer(field, categories))

@@ -5,8 +5,8 @@ import re
 
 import numpy as np
 import pytest
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsField, QgsFields, QgsGeometry, QgsProcessingContext,
-                       QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsVectorFileWriter, QgsWkbTypes)
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingFeedback, QgsProject)
 from qgis.PyQt.QtCore import QVariant
 
 from subsidence_plugin.core.io.grid import RasterGrid
@@ -27,33 +27,16 @@ def _run(parameters):
                           feedback=QgsProcessingFeedback())
 
 
-def _layer(path, rows, fields):
-    """A GeoPackage point layer: rows of (x, y, attributes) with fields [(name, QVariant type)]."""
-    qfields = QgsFields()
-    for name, kind in fields:
-        qfields.append(QgsField(name, kind))
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
-    writer = QgsVectorFileWriter.create(str(path), qfields, QgsWkbTypes.Point, QgsCoordinateReferenceSystem(EPSG),
-                                        QgsProject.instance().transformContext(), options)
-    for x, y, attributes in rows:
-        feature = QgsFeature(qfields)
-        feature.setGeometry(QgsGeometry.fromWkt(f"POINT ({x} {y})"))
-        feature.setAttributes([float(v) if isinstance(v, np.floating) else v for v in attributes])
-        assert writer.addFeature(feature)
-    del writer
-    return str(path)
-
-
 PIEZOMETERS = [(180000.0, 4130000.0), (181000.0, 4130000.0), (180000.0, 4131500.0)]
 HEADS = np.array([[10.0, 9.0, 8.0, 7.0, 6.0], [20.0, 19.5, np.nan, 18.5, 18.0], [15.0, 15.0, 15.0, 15.0, 15.0]])
 
 
-def _insar(tmp_path):
+@pytest.fixture
+def insar(tmp_path, write_point_layer):
     fields = [("pid", QVariant.String), ("VEL_MM_YR", QVariant.Double)] + \
              [("D" + str(d).replace("-", ""), QVariant.Double) for d in INSAR]
     rows = [(180200.0, 4130300.0, ["a", -3.0, 0.0, -1.0, -2.0]), (180900.0, 4131000.0, ["b", -1.0, 0.0, 0.5, 1.0])]
-    return _layer(tmp_path / "insar.gpkg", rows, fields)
+    return write_point_layer(tmp_path / "insar.gpkg", rows, fields)
 
 
 def _expected(x, y, date):
@@ -79,16 +62,16 @@ def _check(result, tmp_path):
     return table
 
 
-def test_heads_from_wide_fields(provider, tmp_path):
+def test_heads_from_wide_fields(provider, tmp_path, write_point_layer, insar):
     fields = [("name", QVariant.String)] + [("D_" + str(d).replace("-", ""), QVariant.Double) for d in DATES]
     rows = [(x, y, [f"P{i}"] + [None if np.isnan(v) else v for v in HEADS[i]]) for i, (x, y) in enumerate(PIEZOMETERS)]
-    piezometers = _layer(tmp_path / "piezometers.gpkg", rows, fields)
-    result = _run({"INPUT": _insar(tmp_path), "GROUNDWATER": piezometers, "NEIGHBOURS": 3,
+    piezometers = write_point_layer(tmp_path / "piezometers.gpkg", rows, fields)
+    result = _run({"INPUT": insar, "GROUNDWATER": piezometers, "NEIGHBOURS": 3,
                    "OUTPUT": str(tmp_path / "heads.gpkg")})
     _check(result, tmp_path)
 
 
-def test_heads_per_aquifer_from_each_aquifers_own_piezometers(provider, tmp_path):
+def test_heads_per_aquifer_from_each_aquifers_own_piezometers(provider, tmp_path, write_point_layer, insar):
     """Piezometers 0 and 2 in aquifer "lower", 1 in "upper": H1_ (lower) is IDW of 0 and 2 alone, H2_ piezometer 1's
     heads interpolated in time."""
     fields = [("name", QVariant.String), ("aquifer", QVariant.String)] + \
@@ -96,8 +79,8 @@ def test_heads_per_aquifer_from_each_aquifers_own_piezometers(provider, tmp_path
     labels = ["lower", "upper", "lower"]
     rows = [(x, y, [f"P{i}", labels[i]] + [None if np.isnan(v) else v for v in HEADS[i]])
             for i, (x, y) in enumerate(PIEZOMETERS)]
-    piezometers = _layer(tmp_path / "piezometers.gpkg", rows, fields)
-    table = read_points(_run({"INPUT": _insar(tmp_path), "GROUNDWATER": piezometers, "AQUIFER_FIELD": "aquifer",
+    piezometers = write_point_layer(tmp_path / "piezometers.gpkg", rows, fields)
+    table = read_points(_run({"INPUT": insar, "GROUNDWATER": piezometers, "AQUIFER_FIELD": "aquifer",
                               "NEIGHBOURS": 3, "OUTPUT": str(tmp_path / "heads.gpkg")})["OUTPUT"])
     assert "H_20190115" not in table.attributes
     t = (DATES - DATES[0]).astype(float)
@@ -110,25 +93,26 @@ def test_heads_per_aquifer_from_each_aquifers_own_piezometers(provider, tmp_path
         assert table.numeric("H2_20190115")[row] == pytest.approx(np.interp(target, t[ok], HEADS[1][ok]), rel=1e-6)
 
 
-def test_heads_from_a_long_table_joined_by_a_detected_field(provider, tmp_path):
+def test_heads_from_a_long_table_joined_by_a_detected_field(provider, tmp_path, write_point_layer, insar):
     rows = [(x, y, [7.0 * i, f"10408{i:04d}"]) for i, (x, y) in enumerate(PIEZOMETERS)]
-    piezometers = _layer(tmp_path / "stations.gpkg", rows, [("depth", QVariant.Double), ("Nombre", QVariant.String)])
+    fields = [("depth", QVariant.Double), ("Nombre", QVariant.String)]
+    piezometers = write_point_layer(tmp_path / "stations.gpkg", rows, fields)
     lines = ["Nombre\tFechas\tValores"] + [f"10408{i:04d}\t{d}\t{v}" for i in range(3) for d, v in zip(DATES, HEADS[i])
                                            if not np.isnan(v)]
     table = tmp_path / "bd_piezo.txt"
     table.write_text("\n".join(lines) + "\n")
-    result = _run({"INPUT": _insar(tmp_path), "GROUNDWATER": piezometers, "GROUNDWATER_TABLE": str(table),
+    result = _run({"INPUT": insar, "GROUNDWATER": piezometers, "GROUNDWATER_TABLE": str(table),
                    "NEIGHBOURS": 3, "OUTPUT": str(tmp_path / "heads.gpkg")})
     _check(result, tmp_path)
 
 
-def test_lagged_heads_from_delay_rasters(provider, tmp_path):
+def test_lagged_heads_from_delay_rasters(provider, tmp_path, write_point_layer, insar):
     fields = [("D_" + str(d).replace("-", ""), QVariant.Double) for d in DATES]
-    piezometers = _layer(tmp_path / "one.gpkg", [(180000.0, 4130000.0, list(HEADS[0]))], fields)
+    piezometers = write_point_layer(tmp_path / "one.gpkg", [(180000.0, 4130000.0, list(HEADS[0]))], fields)
     grid = RasterGrid.from_origin(179000.0, 4133000.0, 100.0, 40, 40, QgsCoordinateReferenceSystem(EPSG).toWkt())
     thickness = [write_raster(str(tmp_path / f"b{i}.tif"), np.full((40, 40), b), grid) for i, b in enumerate((6., 8.))]
     conductivity = write_raster(str(tmp_path / "kv.tif"), np.full((40, 40), 1e-9), grid)
-    result = _run({"INPUT": _insar(tmp_path), "GROUNDWATER": piezometers, "INTERBED_THICKNESS": thickness,
+    result = _run({"INPUT": insar, "GROUNDWATER": piezometers, "INTERBED_THICKNESS": thickness,
                    "VERTICAL_CONDUCTIVITY": conductivity, "SPECIFIC_STORAGE": 1e-4, "HOLD_DAYS": 0,
                    "OUTPUT": str(tmp_path / "lagged.gpkg")})
     table = read_points(result["OUTPUT"])
@@ -141,25 +125,25 @@ def test_lagged_heads_from_delay_rasters(provider, tmp_path):
     assert np.isnan(table.numeric("HL_20190115")).all()
 
 
-def test_records_that_miss_the_insar_period_are_refused(provider, tmp_path):
+def test_records_that_miss_the_insar_period_are_refused(provider, tmp_path, write_point_layer, insar):
     fields = [("D_20100101", QVariant.Double), ("D_20100201", QVariant.Double)]
-    piezometers = _layer(tmp_path / "old.gpkg", [(180000.0, 4130000.0, [1.0, 2.0])], fields)
+    piezometers = write_point_layer(tmp_path / "old.gpkg", [(180000.0, 4130000.0, [1.0, 2.0])], fields)
     output = str(tmp_path / "none.gpkg")
     with pytest.raises(QgsProcessingException, match="do not overlap"):
-        _run({"INPUT": _insar(tmp_path), "GROUNDWATER": piezometers, "OUTPUT": output})
+        _run({"INPUT": insar, "GROUNDWATER": piezometers, "OUTPUT": output})
     assert not os.path.exists(output)
 
 
-def test_far_piezometers_and_null_gaps_are_reported(provider, tmp_path, recording_feedback):
+def test_far_piezometers_and_null_gaps_are_reported(provider, tmp_path, recording_feedback, write_point_layer):
     import processing
 
     fields = [("name", QVariant.String)] + [("D_" + str(d).replace("-", ""), QVariant.Double) for d in DATES]
     far = [(x + 100000.0, y, [f"P{i}"] + [None if np.isnan(v) else v for v in HEADS[i]])
            for i, (x, y) in enumerate(PIEZOMETERS)]
-    piezometers = _layer(tmp_path / "far.gpkg", far, fields)
+    piezometers = write_point_layer(tmp_path / "far.gpkg", far, fields)
     insar_fields = [("pid", QVariant.String)] + [("D" + str(d).replace("-", ""), QVariant.Double) for d in INSAR]
-    insar = _layer(tmp_path / "gaps.gpkg", [(180200.0, 4130300.0, ["a", 0.0, None, -2.0]),
-                                            (180900.0, 4131000.0, ["b", 0.0, 0.5, 1.0])], insar_fields)
+    insar = write_point_layer(tmp_path / "gaps.gpkg", [(180200.0, 4130300.0, ["a", 0.0, None, -2.0]),
+                                                       (180900.0, 4131000.0, ["b", 0.0, 0.5, 1.0])], insar_fields)
     processing.run("subsidence:groundwaterseries", {"INPUT": insar, "GROUNDWATER": piezometers,
                                                     "OUTPUT": str(tmp_path / "heads.gpkg")},
                    feedback=recording_feedback)

@@ -112,6 +112,12 @@ def _cases(i):
                                          "WINDOW": 6, "EPOCHS": 1, "DEVICE": 3}, ["OUTPUT", "OUTPUT_MODEL", "REPORT"]),
         "subsidence:forecastseries": ({"INPUT": i["points"], "MODEL_FILE": i["series_model"], "HORIZON_MONTHS": 3},
                                       ["OUTPUT"]),
+        "subsidence:labelmeasurementpoints": ({"INPUT": i["points"]}, ["OUTPUT"]),
+        "subsidence:screenmeasurementpoints": ({"INPUT": i["points"], "EPOCHS": 2, "DEVICE": 3},
+                                               ["OUTPUT", "REPORT"]),
+        "subsidence:hotspots": ({"INPUT": i["points"], "FIELD": "velocity"}, ["OUTPUT", "REPORT"]),
+        "subsidence:validatewithgnss": ({"INPUT": i["points"], "GNSS_TABLE": f"{v}|layername=gps_daily",
+                                         "STATIONS": f"{v}|layername=gps_stations"}, ["OUTPUT", "REPORT"]),
     }
 
 
@@ -119,7 +125,9 @@ EXTENSIONS = {"OUTPUT_MODEL": ".pt", "REPORT": ".html", "FR_TABLE": ".gpkg", "ST
               "CORRELATION": ".gpkg", "TABLE": ".gpkg", "WEIGHTS_TABLE": ".gpkg"}
 VECTOR_OUTPUTS = {"subsidence:subsidenceinventory": ".gpkg", "subsidence:comparesurfacemethods": ".gpkg",
                   "subsidence:importinsarseries": ".gpkg", "subsidence:groundwaterseries": ".gpkg",
-                  "subsidence:trainseriesmodel": ".gpkg", "subsidence:forecastseries": ".gpkg"}
+                  "subsidence:trainseriesmodel": ".gpkg", "subsidence:forecastseries": ".gpkg",
+                  "subsidence:labelmeasurementpoints": ".gpkg", "subsidence:screenmeasurementpoints": ".gpkg",
+                  "subsidence:hotspots": ".gpkg", "subsidence:validatewithgnss": ".gpkg"}
 
 
 def _parameters(algorithm_id, case, out):

@@ -13,9 +13,12 @@ SERIES_FIELDS = "one field a date named DYYYYMMDD, D_YYYYMMDD or YYYYMMDD (mm), 
 
 
 def read_series_layer(algorithm, parameters, key: str, context, feedback, label: str = "Points"):
-    """The points of ``key`` in their own CRS with their series (a `PointTable`); a clear error without date fields
-    or with fewer than three dates. NULL values are counted in the log."""
-    crs = algorithm.parameterAsSource(parameters, key, context).sourceCrs()
+    """(source, points with their series as a `PointTable` in the source's CRS, CRS); a clear error without date
+    fields or with fewer than three dates. NULL values are counted in the log."""
+    source = algorithm.parameterAsSource(parameters, key, context)
+    if source is None:
+        raise QgsProcessingException(f"{label}: no layer was given")
+    crs = source.sourceCrs()
     table = read_point_layer(algorithm, parameters, key, context, crs, feedback, label)
     if not table.has_series:
         raise QgsProcessingException(f"{label}: the layer has no displacement series; it needs {SERIES_FIELDS}")
@@ -26,21 +29,32 @@ def read_series_layer(algorithm, parameters, key: str, context, feedback, label:
     if gaps:
         feedback.pushInfo(f"{label}: {gaps} NULL values in the series of {int(np.isnan(table.series).any(1).sum())} "
                           "points are left out of every statistic")
-    return table, crs
+    return source, table, crs
 
 
-def _kind(values: np.ndarray) -> str:
-    if values.dtype.kind == "f":
-        return "double"
-    if values.dtype.kind in "iub":
-        return "int"
-    return "string"
+def all_input_columns(source, table, replaced: Sequence[str], feedback, keep=None) -> List[tuple]:
+    """(name, kind, values) of every field of the input ``source`` in its order, read into ``table`` (multipoint
+    parts repeat their feature's values): integers as Integer, other numbers as Real, the rest as text; the layer's
+    fid left out and the ``replaced`` fields (written anew by the algorithm) dropped with a warning; ``keep``
+    selects points."""
+    from qgis.PyQt.QtCore import QVariant
 
-
-def all_input_columns(table, replaced: Sequence[str] = ()) -> List[tuple]:
-    """(name, kind, values) of every attribute and date field of the input points (multipoint parts repeat their
-    feature's values), leaving out the ``replaced`` names (fields the algorithm writes anew)."""
-    columns = [(name, _kind(values), values) for name, values in table.attributes.items()
-               if name.upper() not in {r.upper() for r in replaced}]
-    columns += [(name, "double", table.series[:, i]) for i, name in enumerate(table.date_fields)]
+    integers = (QVariant.Int, QVariant.LongLong, QVariant.UInt, QVariant.ULongLong, QVariant.Bool)
+    upper = {name.upper() for name in replaced}
+    columns = []
+    for field in source.fields():
+        name = field.name()
+        if name.lower() == "fid":
+            continue
+        if name.upper() in upper:
+            feedback.pushWarning(f"The input's field {name!r} is replaced by the new one")
+            continue
+        if name in table.date_fields:
+            values = table.series[:, table.date_fields.index(name)]
+        elif name in table.attributes:
+            values = table.attributes[name]
+        else:
+            continue
+        kind = "int" if field.type() in integers else "double" if field.isNumeric() else "string"
+        columns.append((name, kind, values if keep is None else values[keep]))
     return columns

@@ -56,7 +56,7 @@ class LabelMeasurementPoints(SubsidenceAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key, text))
 
     def process(self, parameters, context, feedback):
-        table, crs = read_series_layer(self, parameters, "INPUT", context, feedback, "InSAR points")
+        source, table, crs = read_series_layer(self, parameters, "INPUT", context, feedback, "InSAR points")
         with processing_errors():
             labels = label_series(table.dates, table.series, self.parameterAsDouble(parameters, "R_THRESHOLD", context),
                                   self.parameterAsDouble(parameters, "OUTLIER_THRESHOLD", context),
@@ -72,7 +72,7 @@ class LabelMeasurementPoints(SubsidenceAlgorithm):
         if counts["good"] == 0 or counts["bad"] == 0:
             feedback.pushWarning("Only one class was found: the screening CNN needs good and bad points; change the "
                                  "correlation or outlier threshold")
-        columns = all_input_columns(table, NEW_FIELDS) + [
+        columns = all_input_columns(source, table, NEW_FIELDS, feedback) + [
             ("LABEL", "int", np.where(labels.label >= 0, labels.label, np.nan)),
             ("SPLIT", "string", np.where(labels.split == "", None, labels.split)),
             ("R_TIME", "double", labels.r), ("OUTLIERS", "int", labels.outliers)]

@@ -86,7 +86,7 @@ class ScreenMeasurementPoints(SubsidenceAlgorithm):
         from ...core.points.screening import ScreeningSettings, screen_series
         from ...core.points.screening_report import write_screening_report
 
-        table, crs = read_series_layer(self, parameters, "INPUT", context, feedback, "InSAR points")
+        source, table, crs = read_series_layer(self, parameters, "INPUT", context, feedback, "InSAR points")
         label, split, notes = self._labels(table, parameters, context, feedback)
         seed = self.parameterAsInt(parameters, "SEED", context)
         epochs = self.parameterAsInt(parameters, "EPOCHS", context)
@@ -111,7 +111,7 @@ class ScreenMeasurementPoints(SubsidenceAlgorithm):
                           f"error {test['std']:.3f}")
         feedback.pushInfo(f"Kept {kept} of {len(label)} points (score ≥ {settings.threshold:g}); "
                           f"{len(label) - kept} below the threshold")
-        columns = all_input_columns(table, NEW_FIELDS) + [("QUALITY_SCORE", "double", result.score),
+        columns = all_input_columns(source, table, NEW_FIELDS, feedback) + [("QUALITY_SCORE", "double", result.score),
                                                           ("KEEP", "int", result.keep.astype(np.int64))]
         self.output_stylers = {"OUTPUT": lambda layer: styles.style_point_categories(layer, "KEEP",
                                                                                      styles.KEPT_POINTS)}
