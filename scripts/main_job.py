@@ -14,6 +14,7 @@ import time
 
 import harness  # scripts/, beside this file; puts the repository root on sys.path
 import numpy as np
+from main_job_points import POINTS_RADIUS, SCREENING_EPOCHS, points_section, run_points
 from main_job_series import run_series, series_section
 from main_job_susceptibility import run_susceptibility, susceptibility_section
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsRectangle,
@@ -281,6 +282,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=MAIN_JOB_EPOCHS, help="patch-CNN epochs (paper: 150)")
     parser.add_argument("--series-epochs", type=int, default=SERIES_EPOCHS,
                         help="epochs of the series models (seeds: 300 and 2,000 with early stopping)")
+    parser.add_argument("--screening-epochs", type=int, default=SCREENING_EPOCHS,
+                        help="epochs of the measurement-point screening CNN")
     args = parser.parse_args(argv)
     output = os.path.abspath(args.output)
     os.makedirs(output, exist_ok=True)
@@ -357,6 +360,18 @@ def main(argv=None):
     series_group.findLayer(series_layers[1].id()).setItemVisibilityChecked(False)
     series_group.setExpanded(False)
 
+    points = run_points(result, os.path.join(output, "points"), feedback, args.screening_epochs,
+                        radius=POINTS_RADIUS)
+    point_layers = [QgsVectorLayer(points["hotspots"]["OUTPUT"], "Hot spots of the kept points' velocity (Gi*)", "ogr"),
+                    QgsVectorLayer(points["screening"]["OUTPUT"], "PS + DS points screened (CNN)", "ogr"),
+                    QgsVectorLayer(points["gnss"]["OUTPUT"], "GNSS validation per station", "ogr")]
+    styles.style_hot_spots(point_layers[0])
+    styles.style_point_categories(point_layers[1], "KEEP", styles.KEPT_POINTS)
+    styles.style_marker(point_layers[2], "star", "#ffd700", 5.0)
+    points_group = add_group(project, "InSAR points", point_layers)
+    points_group.findLayer(point_layers[1].id()).setItemVisibilityChecked(False)
+    points_group.setExpanded(False)
+
     for tree_layer in project.layerTreeRoot().findLayers():
         styles.set_legend_title(tree_layer)  # no 'Band 1: ... (Gray)' line above the colour ramps
     canvas_writer = save_canvas_view(project, QgsRectangle(layers["DEM"].extent()), project.crs())
@@ -368,6 +383,7 @@ def main(argv=None):
     scores = surface_section(report, surfaces, result, args.epochs)
     models, ranking, pso = susceptibility_section(report, susceptibility, result)
     series_scores = series_section(report, series, result, args.series_epochs)
+    point_scores = points_section(report, points, args.screening_epochs, POINTS_RADIUS)
     report_path = report.write(os.path.join(output, "report.html"))
     project_path = os.path.join(output, "sample_area.qgz")
     if not project.write(project_path):
@@ -389,6 +405,17 @@ def main(argv=None):
         print(f"  {name:<12}: ranks the true future subsidence with AUC {auc:.3f}, Spearman {rho:.3f}")
     for name, truth, observed in series_scores:
         print(f"  {name[:34]:<34}: held-out RMSE {truth:.2f} mm against the truth, {observed:.2f} mm observed")
+    screening, hotspots, gnss = points["screening"], points["hotspots"], points["gnss"]
+    print(f"  screening   : kept {screening['KEPT']} of {screening['KEPT'] + screening['REMOVED']} PS + DS points, "
+          f"test AUC {screening['AUC']:.3f}; removed " + ", ".join(
+              f"{100 * share:.0f} % of '{name}' ({count})" for name, count, share in point_scores["defects"]))
+    print(f"  screening   : clean points kept move {point_scores['moving'][0]:.1f} mm/yr on average, removed ones "
+          f"{point_scores['moving'][1]:.1f} mm/yr")
+    print(f"  hot spots   : band {hotspots['DISTANCE_BAND']:.0f} m, Moran's I {hotspots['MORAN_I']:.3f} "
+          f"(z {hotspots['MORAN_Z']:.1f}), {hotspots['COLD_99']} cold spots at 99 %")
+    print(f"  GNSS        : velocity RMSE {gnss['VELOCITY_RMSE']:.2f} mm/yr before, "
+          f"{gnss['VELOCITY_RMSE_AFTER']:.2f} mm/yr after the screening; series RMSE {gnss['SERIES_RMSE']:.2f} / "
+          f"{gnss['SERIES_RMSE_AFTER']:.2f} mm")
     print(f"  project     : {project_path} ({len(project.mapLayers())} layers)")
     print(f"  report      : {report_path}")
     print(f"  time        : {elapsed:.1f} s")

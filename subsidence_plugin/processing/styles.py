@@ -19,6 +19,8 @@ from qgis.core import (QgsBasicNumericFormat, QgsCategorizedSymbolRenderer, QgsC
                        QgsVectorLayer)
 from qgis.PyQt.QtGui import QColor
 
+from ..core.points.hotspots import CLASSES as HOT_SPOT_CLASSES
+
 DIVERGING = ("#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac")
 TERRAIN = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#c8915a", "#8c5a3c", "#ffffff")
 SEQUENTIAL = ("#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84")
@@ -270,12 +272,6 @@ def style_susceptibility_index(layer: QgsRasterLayer, band: int = 1, lo: Optiona
     if lo is None or hi is None:
         lo, hi = raster_range(layer, band, 0.0, 1.0)
     _pseudocolor(layer, SUSCEPTIBILITY_RAMP, lo, hi, "", band)
-
-
-HOT_SPOT_CLASSES = {-3: ("cold spot, 99 % confidence", "#2166ac"), -2: ("cold spot, 95 % confidence", "#67a9cf"),
-                    -1: ("cold spot, 90 % confidence", "#d1e5f0"), 0: ("not significant", "#bdbdbd"),
-                    1: ("hot spot, 90 % confidence", "#fddbc7"), 2: ("hot spot, 95 % confidence", "#ef8a62"),
-                    3: ("hot spot, 99 % confidence", "#b2182b")}
 
 
 def style_hot_spots(layer: QgsVectorLayer, field: str = "GI_CLASS", size: float = 1.6) -> None:

@@ -64,6 +64,11 @@ def test_sample_area_points_against_its_gps_stations(provider, sample_area, tmp_
         differences.append(insar - gnss)
     assert result["VELOCITY_RMSE"] == pytest.approx(np.sqrt(np.mean(np.concatenate(differences) ** 2)))
     assert math.isnan(result["VELOCITY_RMSE_AFTER"])
+    compared = [row for row in rows.values() if row["STATUS"] == "ok"]  # no gaps: every point and date a pair
+    pairs = np.array([row["N_POINTS"] * row["N_DATES"] for row in compared])
+    squares = np.array([row["SERIES_RMSE"] ** 2 for row in compared])
+    assert result["SERIES_RMSE"] == pytest.approx(np.sqrt((squares * pairs).sum() / pairs.sum()))
+    assert math.isnan(result["SERIES_RMSE_AFTER"])
     report = open(result["REPORT"], encoding="utf-8").read()
     assert "GPS1" in report and report.count("<img") >= 2
 

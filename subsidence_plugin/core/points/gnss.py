@@ -390,6 +390,7 @@ class StationResult:
     velocity_rmse: float = math.nan
     velocity_bias: float = math.nan
     series_rmse: float = math.nan
+    series_pairs: int = 0
     points: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     velocity_difference: np.ndarray = field(default_factory=lambda: np.zeros(0))
     dates: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="datetime64[D]"))
@@ -458,7 +459,8 @@ def compare_station(station: GnssStation, x: float, y: float, points: PointSet, 
         gnss_velocity_se=float(np.mean(gnss_error)), insar_velocity=float(np.mean(velocity[ok])) if ok.any() else
         math.nan, velocity_rmse=float(np.sqrt(np.mean(difference[ok] ** 2))) if ok.any() else math.nan,
         velocity_bias=float(np.mean(difference[ok])) if ok.any() else math.nan,
-        series_rmse=float(np.sqrt(np.nansum(residual ** 2) / pairs)) if pairs else math.nan, points=index,
+        series_rmse=float(np.sqrt(np.nansum(residual ** 2) / pairs)) if pairs else math.nan, series_pairs=pairs,
+        points=index,
         velocity_difference=difference, dates=points.dates[columns], insar_series=_aligned(insar, common),
         gnss_series=np.where(present, at_dates - np.nanmean(at_dates[present]) if present.any() else 0.0, np.nan),
         gnss_days=station.dates[days], gnss_daily=daily - (np.nanmean(at_dates[present]) if present.any() else 0.0))

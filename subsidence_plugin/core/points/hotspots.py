@@ -46,6 +46,10 @@ BAND_COUNT = 20
 OUTLIER_SD = 3.0
 CONFIDENCE = ((3, 0.01), (2, 0.05), (1, 0.10))  # class, significance level
 PAIRS_A_BLOCK = 4_000_000
+CLASSES = {-3: ("cold spot, 99 % confidence", "#2166ac"), -2: ("cold spot, 95 % confidence", "#67a9cf"),
+           -1: ("cold spot, 90 % confidence", "#d1e5f0"), 0: ("not significant", "#bdbdbd"),
+           1: ("hot spot, 90 % confidence", "#fddbc7"), 2: ("hot spot, 95 % confidence", "#ef8a62"),
+           3: ("hot spot, 99 % confidence", "#b2182b")}  # GI_CLASS: (meaning, colour: ColorBrewer RdBu)
 
 
 @dataclass
@@ -266,9 +270,34 @@ def hot_spots(x: np.ndarray, y: np.ndarray, values: np.ndarray, band: float = 0.
                     how=how, moran=moran, chosen=chosen, start=start, outliers=outliers)
 
 
-def write_hotspot_report(path: str, result: HotSpots, field: str, fdr: bool, kept: Optional[int] = None) -> str:
+def _class_map(x: np.ndarray, y: np.ndarray, result: HotSpots):
+    """The points coloured by class, cold and hot spots drawn over the not significant ones."""
+    from ..reports.html import new_figure
+
+    fig, ax = new_figure(5.4, 4.6)
+    step = max(1, len(x) // 50000)
+    for value in sorted(CLASSES, key=abs):
+        chosen = (result.classes == value)[::step]
+        if chosen.any():
+            name, colour = CLASSES[value]
+            ax.scatter(x[::step][chosen], y[::step][chosen], s=3, color=colour, lw=0,
+                       label=f"{value:+d} {name} ({int((result.classes == value).sum())})".replace("+0", "0"))
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("x (m)", fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    order = np.argsort([int(label.split()[0]) for label in labels])
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=6, markerscale=3)
+    if step > 1:
+        ax.set_title(f"every {step}th point drawn", fontsize=8)
+    return fig
+
+
+def write_hotspot_report(path: str, result: HotSpots, field: str, fdr: bool, x: np.ndarray, y: np.ndarray,
+                         kept: Optional[int] = None) -> str:
     """HTML report: the band and how it was chosen, global Moran's I (I, z, p), the Moran's I z-score over the bands
-    with the band used marked, the points per class."""
+    with the band used marked, a map of the classes at x, y (m) and the points per class."""
     from ..reports.html import HtmlReport, new_figure
 
     moran, k = result.moran, result.chosen
@@ -294,9 +323,8 @@ def write_hotspot_report(path: str, result: HotSpots, field: str, fdr: bool, kep
                       zip(moran.bands, moran.i, moran.z, moran.p)],
                      header=("band (m)", "Moran's I", "z-score", "p-value"))
     report.heading("Points per class")
-    names = {-3: "cold spot, 99 %", -2: "cold spot, 95 %", -1: "cold spot, 90 %", 0: "not significant",
-             1: "hot spot, 90 %", 2: "hot spot, 95 %", 3: "hot spot, 99 %"}
-    rows = [(c, names[c], n) for c, n in result.counts().items()]
+    report.figure(_class_map(np.asarray(x), np.asarray(y), result), "Gi* classes (in the metric CRS of the run)")
+    rows = [(c, CLASSES[c][0], n) for c, n in result.counts().items()]
     rows.append(("", "without a neighbour (no z)", result.isolated))
     if kept is not None:
         rows.append(("", "kept (99 % only)", kept))

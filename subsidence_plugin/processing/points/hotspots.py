@@ -128,8 +128,8 @@ class Hotspots(SubsidenceAlgorithm):
         results.update({COUNTS[c]: n for c, n in result.counts().items()})
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
-            results[self.REPORT] = write_hotspot_report(report, result, field, fdr, int(keep.sum()) if keep_only
-                                                        else None)
+            results[self.REPORT] = write_hotspot_report(report, result, field, fdr, x, y,
+                                                        int(keep.sum()) if keep_only else None)
         return results
 
     @staticmethod

@@ -91,6 +91,8 @@ class ValidateWithGnss(SubsidenceAlgorithm):
                                                                 optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("VELOCITY_RMSE", "Velocity RMSE over all stations (mm/yr)"))
         self.addOutput(QgsProcessingOutputNumber("VELOCITY_RMSE_AFTER", "Velocity RMSE after screening (mm/yr)"))
+        self.addOutput(QgsProcessingOutputNumber("SERIES_RMSE", "Series RMSE over all stations (mm)"))
+        self.addOutput(QgsProcessingOutputNumber("SERIES_RMSE_AFTER", "Series RMSE after screening (mm)"))
 
     def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
@@ -144,8 +146,10 @@ class ValidateWithGnss(SubsidenceAlgorithm):
         outputs = {"OUTPUT": dest}
         for suffix, label in (("", "all points"), ("_AFTER", "screened")):
             outputs["VELOCITY_RMSE" + suffix] = _pooled_rmse(results[label]) if label in results else math.nan
+            outputs["SERIES_RMSE" + suffix] = _pooled_series_rmse(results[label]) if label in results else math.nan
             if label in results:
-                feedback.pushInfo(f"Velocity RMSE ({label}): {outputs['VELOCITY_RMSE' + suffix]:.2f} mm/yr over "
+                feedback.pushInfo(f"Velocity RMSE ({label}): {outputs['VELOCITY_RMSE' + suffix]:.2f} mm/yr, series "
+                                  f"RMSE {outputs['SERIES_RMSE' + suffix]:.2f} mm over "
                                   f"{sum(r.n_points for r in results[label] if r.status == 'ok')} points near "
                                   f"{sum(r.status == 'ok' for r in results[label])} station(s)")
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
@@ -242,6 +246,13 @@ def _pooled_rmse(results) -> float:
     differences = np.concatenate([r.velocity_difference for r in results if r.status == "ok"] or [np.zeros(0)])
     differences = differences[np.isfinite(differences)]
     return float(np.sqrt(np.mean(differences ** 2))) if differences.size else math.nan
+
+
+def _pooled_series_rmse(results) -> float:
+    """RMSE of the aligned series differences of every point and common date of every compared station (mm)."""
+    pairs = sum(r.series_pairs for r in results if r.status == "ok")
+    squares = sum(r.series_rmse ** 2 * r.series_pairs for r in results if r.status == "ok" and r.series_pairs)
+    return float(math.sqrt(squares / pairs)) if pairs else math.nan
 
 
 def _table_columns(layer, feedback) -> dict:
