@@ -14,6 +14,7 @@ import time
 
 import harness  # scripts/, beside this file; puts the repository root on sys.path
 import numpy as np
+from main_job_groundwater import groundwater_section, run_groundwater
 from main_job_points import POINTS_RADIUS, SCREENING_EPOCHS, points_section, run_points
 from main_job_series import run_series, series_section
 from main_job_susceptibility import run_susceptibility, susceptibility_section
@@ -372,6 +373,14 @@ def main(argv=None):
     points_group.findLayer(point_layers[1].id()).setItemVisibilityChecked(False)
     points_group.setExpanded(False)
 
+    groundwater = run_groundwater(result, layers["DEM"], os.path.join(output, "groundwater"), feedback)
+    stack = QgsRasterLayer(groundwater["storage"]["OUTPUT_RASTER"], "ΔGWS, synthetic GRACE (mm, a band a month)")
+    styles.style_diverging(stack, "mm")
+    storage_table = QgsVectorLayer(groundwater["storage"]["OUTPUT"], "Groundwater storage (monthly table)", "ogr")
+    groundwater_group = add_group(project, "Groundwater storage (synthetic GRACE / GLDAS)", [stack, storage_table])
+    groundwater_group.setItemVisibilityChecked(False)
+    groundwater_group.setExpanded(False)
+
     for tree_layer in project.layerTreeRoot().findLayers():
         styles.set_legend_title(tree_layer)  # no 'Band 1: ... (Gray)' line above the colour ramps
     canvas_writer = save_canvas_view(project, QgsRectangle(layers["DEM"].extent()), project.crs())
@@ -384,6 +393,7 @@ def main(argv=None):
     models, ranking, pso = susceptibility_section(report, susceptibility, result)
     series_scores = series_section(report, series, result, args.series_epochs)
     point_scores = points_section(report, points, args.screening_epochs, POINTS_RADIUS)
+    groundwater_scores = groundwater_section(report, groundwater)
     report_path = report.write(os.path.join(output, "report.html"))
     project_path = os.path.join(output, "sample_area.qgz")
     if not project.write(project_path):
@@ -416,6 +426,9 @@ def main(argv=None):
     print(f"  GNSS        : velocity RMSE {gnss['VELOCITY_RMSE']:.2f} mm/yr before, "
           f"{gnss['VELOCITY_RMSE_AFTER']:.2f} mm/yr after the screening; series RMSE {gnss['SERIES_RMSE']:.2f} / "
           f"{gnss['SERIES_RMSE_AFTER']:.2f} mm")
+    trend, low, high = groundwater_scores["trend"]
+    print(f"  groundwater : ΔGWS trend {trend:+.2f} mm/yr ({low:+.2f} … {high:+.2f}) over "
+          f"{groundwater_scores['months']} months of the synthetic GRACE sample; rain leads storage by {groundwater_scores['lag']:.0f} months")
     print(f"  project     : {project_path} ({len(project.mapLayers())} layers)")
     print(f"  report      : {report_path}")
     print(f"  time        : {elapsed:.1f} s")

@@ -165,3 +165,55 @@ def recording_feedback():
             super().pushWarning(warning)
 
     return RecordingFeedback()
+
+
+def _write_polygon_layer(path, wkts, crs):
+    """A polygon layer (GeoPackage, or a shapefile for a .shp path) of the WKT polygons in ``crs`` (e.g.
+    "EPSG:32613"; "" for none: a shapefile without .prj); returns its path."""
+    from osgeo import ogr, osr
+
+    srs = None
+    if crs:
+        srs = osr.SpatialReference()
+        srs.SetFromUserInput(crs)
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    driver = "ESRI Shapefile" if str(path).endswith(".shp") else "GPKG"
+    dataset = ogr.GetDriverByName(driver).CreateDataSource(str(path))
+    layer = dataset.CreateLayer("area", srs, ogr.wkbMultiPolygon)
+    for wkt in wkts:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkt(wkt)))
+        layer.CreateFeature(feature)
+    dataset = None
+    return str(path)
+
+
+@pytest.fixture
+def write_polygon_layer():
+    """Writes a GeoPackage polygon layer: ``write(path, wkts, crs)``."""
+    return _write_polygon_layer
+
+
+@pytest.fixture(scope="session")
+def groundwater_sample(sample_area, tmp_path_factory):
+    """The synthetic GRACE / GLDAS / rain-gauge sample around the session's sample area and the area polygon (the
+    DEM's extent, EPSG:32613): (sample, area layer path, centre lon, centre lat)."""
+    from osgeo import osr
+
+    from subsidence_plugin.core.groundwater.sample import write_groundwater_sample
+    from subsidence_plugin.core.io.rasters import read_grid
+
+    folder = tmp_path_factory.mktemp("groundwater_sample")
+    grid = read_grid(sample_area.rasters["dem"])
+    west, dx, _, north, _, dy = grid.geotransform
+    east, south = west + dx * grid.width, north + dy * grid.height
+    utm, wgs84 = osr.SpatialReference(), osr.SpatialReference()
+    utm.SetFromUserInput(grid.crs_wkt)
+    wgs84.ImportFromEPSG(4326)
+    wgs84.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    utm.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    lon, lat, _ = osr.CoordinateTransformation(utm, wgs84).TransformPoint((west + east) / 2, (north + south) / 2)
+    sample = write_groundwater_sample(str(folder), lon, lat, seed=3)
+    area = _write_polygon_layer(folder / "area.gpkg", [f"POLYGON(({west} {south},{east} {south},{east} {north},"
+                                                      f"{west} {north},{west} {south}))"], "EPSG:32613")
+    return sample, area, lon, lat

@@ -5,7 +5,8 @@
 Imports the shared statistics, optimiser, sampler and variogram modules and the series baselines and velocities
 (no GDAL or torch in that venv) and checks values against oracles: AUC against the Mann-Whitney count, GWO against
 the known minimum, Jenks breaks between two separated groups, the VIF of independent columns near 1, linear time
-interpolation, persistence's RMSE on a line, least-squares velocities against np.polyfit.
+interpolation, persistence's RMSE on a line, least-squares velocities against np.polyfit, the lag of a shifted
+season, monthly totals of daily amounts.
 """
 import os
 import sys
@@ -14,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
+from subsidence_plugin.core.groundwater import compare  # noqa: E402
 from subsidence_plugin.core.ml import optimisers, samplers  # noqa: E402
 from subsidence_plugin.core.spatial import variogram  # noqa: E402
 from subsidence_plugin.core.stats import classes, correlation, metrics, resampling, roc, splits  # noqa: E402
@@ -53,8 +55,14 @@ def main() -> None:
     days = np.datetime64("2020-01-01") + 12 * np.arange(30)
     years = (days - days[0]).astype(float) / 365.25
     assert np.allclose(insar_points.linear_velocity(days, series), [np.polyfit(years, row, 1)[0] for row in series])
+    months = np.arange("2010-01", "2016-01", dtype="datetime64[M]")
+    rain = np.cos(2 * np.pi * np.arange(months.size) / 12.0) + rng.normal(0, 0.1, months.size)
+    storage = np.cos(2 * np.pi * (np.arange(months.size) - 2) / 12.0)
+    assert compare.cross_correlation(months, rain, months, storage, 6, following=True).best_lag == 2
+    days = np.arange("2020-01-01", "2020-03-01", dtype="datetime64[D]")
+    assert np.allclose(compare.monthly_totals(days, np.ones(days.size))[1], [31.0, 29.0])
     print(f"numpy {np.__version__}: core statistics, optimisers, samplers, variograms, time interpolation, "
-          "series baselines and velocities agree with their oracles")
+          "series baselines and velocities, cross-correlation and monthly totals agree with their oracles")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ from .factors.drainage_density import DrainageDensity
 from .factors.groundwater_change import GroundwaterChange
 from .factors.interpolate_points import InterpolatePoints
 from .factors.spectral_index import SpectralIndex
+from .groundwater.compare_series import CompareSeries
+from .groundwater.groundwater_storage import GroundwaterStorage
 from .points.hotspots import Hotspots
 from .points.label_measurement_points import LabelMeasurementPoints
 from .points.screen_measurement_points import ScreenMeasurementPoints
 from .points.validate_with_gnss import ValidateWithGnss
+from .sample_data.create_groundwater_sample import CreateGroundwaterSample
 from .sample_data.create_sample_area import CreateSampleArea
 from .surface.apply_model import ApplyModel
 from .surface.compare_surface_methods import CompareSurfaceMethods
@@ -45,7 +48,7 @@ ALGORITHMS = (CreateSampleArea, Slope, Aspect, Curvature, FillDepressions, FlowA
               TrainPatchCnn, ApplyModel, CompareSurfaceMethods, SubsidenceInventory, FactorAnalysis,
               TrainSusceptibility, ClassifySusceptibility, Gardlif, OptimizeWeights, ImportInsarSeries,
               GroundwaterSeries, TrainSeriesModel, ForecastSeries, LabelMeasurementPoints, ScreenMeasurementPoints,
-              Hotspots, ValidateWithGnss)
+              Hotspots, ValidateWithGnss, GroundwaterStorage, CompareSeries, CreateGroundwaterSample)
 
 
 class SubsidenceProvider(QgsProcessingProvider):

@@ -9,6 +9,7 @@ output folder is exactly as before the run (a file already at the first output's
 import hashlib
 import os
 import subprocess
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def registered(qgis_processing):
 
 
 @pytest.fixture(scope="module")
-def inputs(registered, sample_area, tmp_path_factory, gardlif_layers):
+def inputs(registered, sample_area, tmp_path_factory, gardlif_layers, groundwater_sample):
     """Small inputs for every algorithm: the session's sample area, a factor stack, an inventory, a patch-CNN
     model, GARDLIF layers with points on them."""
     import processing
@@ -58,14 +59,19 @@ def inputs(registered, sample_area, tmp_path_factory, gardlif_layers):
     gardlif_points = write_geopackage(str(folder / "pts.gpkg"), [VectorLayer(
         "pts", {"velocity": -values["groundwater_decline"][rows, cols]}, points=np.column_stack([x, y]))],
         grid.crs_wkt)
+    grace, area, _, _ = groundwater_sample
+    storage = processing.run("subsidence:groundwaterstorage", {
+        "TWS": grace.tws_files, "LSM": grace.lsm_files, "AREA": area, "OUTPUT": str(folder / "gws.gpkg")})["OUTPUT"]
+    groundwater = {"grace": grace, "area": area, "storage": storage}
     return {"rasters": rasters, "vectors": sample_area.vector_path, "points": points, "stack": stack,
-            "inventory": inventory, "model": model, "series_model": series_model, "gardlif": {k.upper(): p for k, p in layers.items()},
+            "groundwater": groundwater, "inventory": inventory, "model": model, "series_model": series_model,
+            "gardlif": {k.upper(): p for k, p in layers.items()},
             "gardlif_points": f"{gardlif_points}|layername=pts"}
 
 
 def _cases(i):
     """algorithm id -> (inputs, output names) -> parameters; every file output in the folder ``out``."""
-    r, v = i["rasters"], i["vectors"]
+    r, v, g = i["rasters"], i["vectors"], i["groundwater"]
     return {
         "subsidence:createsamplearea": ({"SIZE": 32, "SEED": 1}, ["OUTPUT_FOLDER"]),
         "subsidence:slope": ({"INPUT": r["dem"]}, ["OUTPUT", "OUTPUT_PERCENT"]),
@@ -118,6 +124,12 @@ def _cases(i):
         "subsidence:hotspots": ({"INPUT": i["points"], "FIELD": "velocity"}, ["OUTPUT", "REPORT"]),
         "subsidence:validatewithgnss": ({"INPUT": i["points"], "GNSS_TABLE": f"{v}|layername=gps_daily",
                                          "STATIONS": f"{v}|layername=gps_stations"}, ["OUTPUT", "REPORT"]),
+        "subsidence:creategroundwatersample": ({"EXTENT": "400000,410000,3600000,3610000 [EPSG:32613]"},
+                                               ["OUTPUT_FOLDER"]),
+        "subsidence:groundwaterstorage": ({"TWS": g["grace"].tws_files, "LSM": g["grace"].lsm_files,
+                                           "AREA": g["area"]}, ["OUTPUT", "OUTPUT_RASTER", "REPORT"]),
+        "subsidence:compareseries": ({"STORAGE": g["storage"], "PRECIPITATION_TABLE": g["grace"].precipitation_table,
+                                      "POINTS": i["points"], "AREA": g["area"]}, ["OUTPUT", "REPORT"]),
     }
 
 
@@ -127,7 +139,8 @@ VECTOR_OUTPUTS = {"subsidence:subsidenceinventory": ".gpkg", "subsidence:compare
                   "subsidence:importinsarseries": ".gpkg", "subsidence:groundwaterseries": ".gpkg",
                   "subsidence:trainseriesmodel": ".gpkg", "subsidence:forecastseries": ".gpkg",
                   "subsidence:labelmeasurementpoints": ".gpkg", "subsidence:screenmeasurementpoints": ".gpkg",
-                  "subsidence:hotspots": ".gpkg", "subsidence:validatewithgnss": ".gpkg"}
+                  "subsidence:hotspots": ".gpkg", "subsidence:validatewithgnss": ".gpkg",
+                  "subsidence:groundwaterstorage": ".gpkg", "subsidence:compareseries": ".gpkg"}
 
 
 def _parameters(algorithm_id, case, out):
@@ -222,8 +235,10 @@ def read_only(tmp_path_factory):
 
 ALGORITHMS = sorted(_cases({"rasters": {k: "" for k in ("dem", "thickness", "image", "landuse")}, "vectors": "",
                             "points": "", "stack": "", "inventory": "", "model": "", "series_model": "",
-                            "gardlif": {},
-                            "gardlif_points": ""}))
+                            "gardlif": {}, "gardlif_points": "",
+                            "groundwater": {"grace": SimpleNamespace(tws_files=[], lsm_files=[],
+                                                                     precipitation_table=""),
+                                            "area": "", "storage": ""}}))
 
 
 def test_every_algorithm_is_covered(registered):

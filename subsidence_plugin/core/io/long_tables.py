@@ -9,9 +9,10 @@ from typing import List
 
 import numpy as np
 
-ID_NAMES = ("id", "station", "name", "nombre", "code", "codigo", "well", "piezometer")
+ID_NAMES = ("id", "station", "name", "nombre", "code", "codigo", "well", "piezometer", "gauge")
 DATE_NAMES = ("date", "fecha", "fechas", "time", "day", "month")
-VALUE_NAMES = ("value", "valor", "valores", "head", "level", "nivel", "cota")
+VALUE_NAMES = ("value", "valor", "valores", "head", "level", "nivel", "cota", "precipitation", "rain", "rainfall",
+               "precip", "mm")
 
 
 @dataclass
