@@ -114,6 +114,12 @@ def test_every_column_against_the_analytic_values(provider, tmp_path, write_poly
     np.testing.assert_allclose(values[:, inside], np.repeat(_expected()["gws_mm"][:, None], inside.sum(), 1),
                                atol=1e-3)  # uniform field: every cell is the area mean (float32 GeoTIFF)
     assert "GRACE footprint" in open(out["REPORT"], encoding="utf-8").read()
+    coarse = _run("groundwaterstorage", {"TWS": tws, "LSM": lsm, "AREA": area, "STACK_GRID": 3,
+                                         "OUTPUT": str(tmp_path / "gws1.gpkg"),
+                                         "OUTPUT_RASTER": str(tmp_path / "g1.tif")})
+    one_degree = gdal.Open(coarse["OUTPUT_RASTER"])
+    assert one_degree.GetGeoTransform()[1] == 1.0 and one_degree.GetGeoTransform()[0] == 11.0  # a global 1° grid
+    np.testing.assert_allclose(one_degree.GetRasterBand(2).ReadAsArray()[0, 0], _expected()["gws_mm"][1], atol=1e-3)
 
 
 def test_an_area_across_the_antimeridian_in_a_projected_crs(provider, tmp_path, write_polygon_layer):
@@ -156,6 +162,28 @@ def test_sample_storage_trend_and_the_recharge_lag(provider, groundwater_sample,
     assert len(rows["pair"]) == 3 * 25 and set(rows["pair"]) == {"precipitation → ΔGWS", "ΔGWS → InSAR",
                                                                  "precipitation → InSAR"}
     assert os.path.getsize(compared["REPORT"]) > 10000
+
+
+def test_gridded_precipitation(provider, groundwater_sample, tmp_path):
+    sample, area, _, _ = groundwater_sample
+    storage = _run("groundwaterstorage", {"TWS": sample.tws_files, "LSM": sample.lsm_files, "AREA": area,
+                                          "OUTPUT": str(tmp_path / "gws.gpkg")})
+    noah = [path for path in sample.lsm_files if "_NOAH" in path]
+    compared = _run("compareseries", {"STORAGE": storage["OUTPUT"], "PRECIPITATION_FILES": noah, "AREA": area,
+                                      "OUTPUT": str(tmp_path / "cc.gpkg")})
+    assert compared["LAG_PRECIPITATION_GWS"] == RECHARGE_LAG_MONTHS
+    table = _table(storage["OUTPUT"])
+    months = np.array(table["month"], dtype="datetime64[M]")
+    core = cross_correlation(sample.truth["months"], sample.truth["precipitation"], months,
+                             np.array(table["gws_mm"]), 12, detrend=True, following=True)
+    assert compared["R_PRECIPITATION_GWS"] == pytest.approx(core.best_r, abs=1e-6)  # the rate is stored in float32
+    output = tmp_path / "refused.gpkg"
+    with pytest.raises(QgsProcessingException, match="not both"):
+        _run("compareseries", {"STORAGE": storage["OUTPUT"], "PRECIPITATION_FILES": noah, "AREA": area,
+                               "PRECIPITATION_TABLE": sample.precipitation_table, "OUTPUT": str(output)})
+    with pytest.raises(QgsProcessingException, match="give the area"):
+        _run("compareseries", {"STORAGE": storage["OUTPUT"], "PRECIPITATION_FILES": noah, "OUTPUT": str(output)})
+    assert not output.exists()
 
 
 def test_create_groundwater_sample(provider, tmp_path):

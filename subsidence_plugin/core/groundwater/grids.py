@@ -10,9 +10,9 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-TERMS = ("tws", "sm", "cws", "swe", "qs")  # total water, soil moisture, canopy water, snow water, surface runoff
+TERMS = ("tws", "sm", "cws", "swe", "qs", "precip")  # total water, soil moisture, canopy, snow, runoff, rain + snow
 TERM_NAMES = {"tws": "total water storage", "sm": "soil moisture", "cws": "canopy water", "swe": "snow water",
-              "qs": "surface runoff (the month's total)"}
+              "qs": "surface runoff (the month's total)", "precip": "precipitation (the month's total)"}
 
 
 @dataclass

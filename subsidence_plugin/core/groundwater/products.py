@@ -80,6 +80,8 @@ _CENTRE_WORDS = (("JPL", ("jet propulsion", "jpl")), ("CSR", ("center for space 
 _FIELDS = {"gain": ("scale_factor", "SCALE_FACTOR"), "mask": ("land_mask", "LO_val")}
 _TWS_UNITS = {"cm": 10.0, "mm": 1.0, "m": 1000.0}
 _MASS_UNITS = {"kgm-2", "kg/m2", "kg/m^2", "kgm^-2", "kgm**-2", "mm"}
+RATE_UNITS = {"kgm-2s-1", "kg/m2/s", "kgm^-2s^-1", "kgm**-2s**-1", "mm/s"}
+PRECIPITATION_NAMES = ("Rainf_f_tavg", "Rainf_tavg")  # GLDAS total precipitation rate (Rainf_f: rain + snow)
 
 
 @dataclass
@@ -475,10 +477,11 @@ def _assign_months(mid: np.ndarray, product: str) -> Tuple[np.ndarray, List[str]
 # ------------------------------------------------------------------------------------------ GLDAS
 
 def gldas_monthly_means(paths: Sequence[str], variables: Sequence[str], bbox: Optional[Sequence[float]] = None,
-                        product: str = "GLDAS") -> MonthlyMeans:
-    """The GLDAS ``variables`` (kg m-2) averaged over the time steps of each calendar month of the files (the
-    month of each step's time stamp), over the cells overlapping ``bbox``. Refuses missing variables, other
-    units, mixed units between files, different grids and repeated time steps."""
+                        product: str = "GLDAS", accepted_units=_MASS_UNITS) -> MonthlyMeans:
+    """The GLDAS ``variables`` (kg m-2, or a rate with ``accepted_units`` = `RATE_UNITS`) averaged over the time
+    steps of each calendar month of the files (the month of each step's time stamp), over the cells overlapping
+    ``bbox``.
+    Refuses missing variables, other units, mixed units between files, different grids and repeated time steps."""
     sums: Dict[np.datetime64, Dict[str, np.ndarray]] = {}
     counts: Dict[np.datetime64, int] = {}
     seen: Dict[np.datetime64, str] = {}
@@ -512,8 +515,9 @@ def gldas_monthly_means(paths: Sequence[str], variables: Sequence[str], bbox: Op
     for name, by_file in units.items():
         _refuse_mixed_units(f"{name} ({product})", by_file)
         unit = next(iter(by_file.values()))
-        if unit.replace(" ", "").lower() not in _MASS_UNITS:
-            raise ValueError(f"{product}: {name} in {unit!r}; expected kg m-2 (= mm)")
+        if unit.replace(" ", "").lower() not in accepted_units:
+            expected = "kg m-2 s-1" if accepted_units is RATE_UNITS else "kg m-2 (= mm)"
+            raise ValueError(f"{product}: {name} in {unit!r}; expected {expected}")
     months = np.array(sorted(sums), dtype="datetime64[M]")
     steps = np.array([counts[month] for month in months], dtype=np.int64)
     values = {name: np.stack([sums[month][name] for month in months]) / steps[:, None, None] for name in variables}
@@ -562,3 +566,26 @@ def _read_gldas(members: List[_File], bbox) -> List[MonthlyGrid]:
         grids.append(MonthlyGrid(model, product, term, means.months, means.lat, means.lon, values,
                                  resolution=means.resolution, steps=steps, notes=tuple(term_notes)))
     return grids
+
+
+def read_gldas_precipitation(paths: Sequence[str], bbox: Optional[Sequence[float]] = None) -> MonthlyGrid:
+    """Monthly precipitation totals (mm/month) from GLDAS files (one model, monthly or 3-hourly): the month's mean
+    total precipitation rate ``Rainf_f_tavg`` (else ``Rainf_tavg``, rain only; kg m-2 s-1) x the seconds in the
+    month, over the cells overlapping ``bbox``."""
+    if not paths:
+        raise ValueError("No GLDAS file was given for the precipitation")
+    files = [_identify(path) for path in paths]
+    if any(item.role != "lsm" for item in files) or len({item.product for item in files}) > 1:
+        raise ValueError("Gridded precipitation: give GLDAS files of one model (monthly or 3-hourly)")
+    name = next((n for n in PRECIPITATION_NAMES if all(n in item.variables for item in files)), None)
+    if name is None:
+        raise ValueError(f"{os.path.basename(paths[0])}: no precipitation rate ({' or '.join(PRECIPITATION_NAMES)}) "
+                         "in every file")
+    first = files[0]
+    means = gldas_monthly_means(paths, [name], bbox, first.product, RATE_UNITS)
+    seconds = ((means.months + 1).astype("datetime64[s]") - means.months.astype("datetime64[s]")).astype(np.float64)
+    notes = (f"precip = mean {name} x seconds in the month (kg m-2 = mm)",)
+    return MonthlyGrid(first.source, first.product, "precip", means.months, means.lat, means.lon,
+                       means.values[name] * seconds[:, None, None], resolution=means.resolution, steps=means.steps,
+                       notes=notes)
+

@@ -7,7 +7,8 @@ recharge peaking two months after the rain; soil moisture, canopy water, snow an
 their own seasons. GRACE: JPL mascons v03 (0.5°, with gain factors), CSR mascons (0.25°, no time bounds, the
 2016-07 solution centred in late June as CSR's odd months are) and GFZ Tellus land grids (1°, 2016-03 missing),
 each with its own noise and the 2017-07 … 2018-05 GRACE / GRACE-FO gap; GLDAS Noah, CLSM and VIC monthly files
-(1°) with model differences; monthly totals at three rain gauges.
+(1°) with model differences and the gauges' mean precipitation as their rate; monthly totals at three rain
+gauges.
 """
 from __future__ import annotations
 
@@ -102,8 +103,11 @@ def write_groundwater_sample(folder: str, lon: float, lat: float, seed: int = 42
     tws_files += write_tellus_land(grace, "GFZ", gfz_months, _centres(south, n // 4, 1.0),
                                    _centres(west, n // 4, 1.0) % 360, gfz / 10.0)
 
+    rain = np.clip(30.0 + 25.0 * _season(months, RAIN_PEAK_MONTH)[:, None] + rng.normal(0.0, 8.0, (months.size, 3)),
+                   0.0, None)
     lat_1, lon_1 = _centres(south, n // 4, 1.0), _centres(west, n // 4, 1.0)
     days = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.float64)
+    rain_rate = np.broadcast_to((rain.mean(axis=1) / (days * 86400.0))[:, None, None], (months.size, n // 4, n // 4))
     lsm_files: List[str] = []
     for model, scale in (("NOAH", 1.0), ("CLSM", 1.1), ("VIC", 0.9)):
         noise = rng.normal(0.0, 1.5, (months.size, n, n))
@@ -119,11 +123,10 @@ def write_groundwater_sample(folder: str, lon: float, lat: float, seed: int = 42
                       "SoilMoi_depth3_inst": 0.3 * sm}
         else:
             layers = {"SoilMoist_P_inst": sm}
-        fields = {**layers, "CanopInt_inst": cws, "SWE_inst": swe, "Qs_acc": runoff_per_step}
+        fields = {**layers, "CanopInt_inst": cws, "SWE_inst": swe, "Qs_acc": runoff_per_step,
+                  "Rainf_f_tavg": rain_rate}
         lsm_files += write_gldas(gldas, model, months, lat_1, lon_1, fields, monthly=True)
 
-    rain = np.clip(30.0 + 25.0 * _season(months, RAIN_PEAK_MONTH)[:, None] + rng.normal(0.0, 8.0, (months.size, 3)),
-                   0.0, None)
     precipitation = os.path.join(folder, "precipitation_synthetic.csv")
     with open(precipitation, "w", encoding="utf-8") as stream:
         stream.write("station,date,precipitation\n")

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.io import netcdf_file
 
 from ..io.rasters import NODATA
-from .products import GLDAS_LAYOUT
+from .products import GLDAS_LAYOUT, PRECIPITATION_NAMES
 
 GRACE_EPOCH = np.datetime64("2002-01-01", "D")
 GLDAS_3H_EPOCH = np.datetime64("2000-01-01T03:00", "m")
@@ -169,7 +169,8 @@ def write_gldas(folder: str, model: str, times, lat, lon, fields: Dict[str, np.n
                 version: str = "2.1") -> List[str]:
     """GLDAS files, one per time: monthly ``GLDAS_<MODEL><res>_M.AYYYYMM.021.nc4`` (``times`` months) or 3-hourly
     ``..._3H.AYYYYMMDD.HHMM.021.nc4`` (``times`` the end of each 3-hour window). ``fields`` maps variable names
-    (see `products.GLDAS_LAYOUT`) to arrays (times x lat x lon, kg m-2). Returns the paths written."""
+    (see `products.GLDAS_LAYOUT`; `products.PRECIPITATION_NAMES` in kg m-2 s-1) to arrays (times x lat x lon,
+    kg m-2). Returns the paths written."""
     model = model.upper()
     if model not in GLDAS_LAYOUT:
         raise ValueError(f"GLDAS model {model!r} is not written ({', '.join(GLDAS_LAYOUT)})")
@@ -204,7 +205,8 @@ def write_gldas(folder: str, model: str, times, lat, lon, fields: Dict[str, np.n
             variables.append((variable, ("time", "lat", "lon"),
                               _filled(np.asarray(values)[index][None], GLDAS_FILL, np.float32),
                               {"_FillValue": GLDAS_FILL, "missing_value": GLDAS_FILL,
-                               "units": "kg m-2", "long_name": variable}))
+                               "units": "kg m-2 s-1" if variable in PRECIPITATION_NAMES else "kg m-2",
+                               "long_name": variable}))
         attributes = {"missing_value": GLDAS_FILL, "title": f"GLDAS{version} LIS land surface model output",
                       "institution": "NASA GSFC", "source": {"NOAH": "Noah_v3.6", "CLSM": "CLSM-F2.5",
                                                              "VIC": "VIC_v4.1.2"}[model],

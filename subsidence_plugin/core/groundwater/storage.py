@@ -488,6 +488,13 @@ def _window(lat: np.ndarray, lon: np.ndarray, weights: np.ndarray, geometry: ogr
     return np.sort(lat_rows)[::-1], lon_window
 
 
+def global_grid(spacing: Optional[float]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """(lat, lon) cell centres of a global grid of ``spacing`` degrees (lon −180 … 180); None for None."""
+    if spacing is None:
+        return None
+    return np.arange(-90.0 + spacing / 2, 90.0, spacing), np.arange(-180.0 + spacing / 2, 180.0, spacing)
+
+
 def groundwater_storage_stack(tws: Sequence[MonthlyGrid], land: Sequence[MonthlyGrid], area,
                               baseline_start: Optional[np.datetime64] = None,
                               baseline_end: Optional[np.datetime64] = None,

@@ -10,6 +10,7 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 from ..inputs import feature_wkbs
 
 WGS84 = "EPSG:4326"
+BOX_MARGIN = 2.0  # degrees read around the area: at least two cells of the coarsest grid (Tellus 1°) on each axis
 
 
 def _shifted(coordinates):
@@ -58,6 +59,12 @@ def area_in_degrees(algorithm, parameters, key: str, context, feedback) -> ogr.G
                               f"({u_west:.2f} … {u_east:.2f}°)")
             merged = unwrapped
     return merged.UnionCascaded() if merged.GetGeometryCount() > 1 else merged
+
+
+def reading_box(area: ogr.Geometry) -> tuple:
+    """(west, south, east, north) degrees to read around an area: its envelope and `BOX_MARGIN` on each side."""
+    west, east, south, north = area.GetEnvelope()
+    return west - BOX_MARGIN, max(south - BOX_MARGIN, -90.0), east + BOX_MARGIN, min(north + BOX_MARGIN, 90.0)
 
 
 def month_or_none(text: str, parameter: str):

@@ -6,15 +6,19 @@ import numpy as np
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField, QgsProcessingParameterFile,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber)
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber)
 
 from ...core.groundwater.compare import cross_correlation, monthly_displacement, monthly_totals, remove_trend_and_season
+from ...core.groundwater.products import read_gldas_precipitation
 from ...core.groundwater.report import write_comparison_report
+from ...core.groundwater.storage import area_mean, cell_weights
 from ...core.io.long_tables import read_long_table
 from ...core.spatial.polygons import points_in_polygons
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors
 from ..inputs import feature_wkbs, point_series
 from ..outputs import table_sink
+from .common import area_in_degrees, reading_box
 
 TREATMENTS = ("as they are", "with their linear trends removed", "with trends and mean seasonal cycles removed")
 COLUMNS = (("pair", "string"), ("first", "string"), ("second", "string"), ("lag_months", "int"), ("r", "double"),
@@ -77,6 +81,8 @@ class CompareSeries(SubsidenceAlgorithm):
         "<li><b>Precipitation</b>: a gauge table (CSV / TXT: station, date, value in mm; daily amounts are summed per "
         "month where at least 90 % of the days were read, monthly totals are taken as they are), averaged over the "
         "stations.</li>"
+        "<li>or <b>gridded precipitation</b>: GLDAS files of one model (<i>Rainf_f_tavg</i>, the total precipitation "
+        "rate, kg m⁻² s⁻¹ × the seconds of the month), averaged over the <b>area</b> with cell-area weights.</li>"
         "<li><b>InSAR points</b> with series fields (DYYYYMMDD, mm): the mean displacement of the points inside the "
         "<b>area</b> (all points without one), per acquisition, then per month.</li></ul>"
         "<p>Pairs: precipitation → ΔGWS, ΔGWS → InSAR, precipitation → InSAR (those whose series are given). Lag k "
@@ -95,6 +101,7 @@ class CompareSeries(SubsidenceAlgorithm):
     STORAGE = "STORAGE"
     STORAGE_FIELD = "STORAGE_FIELD"
     PRECIPITATION_TABLE = "PRECIPITATION_TABLE"
+    PRECIPITATION_FILES = "PRECIPITATION_FILES"
     POINTS = "POINTS"
     AREA = "AREA"
     MAX_LAG = "MAX_LAG"
@@ -111,6 +118,9 @@ class CompareSeries(SubsidenceAlgorithm):
         self.addParameter(QgsProcessingParameterFile(self.PRECIPITATION_TABLE, "Precipitation gauge table (station, "
                                                      "date, value in mm)", optional=True,
                                                      fileFilter="Tables (*.csv *.txt *.tsv)"))
+        self.addParameter(QgsProcessingParameterMultipleLayers(self.PRECIPITATION_FILES, "Gridded precipitation "
+                                                               "(GLDAS files of one model, over the area)",
+                                                               QgsProcessing.TypeFile, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(self.POINTS, "InSAR points with series",
                                                               [QgsProcessing.TypeVectorPoint], optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(self.AREA, "Area (points inside it)",
@@ -130,6 +140,18 @@ class CompareSeries(SubsidenceAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(f"LAG_{key}", f"Best lag, {key.lower()} (months)"))
             self.addOutput(QgsProcessingOutputNumber(f"R_{key}", f"r at the best lag, {key.lower()}"))
             self.addOutput(QgsProcessingOutputNumber(f"P_{key}", f"p-value at the best lag, {key.lower()}"))
+
+    def _gridded_precipitation(self, parameters, paths, context, feedback):
+        """Area-mean monthly precipitation (mm/month) of GLDAS files."""
+        if self.parameterAsSource(parameters, self.AREA, context) is None:
+            raise QgsProcessingException("Gridded precipitation: give the area to average it over")
+        area = area_in_degrees(self, parameters, self.AREA, context, feedback)
+        with processing_errors(prefix="Gridded precipitation"):
+            grid = read_gldas_precipitation(paths, reading_box(area))
+            values = area_mean(grid, cell_weights(grid.lat, grid.lon, area))
+        feedback.pushInfo(f"Precipitation: {grid.product}, the month's total rate over the area, "
+                          f"{int(np.isfinite(values).sum())} months")
+        return grid.months, values
 
     def _insar_series(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, self.POINTS, context)
@@ -157,10 +179,16 @@ class CompareSeries(SubsidenceAlgorithm):
                 raise QgsProcessingException(f"Groundwater storage: there is no field {field!r}")
             series["ΔGWS"] = (*_storage_series(storage, field), "mm")
         precipitation = self.parameterAsFile(parameters, self.PRECIPITATION_TABLE, context)
+        gridded = [path for path in self.parameterAsFileList(parameters, self.PRECIPITATION_FILES, context) if path]
+        if precipitation and gridded:
+            raise QgsProcessingException("Precipitation: give a gauge table or gridded files, not both")
         if precipitation:
             months, values, how = _precipitation_series(precipitation)
             feedback.pushInfo(f"Precipitation: {how}, {int(np.isfinite(values).sum())} months")
             series["precipitation"] = (months, values, "mm/month")
+        elif gridded:
+            series["precipitation"] = (*self._gridded_precipitation(parameters, gridded, context, feedback),
+                                       "mm/month")
         if self.parameterAsSource(parameters, self.POINTS, context) is not None:
             series["InSAR"] = (*self._insar_series(parameters, context, feedback), "mm")
         if len(series) < 2:

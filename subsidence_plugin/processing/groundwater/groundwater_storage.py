@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterString)
 
 from ...core.groundwater.grids import TERM_NAMES
 from ...core.groundwater.products import read_products
 from ...core.groundwater.report import write_storage_report
-from ...core.groundwater.storage import (GRACE_RESOLUTION_KM, groundwater_storage, groundwater_storage_stack,
-                                         storage_trend)
+from ...core.groundwater.storage import (GRACE_RESOLUTION_KM, global_grid, groundwater_storage,
+                                         groundwater_storage_stack, storage_trend)
 from ...core.io.rasters import NODATA, write_raster
 from .. import styles
 from ..base import SubsidenceAlgorithm, add_advanced, processing_errors
 from ..outputs import finish_raster_output, table_sink
-from .common import area_in_degrees, month_or_none
+from .common import area_in_degrees, month_or_none, reading_box
 
 COLUMNS = (("month", "string"), ("tws_mm", "double"), ("sm_mm", "double"), ("cws_mm", "double"),
            ("swe_mm", "double"), ("qs_mm", "double"), ("gws_mm", "double"), ("n_centres", "int"),
            ("gws_spread_mm", "double"))
-BBOX_MARGIN = 2.0  # degrees read around the area: at least two cells of the coarsest grid (Tellus 1°) on each axis
+STACK_GRIDS = {"the first GRACE product's grid": None, "0.25°": 0.25, "0.5°": 0.5, "1°": 1.0}
+
 
 
 class GroundwaterStorage(SubsidenceAlgorithm):
@@ -53,8 +55,9 @@ class GroundwaterStorage(SubsidenceAlgorithm):
         "<i>gws_spread_mm</i> = √(variance over the centres' ΔTWS + variance over the models' land-surface sums), "
         "population variances. Results: the ΔGWS trend (mm/yr) fitted with annual and semi-annual terms and its 95 % "
         "interval (Student t with the effective months of autocorrelated residuals). Optional <b>raster stack</b>: "
-        "ΔGWS a band a month (band names and metadata the months) on the grid of the first GRACE product, the other "
-        "products regridded to it with area weights, cells outside the area nodata. Optional <b>report</b> with the "
+        "ΔGWS a band a month (band names and metadata the months) on the grid of the first GRACE product (or a global "
+        "0.25°, 0.5° or 1° grid: <i>STACK_GRID</i>), the other products regridded to it with area weights, cells "
+        "outside the area nodata. Optional <b>report</b> with the "
         "series per centre, the terms, ΔGWS with its spread and trend.</p>"
         f"<p>GRACE resolves about {GRACE_RESOLUTION_KM:.0f} km whatever its grid: an area smaller than that (a city) "
         "gets the regional signal of the cells that overlap it, and the log and the report say so.</p>")
@@ -66,6 +69,7 @@ class GroundwaterStorage(SubsidenceAlgorithm):
     BASELINE_END = "BASELINE_END"
     APPLY_GAIN = "APPLY_GAIN"
     APPLY_MASK = "APPLY_MASK"
+    STACK_GRID = "STACK_GRID"
     OUTPUT = "OUTPUT"
     OUTPUT_RASTER = "OUTPUT_RASTER"
     REPORT = "REPORT"
@@ -85,6 +89,8 @@ class GroundwaterStorage(SubsidenceAlgorithm):
                                                          "JPL advises them for land hydrology)", defaultValue=True))
         add_advanced(self, QgsProcessingParameterBoolean(self.APPLY_MASK, "Apply the land masks given with the files",
                                                          defaultValue=True))
+        add_advanced(self, QgsProcessingParameterEnum(self.STACK_GRID, "Grid of the raster stack",
+                                                      list(STACK_GRIDS), defaultValue=0))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Groundwater storage (monthly table)",
                                                             QgsProcessing.TypeVector))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_RASTER, "ΔGWS raster stack (a band a "
@@ -120,9 +126,7 @@ class GroundwaterStorage(SubsidenceAlgorithm):
         start = month_or_none(self.parameterAsString(parameters, self.BASELINE_START, context), "Baseline from")
         end = month_or_none(self.parameterAsString(parameters, self.BASELINE_END, context), "Baseline to")
         area = area_in_degrees(self, parameters, self.AREA, context, feedback)
-        west, east, south, north = area.GetEnvelope()
-        bbox = (west - BBOX_MARGIN, max(south - BBOX_MARGIN, -90.0), east + BBOX_MARGIN, min(north + BBOX_MARGIN, 90.0))
-        options = {"bbox": bbox, "gain_factors": apply_gain, "masks": apply_mask}
+        options = {"bbox": reading_box(area), "gain_factors": apply_gain, "masks": apply_mask}
         feedback.setProgressText("Reading the GRACE files")
         tws = self._products(parameters, self.TWS, context, feedback, options, "GRACE files")
         feedback.setProgress(30)
@@ -146,7 +150,8 @@ class GroundwaterStorage(SubsidenceAlgorithm):
         if raster:
             feedback.setProgressText("Regridding to the stack")
             with processing_errors():
-                stack = groundwater_storage_stack(tws, land, area, start, end)
+                stack = groundwater_storage_stack(tws, land, area, start, end, global_grid(STACK_GRIDS[
+                    list(STACK_GRIDS)[self.parameterAsEnum(parameters, self.STACK_GRID, context)]]))
             names = [str(m) for m in stack.months]
             write_raster(raster, stack.gws_mm, stack.grid.with_nodata(NODATA), names,
                          metadata={"units": "mm of water", "quantity": "groundwater storage anomaly (ΔGWS)",
