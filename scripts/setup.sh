@@ -49,11 +49,12 @@ SITE=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['pur
 echo "import sys; sys.path.insert(0, '$DEPS')" > "$SITE/subsidence_plugin_deps.pth"
 CONSTRAINTS="$VENV/system-constraints.txt"
 $SYS_PY -c "import numpy, scipy; print(f'numpy=={numpy.__version__}\nscipy=={scipy.__version__}')" > "$CONSTRAINTS"
-TEST_STAMP="$VENV/.installed-$(stamp "$ROOT/requirements/test.txt")"
+TEST_STAMP="$VENV/.installed-$(cat "$ROOT/requirements/test.txt" "$ROOT/requirements/distributed.txt" | sha256sum | cut -c1-16)"
 if [ ! -f "$TEST_STAMP" ]; then
-  say "installing test packages into $VENV"
+  say "installing test packages and the optional Dask extra into $VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-input -r "$ROOT/requirements/test.txt" \
-    -c "$CONSTRAINTS" 2>&1 | grep -v -E "Running pip as the 'root' user|is ignored: it is neither" || true
+    -r "$ROOT/requirements/distributed.txt" -c "$CONSTRAINTS" 2>&1 \
+    | grep -v -E "Running pip as the 'root' user|is ignored: it is neither" || true
   rm -f "$VENV"/.installed-*
   touch "$TEST_STAMP"
 else

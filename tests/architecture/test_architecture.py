@@ -11,6 +11,7 @@ Rules (``../shared/DESIGN.md``, layout):
   the same holds between processing's domain folders (its top-level modules are shared); a dock imports no other dock
   and a widget no dock;
 * every relative import resolves to a module (or a name of a module) of the plugin;
+* ``scale`` (the Dask runner) imports no QGIS, Qt or Processing, and nothing of the plugin but ``core`` and itself;
 * ``core`` and ``processing`` are one level deep: ``package/module.py``.
 """
 import ast
@@ -121,8 +122,8 @@ def violations(root: pathlib.Path = PLUGIN) -> list:
                 found.append(f"{at}: {problem}")
                 continue
             external = not (target == top or target.startswith(top + "."))
-            if layer == "core" and external and target.split(".")[0] in FOREIGN_TO_CORE:
-                found.append(f"{at}: core imports {target} (no QGIS, Qt or Processing in core)")
+            if layer in ("core", "scale") and external and target.split(".")[0] in FOREIGN_TO_CORE:
+                found.append(f"{at}: {layer} imports {target} (no QGIS, Qt or Processing in {layer})")
                 continue
             if external:
                 continue
@@ -133,6 +134,8 @@ def violations(root: pathlib.Path = PLUGIN) -> list:
             other_layer, other_unit = _area(target, top)
             if layer == "core" and other_layer != "core":
                 found.append(f"{at}: core imports {target} (core imports only core)")
+            if layer == "scale" and other_layer not in ("core", "scale"):
+                found.append(f"{at}: scale imports {target} (scale imports only core and itself)")
             if layer == "processing" and other_layer in ("gui", "plugin"):
                 found.append(f"{at}: processing imports {target} (processing never imports gui)")
             targets = {target} | ({f"{target}.{n}" for n in names} if names else set())
@@ -199,6 +202,9 @@ def _plant(tmp_path, relative: str, source: str) -> pathlib.Path:
     ("core/io/planted.py", "from .grid import RasterGird\n", "has no such name"),
     ("core/io/planted.py", "from ....outside import x\n", "leaves the plugin"),
     ("core/io/deeper/planted.py", "x = 1\n", "one level deep"),
+    ("scale/planted.py", "from qgis.core import QgsProject\n", "scale imports qgis.core"),
+    ("scale/planted.py", "from ..processing.terrain.common import run_terrain\n", "scale imports only core"),
+    ("core/terrain/planted.py", "from ...scale.tiles import plan_tiles\n", "core imports only core"),
 ])
 def test_each_rule_catches_a_planted_import(tmp_path, relative, source, expected):
     found = violations(_plant(tmp_path, relative, source))

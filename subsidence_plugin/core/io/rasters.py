@@ -148,6 +148,13 @@ class Block:
 
 
 @raising_gdal_errors
+def read_window(path: str, row0: int, col0: int, rows: int, cols: int, band: int = 1) -> np.ndarray:
+    """Cells [row0, row0 + rows) x [col0, col0 + cols) of one band, as stored (nodata not replaced)."""
+    dataset = open_raster(path, require_crs=False)
+    return dataset.GetRasterBand(band).ReadAsArray(col0, row0, cols, rows)
+
+
+@raising_gdal_errors
 def iter_blocks(path: str, block_rows: int = 512, halo: int = 0, band: int = 1,
                 require_crs: bool = True) -> Iterator[Block]:
     """Stream one band in row blocks with an optional halo, for rasters larger than memory."""
@@ -224,25 +231,24 @@ class RasterWriter:
         if metadata:
             self.ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
 
-    def write(self, array: np.ndarray, row0: int = 0, band: Optional[int] = None) -> None:
-        """Write a (rows, cols) array to one band (1-based) or a (bands, rows, cols) array to all bands.
-
-        NaN becomes the nodata value.
+    def write(self, array: np.ndarray, row0: int = 0, band: Optional[int] = None, col0: int = 0) -> None:
+        """Write a (rows, cols) array to one band (1-based) or a (bands, rows, cols) array to all bands, its first
+        cell at (row0, col0). NaN becomes the nodata value.
         """
         array = np.asarray(array)
         if band is not None:
-            self._write_band(band, array, row0)
+            self._write_band(band, array, row0, col0)
             return
         if array.ndim == 2:
             array = array[None]
         for i in range(array.shape[0]):
-            self._write_band(i + 1, array[i], row0)
+            self._write_band(i + 1, array[i], row0, col0)
 
     @raising_gdal_errors
-    def _write_band(self, band: int, values: np.ndarray, row0: int) -> None:
+    def _write_band(self, band: int, values: np.ndarray, row0: int, col0: int = 0) -> None:
         if np.issubdtype(values.dtype, np.floating) and self.nodata is not None:
             values = np.where(np.isnan(values), self.nodata, values)
-        self.ds.GetRasterBand(band).WriteArray(values, 0, row0)
+        self.ds.GetRasterBand(band).WriteArray(values, col0, row0)
 
     @raising_gdal_errors
     def close(self) -> str:

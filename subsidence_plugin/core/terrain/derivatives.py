@@ -63,20 +63,24 @@ def compute_dtype(dtype) -> np.dtype:
     return np.result_type(dtype, np.float32)
 
 
-def pad_window(values: np.ndarray, top: bool, bottom: bool) -> np.ndarray:
-    """Pad a block with one extrapolated row/column where the raster ends, and fill NaN neighbours.
+def pad_window(values: np.ndarray, top: bool, bottom: bool, left: bool = True, right: bool = True) -> np.ndarray:
+    """Pad a block with one extrapolated row/column where the raster ends.
 
-    ``values`` holds the block plus its halo; ``top`` / ``bottom`` say whether a padding row is needed there
-    (the block touches the raster's edge). Returns floats (`compute_dtype`), NaN only where the centre is NaN.
+    ``values`` holds the block plus its halo; ``top`` / ``bottom`` / ``left`` / ``right`` say whether a padding
+    row or column is needed there (the block touches the raster's edge; elsewhere the halo is in ``values``).
+    Returns floats (`compute_dtype`).
     """
     z = values.astype(compute_dtype(values.dtype), copy=False)
     if top:
         z = np.vstack([2 * z[:1] - z[1:2] if z.shape[0] > 1 else z[:1], z])
     if bottom:
         z = np.vstack([z, 2 * z[-1:] - z[-2:-1] if z.shape[0] > 1 else z[-1:]])
-    left = 2 * z[:, :1] - z[:, 1:2] if z.shape[1] > 1 else z[:, :1]
-    right = 2 * z[:, -1:] - z[:, -2:-1] if z.shape[1] > 1 else z[:, -1:]
-    return np.hstack([left, z, right])
+    columns = [z]
+    if left:
+        columns.insert(0, 2 * z[:, :1] - z[:, 1:2] if z.shape[1] > 1 else z[:, :1])
+    if right:
+        columns.append(2 * z[:, -1:] - z[:, -2:-1] if z.shape[1] > 1 else z[:, -1:])
+    return np.hstack(columns) if len(columns) > 1 else z
 
 
 def _undefined(window: np.ndarray) -> np.ndarray:
@@ -203,20 +207,45 @@ def terrain_array(dem: np.ndarray, grid: RasterGrid, products) -> Dict[str, np.n
     return out
 
 
+def terrain_tile(values: np.ndarray, grid: RasterGrid, row0: int, products, edges: Tuple[bool, bool, bool, bool]
+                 ) -> Dict[str, np.ndarray]:
+    """Terrain products of one tile of a DEM (NaN at nodata): ``values`` is the tile with a one-cell halo on every
+    side that is not on the raster's edge, ``row0`` the raster row of the tile's first row, ``edges`` (top, bottom,
+    left, right) True where the tile touches the raster's edge (padded by extrapolation there). Row blocks and
+    tiles of any size give the same values as the whole raster."""
+    z = np.where(valid_mask(values, grid.nodata), values, np.nan).astype(compute_dtype(values.dtype), copy=False)
+    window = pad_window(z, *edges)
+    lx, ly = metric_cell_sizes(grid, np.arange(row0, row0 + window.shape[0] - 2))
+    out = terrain_products(window, lx, ly, products)
+    undefined = _undefined(window)
+    return {k: np.where(undefined, np.nan, v) for k, v in out.items()}
+
+
 def iter_terrain_blocks(path: str, products, block_rows: int = 512,
                         band: int = 1) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
     """Stream a DEM file in row blocks and yield (first row, {product: block}) with NaN at nodata."""
     grid = read_grid(path, band=band)
     require_3x3(grid.shape, "slope, aspect and curvature", f"{path}: the DEM")
     for block in iter_blocks(path, block_rows=block_rows, halo=1, band=band):
-        values = np.where(valid_mask(block.data, grid.nodata), block.data, np.nan).astype(
-            compute_dtype(block.data.dtype), copy=False)
-        window = pad_window(values, block.halo_top == 0, block.halo_bottom == 0)
-        rows = np.arange(block.row0, block.row0 + block.rows)
-        lx, ly = metric_cell_sizes(grid, rows)
-        out = terrain_products(window, lx, ly, products)
-        undefined = _undefined(window)
-        yield block.row0, {k: np.where(undefined, np.nan, v) for k, v in out.items()}
+        yield block.row0, terrain_tile(block.data, grid, block.row0, products,
+                                       (block.halo_top == 0, block.halo_bottom == 0, True, True))
+
+
+def terrain_input_grid(path: str, band: int = 1) -> RasterGrid:
+    """The grid of a DEM for slope, aspect and curvature; refuses one without CRS or smaller than 3 x 3 cells."""
+    grid = read_grid(path, band=band)
+    metric_cell_sizes(grid, np.arange(1))  # refuses a DEM without CRS before anything is written
+    require_3x3(grid.shape, "slope, aspect and curvature", f"{path}: the DEM")
+    return grid
+
+
+def finish_terrain_outputs(writers: dict, valid: int, path: str) -> None:
+    """Close the output writers when ``valid`` cells got a value; refuse a DEM that gave none."""
+    if not valid:
+        raise ValueError(f"{path}: the DEM has no valid cell (every cell is nodata, or has no valid "
+                         "neighbour); nothing was written")
+    for writer in writers.values():
+        writer.close()
 
 
 def write_terrain(path: str, outputs: Dict[str, str], band: int = 1, block_rows: int = 512,
@@ -226,9 +255,7 @@ def write_terrain(path: str, outputs: Dict[str, str], band: int = 1, block_rows:
     Float32 GeoTIFFs with nodata -9999, streamed in row blocks; nothing is left behind on cancel or error.
     Refuses a DEM smaller than 3 x 3 cells, and (after streaming it) one without a cell that gets a value.
     """
-    grid = read_grid(path, band=band)
-    metric_cell_sizes(grid, np.arange(1))  # refuses a DEM without CRS before anything is written
-    require_3x3(grid.shape, "slope, aspect and curvature", f"{path}: the DEM")
+    grid = terrain_input_grid(path, band)
     steps = Steps(grid.height, progress, is_cancelled)
     writers = {k: RasterWriter(p, grid.with_nodata(NODATA), 1, np.float32, [k]) for k, p in outputs.items()}
     try:
@@ -239,11 +266,7 @@ def write_terrain(path: str, outputs: Dict[str, str], band: int = 1, block_rows:
             first = next(iter(blocks.values()))
             valid += int(np.count_nonzero(~np.isnan(first)))
             steps.advance(f"rows {row0}-{row0 + len(first)}", len(first))
-        if not valid:
-            raise ValueError(f"{path}: the DEM has no valid cell (every cell is nodata, or has no valid "
-                             "neighbour); nothing was written")
-        for writer in writers.values():
-            writer.close()
+        finish_terrain_outputs(writers, valid, path)
     except BaseException:
         for writer in writers.values():
             writer.abort()  # a writer already closed has nothing left to remove

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterNumber
+from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterNumber, QgsProcessingParameterString
 
 from ...core.io.rasters import NODATA, RasterWriter, read_raster, valid_mask
 from ...core.terrain.derivatives import write_terrain
@@ -16,13 +16,31 @@ CELL_SIZE_NOTE = (
     "geographic CRS (degrees) each row gets its own east-west and north-south size from the ellipsoid at its "
     "latitude. A DEM without CRS is refused. Nodata stays nodata; missing neighbours at edges and holes are "
     "extrapolated linearly from the opposite neighbour (exact on planes). Streamed in row blocks, so DEMs "
-    "larger than memory work.</p>")
+    "larger than memory work.</p>"
+    "<p><b>Dask scheduler address</b> (advanced): computed in tiles on that Dask cluster's workers (the DEM on "
+    "storage every worker reads; the optional packages of requirements/distributed.txt here and on the workers), "
+    "the same values cell for cell; the outputs, written here, are cloud-optimised GeoTIFFs.</p>")
 
 
 def add_dem_parameters(algorithm) -> None:
     add_dem_input(algorithm)
     add_advanced(algorithm, QgsProcessingParameterNumber("BLOCK_ROWS", "Rows per block (memory)",
                                                          QgsProcessingParameterNumber.Integer, 512, minValue=16))
+    add_advanced(algorithm, QgsProcessingParameterString(
+        "DASK_SCHEDULER", "Dask scheduler address (e.g. tcp://10.0.0.5:8786; empty = this machine)", "",
+        optional=True))
+
+
+def run_on_cluster(scheduler: str, path: str, outputs: dict, band: int, feedback) -> None:
+    """The products computed in tiles on the Dask cluster at ``scheduler`` (the workers must read ``path``);
+    progress from the completed tiles, Cancel cancels the tiles still pending."""
+    from ...scale.cluster import dask_client
+    from ...scale.terrain import distributed_terrain
+
+    with dask_client(scheduler=scheduler) as client:
+        feedback.pushInfo(f"Dask cluster at {scheduler}: {len(client.scheduler_info()['workers'])} worker(s)")
+        distributed_terrain(client, path, outputs, band, progress=progress_adapter(feedback),
+                            is_cancelled=feedback.isCanceled)
 
 
 def run_terrain(algorithm, parameters, context, feedback, products) -> dict:
@@ -30,10 +48,14 @@ def run_terrain(algorithm, parameters, context, feedback, products) -> dict:
     layer, path, band = dem_input(algorithm, parameters, context)
     outputs = {product: algorithm.parameterAsOutputLayer(parameters, key, context)
                for product, (key, _, _) in products.items()}
+    scheduler = (algorithm.parameterAsString(parameters, "DASK_SCHEDULER", context) or "").strip()
     with processing_errors(prefix=layer.name()):
-        write_terrain(path, outputs, band=band,
-                      block_rows=algorithm.parameterAsInt(parameters, "BLOCK_ROWS", context),
-                      progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
+        if scheduler:
+            run_on_cluster(scheduler, path, outputs, band, feedback)
+        else:
+            write_terrain(path, outputs, band=band,
+                          block_rows=algorithm.parameterAsInt(parameters, "BLOCK_ROWS", context),
+                          progress=progress_adapter(feedback), is_cancelled=feedback.isCanceled)
     results = {}
     for product, (key, name, styler) in products.items():
         finish_raster_output(context, outputs[product], name, key, styler)

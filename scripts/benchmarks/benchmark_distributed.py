@@ -1,0 +1,132 @@
+"""Benchmark the terrain kernels (slope) on a Dask LocalCluster against the in-process algorithm.
+
+    .venv/bin/python scripts/benchmarks/benchmark_distributed.py [--cells 4000000] [--workers 1,2]
+        [--tiles 256,512,1024,2048] [--json OUT.json]
+
+A synthetic float32 DEM (a random walk in rows and columns, 10 m cells, EPSG:25830) of about --cells cells:
+
+* in process: ``core.terrain.derivatives.write_terrain`` (row blocks of 512) -> T_in;
+* strong scaling: the same DEM on LocalClusters of p one-thread workers, tiles of 1024 x 1024 -> T_p,
+  E_s = T_1 / (p T_p);
+* weak scaling: p times --cells / 1 cells on p workers -> E_w = T_1 / T_p;
+* tile sweep on the largest cluster: seconds, tasks, ms per task, the halo's share of the cells read;
+* peak memory of each worker during the strong-scaling run (VmHWM reset before it, MB);
+* the in-process output converted to a cloud-optimised GeoTIFF (part of every distributed run, on the client).
+
+Every distributed result is checked equal (np.array_equal) to the in-process one. Times exclude the cluster's start
+(measured apart) and include writing the cloud-optimised GeoTIFF.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: the harness
+import harness  # noqa: E402  (puts the repository root on sys.path)
+
+from osgeo import gdal  # noqa: E402
+
+from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg  # noqa: E402
+from subsidence_plugin.core.io.rasters import write_raster  # noqa: E402
+from subsidence_plugin.core.terrain.derivatives import write_terrain  # noqa: E402
+from subsidence_plugin.scale.cluster import dask_client  # noqa: E402
+from subsidence_plugin.scale.terrain import DEFAULT_TILE, distributed_terrain  # noqa: E402
+from subsidence_plugin.scale.tiles import plan_tiles  # noqa: E402
+
+
+def synthetic_dem(folder: str, cells: int, seed: int = 0) -> str:
+    side = int(round(np.sqrt(cells)))
+    rng = np.random.default_rng(seed)
+    z = np.cumsum(rng.normal(0, 1, (side, side)).astype(np.float32), axis=0)
+    z += np.cumsum(rng.normal(0, 1, (side, side)).astype(np.float32), axis=1)
+    grid = RasterGrid.from_origin(400000.0, 4500000.0, 10.0, side, side, crs_wkt_from_epsg(25830), -9999.0)
+    return write_raster(os.path.join(folder, f"dem_{side}_{seed}.tif"), z + 500.0, grid)
+
+
+def _read(path: str) -> np.ndarray:
+    dataset = gdal.Open(path)
+    return dataset.GetRasterBand(1).ReadAsArray()
+
+
+def _worker_peak_mb() -> float:
+    """A worker's resident-set high-water mark (VmHWM, MB): ru_maxrss would carry the spawning process's peak."""
+    return harness.status_mb("VmHWM")
+
+
+def _reset_worker_peak() -> bool:
+    return harness.reset_peak()
+
+
+def timed_run(client, dem: str, out: str, tile) -> float:
+    started = time.perf_counter()
+    distributed_terrain(client, dem, {"slope": out}, tile_shape=tile)
+    return time.perf_counter() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=4_000_000)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--tiles", default="256,512,1024,2048")
+    parser.add_argument("--json", default="")
+    args = parser.parse_args(argv)
+    workers = [int(v) for v in args.workers.split(",")]
+    tiles = [int(v) for v in args.tiles.split(",")]
+    results = {"cells": args.cells, "strong": {}, "weak": {}, "tiles": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        dem = synthetic_dem(folder, args.cells)
+        started = time.perf_counter()
+        write_terrain(dem, {"slope": os.path.join(folder, "slope_in_process.tif")})
+        results["in process (s)"] = time.perf_counter() - started
+        reference = _read(os.path.join(folder, "slope_in_process.tif"))
+        started = time.perf_counter()
+        gdal.Translate(os.path.join(folder, "cog.tif"), os.path.join(folder, "slope_in_process.tif"), format="COG",
+                       creationOptions=["COMPRESS=DEFLATE", "LEVEL=1", "PREDICTOR=YES", "NUM_THREADS=ALL_CPUS"])
+        results["COG conversion of the output (s)"] = time.perf_counter() - started
+        weak_dems = {p: synthetic_dem(folder, args.cells * p, seed=p) for p in workers}
+        for p in workers:
+            started = time.perf_counter()
+            with dask_client(local=p) as client:
+                results["strong"][p] = {"cluster start (s)": time.perf_counter() - started}
+                out = os.path.join(folder, f"slope_{p}.tif")
+                client.run(_reset_worker_peak)
+                seconds = timed_run(client, dem, out, DEFAULT_TILE)
+                assert np.array_equal(_read(out), reference), f"{p} workers: not equal to the in-process slope"
+                results["strong"][p].update({"seconds": seconds, "worker peak MB": sorted(
+                    client.run(_worker_peak_mb).values())})
+                results["weak"][p] = {"cells": args.cells * p,
+                                      "seconds": timed_run(client, weak_dems[p], out + ".weak.tif", DEFAULT_TILE)}
+                if p == max(workers):
+                    for size in tiles:
+                        seconds = timed_run(client, dem, out + f".{size}.tif", (size, size))
+                        plan = plan_tiles(reference.shape, (size, size), 1)
+                        read = sum(t.window[2] * t.window[3] for t in plan)
+                        results["tiles"][size] = {"seconds": seconds, "tasks": len(plan),
+                                                  "ms per task": 1000.0 * seconds / len(plan),
+                                                  "halo share": read / reference.size - 1.0}
+        t1 = results["strong"][workers[0]]["seconds"] * workers[0]
+        for p in workers:
+            results["strong"][p]["E_s"] = t1 / (p * results["strong"][p]["seconds"])
+            results["weak"][p]["E_w"] = results["weak"][workers[0]]["seconds"] / results["weak"][p]["seconds"]
+    harness.print_table(["workers", "strong (s)", "E_s", "weak cells", "weak (s)", "E_w", "worker peak MB",
+                         "cluster start (s)"],
+                        [[p, f"{results['strong'][p]['seconds']:.2f}", f"{results['strong'][p]['E_s']:.2f}",
+                          results["weak"][p]["cells"], f"{results['weak'][p]['seconds']:.2f}",
+                          f"{results['weak'][p]['E_w']:.2f}",
+                          ", ".join(f"{v:.0f}" for v in results["strong"][p]["worker peak MB"]),
+                          f"{results['strong'][p]['cluster start (s)']:.1f}"] for p in workers])
+    harness.print_table(["tile", "seconds", "tasks", "ms per task", "halo share"],
+                        [[f"{s} x {s}", f"{r['seconds']:.2f}", r["tasks"], f"{r['ms per task']:.1f}",
+                          f"{100 * r['halo share']:.2f} %"] for s, r in results["tiles"].items()])
+    print(f"in process: {results['in process (s)']:.2f} s for {args.cells} cells; converting its output to a "
+          f"cloud-optimised GeoTIFF {results['COG conversion of the output (s)']:.2f} s")
+    harness.write_json(args.json, results)
+
+
+if __name__ == "__main__":
+    main()
