@@ -121,3 +121,82 @@ def test_the_toolbox_algorithm_on_a_scheduler(provider, client, tmp_path):
     assert np.array_equal(_read(here["OUTPUT"]), _read(there["OUTPUT"]))
     assert "LAYOUT=COG" in gdal.Info(there["OUTPUT"])
 
+
+
+def _kriging_case():
+    """3,000 points (some at the same position) over 2 x 1.5 km, a smooth field plus noise, and a grid of 97 x 131
+    cells of 15 m that the points do not quite cover."""
+    from subsidence_plugin.core.spatial.variogram import Variogram
+
+    rng = np.random.default_rng(11)
+    x, y = rng.uniform(0, 2000, 3000), rng.uniform(0, 1500, 3000)
+    x[:20], y[:20] = x[20:40], y[20:40]
+    z = 5 * np.sin(x / 300) + 3 * np.cos(y / 200) + rng.normal(0, 0.3, 3000)
+    grid = RasterGrid.from_origin(-50.0, 1510.0, 15.0, 131, 97, crs_wkt_from_epsg(25830), NODATA)
+    return x, y, z, grid, Variogram("spherical", 20.0, 600.0, 0.1)
+
+
+def test_kriging_tiles_hold_every_cells_global_neighbours():
+    from scipy.spatial import cKDTree
+
+    from subsidence_plugin.core.spatial.interpolation import merge_duplicates
+    from subsidence_plugin.scale.kriging import tile_points, tile_targets
+
+    x, y, z, grid, _ = _kriging_case()
+    x, y, z, _ = merge_duplicates(x, y, z)
+    tree = cKDTree(np.column_stack([x, y]))
+    k = 32
+    for tile in plan_tiles(grid.shape, (20, 27), 0):
+        members = tile_points(tree, grid, tile, k)
+        tx, ty = tile_targets(grid, tile)
+        _, global_idx = tree.query(np.column_stack([tx, ty]), k=k)
+        _, local_idx = cKDTree(np.column_stack([x[members], y[members]])).query(np.column_stack([tx, ty]), k=k)
+        assert np.array_equal(np.sort(members[local_idx], axis=1), np.sort(global_idx, axis=1))
+        assert members.size < x.size  # a tile takes a part of the points, not all
+
+
+def test_kriging_equals_the_in_process_kriging(client, tmp_path):
+    from subsidence_plugin.core.spatial.interpolation import LocalKriging, interpolate_to_grid, merge_duplicates
+    from subsidence_plugin.scale.kriging import _kriging_tile, _tiles_with_points, distributed_kriging
+
+    x, y, z, grid, variogram = _kriging_case()
+    kriging = LocalKriging(x, y, z, variogram, k=32)
+    names = ["v_kriged", "v_kriging_variance"]
+    local = interpolate_to_grid(lambda px, py: (lambda r: (r.values, r.variance))(kriging.predict(px, py)), grid,
+                                str(tmp_path / "local.tif"), names)
+    merged = distributed_kriging(client, x, y, z, variogram, grid, str(tmp_path / "dask.tif"), names, k=32,
+                                 tile_shape=(20, 27))
+    assert merged == 20
+    expected, found = gdal.Open(local).ReadAsArray(), gdal.Open(str(tmp_path / "dask.tif")).ReadAsArray()
+    np.testing.assert_allclose(found, expected, rtol=1e-6, atol=0)  # float32 rasters: an ulp at most
+    cx, cy = grid.centre_axes()
+    whole = kriging.predict(np.tile(cx, grid.height), np.repeat(cy, grid.width))
+    values = whole.values.reshape(grid.shape)
+    variances = whole.variance.reshape(grid.shape)
+    xm, ym, zm, _ = merge_duplicates(x, y, z)
+    for item in _tiles_with_points(plan_tiles(grid.shape, (20, 27), 0), grid, xm, ym, zm, 32):
+        tile = item[0]
+        tile_values, tile_variance = client.submit(_kriging_tile, item, grid, variogram, 32, False).result()
+        window = np.s_[tile.row0:tile.row0 + tile.rows, tile.col0:tile.col0 + tile.cols]
+        assert np.abs(tile_values - values[window]).max() < 1e-10
+        assert np.abs(tile_variance - variances[window]).max() < 1e-10
+
+
+def test_toolbox_and_command_line_kriging(provider, client, sample_area, tmp_path):
+    import processing
+
+    points = f"{sample_area.vector_path}|layername=ps_points"
+    dem = sample_area.rasters["dem"]
+    common = {"INPUT": points, "FIELD": "velocity", "REFERENCE": dem, "VARIOGRAM": 1, "NEIGHBOURS": 16,
+              "CV_POINTS": 200}
+    here = processing.run("subsidence:kriging", {**common, "OUTPUT": str(tmp_path / "here.tif")})
+    there = processing.run("subsidence:kriging", {**common, "DASK_SCHEDULER": client.scheduler.address,
+                                                  "OUTPUT": str(tmp_path / "there.tif")})
+    expected = gdal.Open(here["OUTPUT"]).ReadAsArray()
+    np.testing.assert_allclose(gdal.Open(there["OUTPUT"]).ReadAsArray(), expected, rtol=1e-6, atol=1e-9)
+    assert there["VARIOGRAM_MODEL"] == here["VARIOGRAM_MODEL"]
+    assert main(["subsidence:kriging", "--scheduler", client.scheduler.address, f"INPUT={points}", "FIELD=velocity",
+                 f"REFERENCE={dem}", "VARIOGRAM=1", "NEIGHBOURS=16", "CV_POINTS=200",
+                 f"OUTPUT={tmp_path / 'cli.tif'}"]) == 0
+    np.testing.assert_allclose(gdal.Open(str(tmp_path / "cli.tif")).ReadAsArray(), expected, rtol=1e-6, atol=1e-9)
+    assert main(["subsidence:kriging", "--local", "1", f"INPUT={points}"]) == 2  # FIELD, REFERENCE, OUTPUT missing

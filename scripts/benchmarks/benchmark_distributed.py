@@ -1,7 +1,7 @@
 """Benchmark the terrain kernels (slope) on a Dask LocalCluster against the in-process algorithm.
 
     .venv/bin/python scripts/benchmarks/benchmark_distributed.py [--cells 4000000] [--workers 1,2]
-        [--tiles 256,512,1024,2048] [--json OUT.json]
+        [--tiles 256,512,1024,2048] [--kriging-points 100000] [--kriging-cells 1000000] [--json OUT.json]
 
 A synthetic float32 DEM (a random walk in rows and columns, 10 m cells, EPSG:25830) of about --cells cells:
 
@@ -13,8 +13,12 @@ A synthetic float32 DEM (a random walk in rows and columns, 10 m cells, EPSG:258
 * peak memory of each worker during the strong-scaling run (VmHWM reset before it, MB);
 * the in-process output converted to a cloud-optimised GeoTIFF (part of every distributed run, on the client).
 
-Every distributed result is checked equal (np.array_equal) to the in-process one. Times exclude the cluster's start
-(measured apart) and include writing the cloud-optimised GeoTIFF.
+Kriging (--kriging-points > 0): the points (uniform, a smooth field plus noise, spherical variogram given) kriged
+with k = 32 onto a grid of --kriging-cells cells in process (numpy on every core) and in tiles of 256 x 256 on p
+workers; the largest difference between the two rasters.
+
+Every distributed terrain result is checked equal (np.array_equal) to the in-process one. Times exclude the
+cluster's start (measured apart) and include writing the cloud-optimised GeoTIFF.
 """
 from __future__ import annotations
 
@@ -68,11 +72,43 @@ def timed_run(client, dem: str, out: str, tile) -> float:
     return time.perf_counter() - started
 
 
+def kriging_scaling(folder: str, points: int, cells: int, workers) -> dict:
+    """In-process and tiled kriging times (s) and the largest difference of the rasters."""
+    from subsidence_plugin.core.spatial.interpolation import LocalKriging, interpolate_to_grid
+    from subsidence_plugin.core.spatial.variogram import Variogram
+    from subsidence_plugin.scale.kriging import distributed_kriging
+
+    rng = np.random.default_rng(3)
+    side = int(round(np.sqrt(cells)))
+    extent = 10.0 * side
+    x, y = rng.uniform(0, extent, points), rng.uniform(0, extent, points)
+    z = 5 * np.sin(x / (extent / 7)) + 3 * np.cos(y / (extent / 5)) + rng.normal(0, 0.3, points)
+    grid = RasterGrid.from_origin(0.0, extent, 10.0, side, side, crs_wkt_from_epsg(25830), -9999.0)
+    variogram = Variogram("spherical", 20.0, extent / 5, 0.1)
+    names = ["v_kriged", "v_kriging_variance"]
+    kriging = LocalKriging(x, y, z, variogram, k=32)
+    started = time.perf_counter()
+    interpolate_to_grid(lambda px, py: (lambda r: (r.values, r.variance))(kriging.predict(px, py)), grid,
+                        os.path.join(folder, "kriged.tif"), names)
+    out = {"points": points, "cells": side * side, "in process (s)": time.perf_counter() - started}
+    expected = gdal.Open(os.path.join(folder, "kriged.tif")).ReadAsArray()
+    for p in workers:
+        with dask_client(local=p) as client:
+            started = time.perf_counter()
+            distributed_kriging(client, x, y, z, variogram, grid, os.path.join(folder, f"kriged_{p}.tif"), names)
+            out[f"{p} workers (s)"] = time.perf_counter() - started
+        found = gdal.Open(os.path.join(folder, f"kriged_{p}.tif")).ReadAsArray()
+        out[f"{p} workers: largest difference"] = float(np.abs(found.astype(float) - expected).max())
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, default=4_000_000)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--tiles", default="256,512,1024,2048")
+    parser.add_argument("--kriging-points", type=int, default=100_000)
+    parser.add_argument("--kriging-cells", type=int, default=1_000_000)
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
     workers = [int(v) for v in args.workers.split(",")]
@@ -109,6 +145,8 @@ def main(argv=None):
                         results["tiles"][size] = {"seconds": seconds, "tasks": len(plan),
                                                   "ms per task": 1000.0 * seconds / len(plan),
                                                   "halo share": read / reference.size - 1.0}
+        if args.kriging_points:
+            results["kriging"] = kriging_scaling(folder, args.kriging_points, args.kriging_cells, workers)
         t1 = results["strong"][workers[0]]["seconds"] * workers[0]
         for p in workers:
             results["strong"][p]["E_s"] = t1 / (p * results["strong"][p]["seconds"])
@@ -123,6 +161,9 @@ def main(argv=None):
     harness.print_table(["tile", "seconds", "tasks", "ms per task", "halo share"],
                         [[f"{s} x {s}", f"{r['seconds']:.2f}", r["tasks"], f"{r['ms per task']:.1f}",
                           f"{100 * r['halo share']:.2f} %"] for s, r in results["tiles"].items()])
+    if "kriging" in results:
+        harness.print_table(["kriging", "value"], [[k, f"{v:.4g}" if isinstance(v, float) else v]
+                                                   for k, v in results["kriging"].items()])
     print(f"in process: {results['in process (s)']:.2f} s for {args.cells} cells; converting its output to a "
           f"cloud-optimised GeoTIFF {results['COG conversion of the output (s)']:.2f} s")
     harness.write_json(args.json, results)

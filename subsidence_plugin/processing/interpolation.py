@@ -68,13 +68,29 @@ def add_report_and_cv_outputs(algorithm) -> None:
         algorithm.addOutput(QgsProcessingOutputNumber(key, name))
 
 
+def krige_on_cluster(scheduler: str, x, y, values, interpolator, grid, output: str, field_name: str,
+                     feedback) -> None:
+    """The grid kriged in tiles on the Dask cluster at ``scheduler`` with the interpolator's variogram (fitted here
+    once); progress from the completed tiles, Cancel cancels the tiles still pending."""
+    from ..scale.cluster import dask_client
+    from ..scale.kriging import distributed_kriging
+
+    fitting = progress_adapter(feedback)
+    with dask_client(scheduler=scheduler) as client:
+        feedback.pushInfo(f"Dask cluster at {scheduler}: {len(client.scheduler_info()['workers'])} worker(s)")
+        distributed_kriging(client, x, y, values, interpolator.variogram, grid, output,
+                            interpolator.band_names(field_name), interpolator.settings.k, interpolator.settings.drift,
+                            progress=lambda p, m: fitting(50.0 + 0.5 * p, m), is_cancelled=feedback.isCanceled)
+
+
 def run_interpolation(algorithm, parameters, points_key: str, field_name: str, reference, output: str,
                       settings: InterpolationSettings, context, feedback, report_path: Optional[str] = None,
-                      unit: str = "", device_name: str = "auto", diverging: bool = False) -> dict:
+                      unit: str = "", device_name: str = "auto", diverging: bool = False,
+                      scheduler: str = "") -> dict:
     """Interpolate a numeric field of the points parameter ``points_key`` to the reference grid; returns the
     algorithm's results. ``diverging``: the values are a displacement / velocity (negative = subsidence), styled on
     the red-white-blue ramp symmetric about 0 like every other displacement output; otherwise sequential. Legend
-    labels carry ``unit``."""
+    labels carry ``unit``. ``scheduler``: a Dask scheduler address to krige the grid's tiles on (kriging only)."""
     with processing_errors():
         grid = reference_grid(gdal_raster_path(reference, "Reference raster"))
         if grid.is_geographic:
@@ -104,8 +120,11 @@ def run_interpolation(algorithm, parameters, points_key: str, field_name: str, r
         stats = cross_validate(interpolator.method)
         feedback.pushInfo(f"Leave-one-out over {stats['n']} points: RMSE {stats['rmse']:.4g}, "
                           f"MAE {stats['mae']:.4g}, R² {stats['r2']:.3f}")
-        interpolate_to_grid(interpolator.bands, grid, output, interpolator.band_names(field_name),
-                            progress=lambda p, m: fitting(50.0 + 0.5 * p, m), is_cancelled=feedback.isCanceled)
+        if scheduler and interpolator.variogram is not None:
+            krige_on_cluster(scheduler, x, y, values, interpolator, grid, output, field_name, feedback)
+        else:
+            interpolate_to_grid(interpolator.bands, grid, output, interpolator.band_names(field_name),
+                                progress=lambda p, m: fitting(50.0 + 0.5 * p, m), is_cancelled=feedback.isCanceled)
     label = "kriging" if settings.method == "kriging" else "IDW"
     finish_raster_output(context, output, f"{field_name} ({label})", "OUTPUT",
                          lambda lyr: (styles.style_diverging if diverging else styles.style_sequential)(lyr, unit))

@@ -5,6 +5,8 @@
     python -m subsidence_plugin.scale subsidence:slope --local 2 INPUT=dem.tif OUTPUT=slope.tif
     python -m subsidence_plugin.scale subsidence:curvature --scheduler tcp://10.0.0.5:8786 \\
         INPUT=/shared/dem.tif OUTPUT=/shared/total.tif PLAN=/shared/plan.tif
+    python -m subsidence_plugin.scale subsidence:kriging --local 4 INPUT=points.gpkg FIELD=velocity \\
+        REFERENCE=dem.tif OUTPUT=velocity.tif NEIGHBOURS=32
 """
 from __future__ import annotations
 
@@ -15,27 +17,55 @@ import time
 from .cluster import dask_client
 from .terrain import DEFAULT_TILE, distributed_terrain
 
-#: algorithm id -> {output parameter: core product}; every one also takes INPUT and BAND (default 1)
-ALGORITHMS = {
+#: terrain algorithm id -> {output parameter: core product}; each also takes INPUT and BAND (default 1)
+TERRAIN = {
     "subsidence:slope": {"OUTPUT": "slope", "OUTPUT_PERCENT": "slope_percent"},
     "subsidence:aspect": {"OUTPUT": "aspect"},
     "subsidence:curvature": {"OUTPUT": "total", "PLAN": "plan", "PROFILE": "profile"},
 }
+#: subsidence:kriging's parameters here (its defaults); VARIOGRAM 0 = the best model by leave-one-out RMSE
+KRIGING = {"INPUT": None, "FIELD": None, "REFERENCE": None, "OUTPUT": None, "VARIOGRAM": "0", "NEIGHBOURS": "32",
+           "DRIFT": "0", "N_LAGS": "20", "MAX_LAG": "0", "CV_POINTS": "1000", "SEED": "0"}
+ALGORITHMS = (*TERRAIN, "subsidence:kriging")
 
 
 def _parameters(algorithm: str, pairs) -> dict:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{algorithm}: not one of the algorithms that run on a cluster ({', '.join(ALGORITHMS)})")
-    accepted = {"INPUT", "BAND", *ALGORITHMS[algorithm]}
+    accepted = set(KRIGING) if algorithm == "subsidence:kriging" else {"INPUT", "BAND", *TERRAIN[algorithm]}
     parameters = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or name not in accepted:
             raise ValueError(f"{pair!r}: give NAME=VALUE with NAME one of {', '.join(sorted(accepted))}")
         parameters[name] = value
-    if "INPUT" not in parameters or "OUTPUT" not in parameters:
-        raise ValueError(f"{algorithm} needs INPUT=... and OUTPUT=...")
+    required = [n for n, default in KRIGING.items() if default is None] if algorithm == "subsidence:kriging" \
+        else ["INPUT", "OUTPUT"]
+    missing = [name for name in required if name not in parameters]
+    if missing:
+        raise ValueError(f"{algorithm} needs " + ", ".join(f"{name}=..." for name in missing))
     return parameters
+
+
+def _run(client, algorithm: str, parameters: dict, tile, progress) -> list:
+    """Run one algorithm; returns the files written."""
+    if algorithm == "subsidence:kriging":
+        from ..core.spatial.variogram import MODELS
+        from .kriging import DEFAULT_KRIGING_TILE, krige_files
+
+        values = {**{k: v for k, v in KRIGING.items() if v is not None}, **parameters}
+        choice = int(values["VARIOGRAM"])
+        variogram = krige_files(client, values["INPUT"], values["FIELD"], values["REFERENCE"], values["OUTPUT"],
+                                list(MODELS) if choice == 0 else [MODELS[choice - 1]], int(values["NEIGHBOURS"]),
+                                values["DRIFT"] == "1", int(values["N_LAGS"]), float(values["MAX_LAG"]),
+                                int(values["CV_POINTS"]), int(values["SEED"]), tile or DEFAULT_KRIGING_TILE, progress)
+        print(f"variogram: {variogram.model}, psill {variogram.psill:.4g}, range {variogram.range:.4g} m, nugget "
+              f"{variogram.nugget:.4g}")
+        return [values["OUTPUT"]]
+    outputs = {product: parameters[key] for key, product in TERRAIN[algorithm].items() if key in parameters}
+    distributed_terrain(client, parameters["INPUT"], outputs, int(parameters.get("BAND", 1)), tile or DEFAULT_TILE,
+                        progress=progress)
+    return list(outputs.values())
 
 
 def _tile(text: str):
@@ -52,21 +82,19 @@ def main(argv=None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--local", type=int, metavar="N", help="a LocalCluster of N one-thread workers")
     where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
-    parser.add_argument("--tile", type=_tile, default=DEFAULT_TILE, help="tile size ROWSxCOLS (default 1024x1024)")
+    parser.add_argument("--tile", type=_tile, default=None,
+                        help="tile size ROWSxCOLS (default 1024x1024 for terrain, 256x256 for kriging)")
     parser.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
     args = parser.parse_intermixed_args(argv)
     try:
         parameters = _parameters(args.algorithm, args.parameters)
-        outputs = {product: parameters[key] for key, product in ALGORITHMS[args.algorithm].items()
-                   if key in parameters}
         started = time.perf_counter()
         with dask_client(args.local, args.scheduler) as client:
             workers = len(client.scheduler_info()["workers"])
-            print(f"{args.algorithm} on {workers} worker(s), tiles of {args.tile[0]} x {args.tile[1]} cells",
-                  flush=True)
-            distributed_terrain(client, parameters["INPUT"], outputs, int(parameters.get("BAND", 1)), args.tile,
-                                progress=lambda percent, text: print(f"  {percent:5.1f} % {text}", flush=True))
-        print(f"wrote {', '.join(outputs.values())} in {time.perf_counter() - started:.1f} s")
+            print(f"{args.algorithm} on {workers} worker(s)", flush=True)
+            written = _run(client, args.algorithm, parameters, args.tile,
+                           lambda percent, text: print(f"  {percent:5.1f} % {text}", flush=True))
+        print(f"wrote {', '.join(written)} in {time.perf_counter() - started:.1f} s")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

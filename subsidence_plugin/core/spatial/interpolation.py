@@ -100,11 +100,12 @@ class LocalKriging:
     a pool of worker threads, with torch one after the other on torch's own threads (its thread settings are
     process-wide, so they are left alone). On a GPU, a chunk is one batch. ``device``: a
     ``torch.device`` to build and solve the systems with torch (CUDA, MPS or CPU threads), or None for numpy.
-    Both use float64 and give the same predictions.
+    Both use float64 and give the same predictions. ``threads``: numpy's worker threads and the KD-tree's (default
+    every core; 1 on a Dask worker, whose process is one of many).
     """
 
     def __init__(self, x, y, z, variogram: Variogram, k: int = 32, drift: bool = False, chunk: int = 65536,
-                 device=None):
+                 device=None, threads: Optional[int] = None):
         x, y, z, self.merged = merge_duplicates(*_check_points(x, y, z, 3 if drift else 2))
         self.x, self.y, self.z = x, y, z
         self.variogram = variogram
@@ -112,6 +113,7 @@ class LocalKriging:
         self.drift = drift
         self.chunk = chunk
         self.device = device
+        self.threads = threads or os.cpu_count() or 1
         self.batch = SYSTEMS_PER_BATCH if device is None or device.type == "cpu" else chunk
         self.tree = cKDTree(np.column_stack([x, y]))
         # random 64-bit key per point: the wrapped sum of a neighbourhood's keys identifies its set
@@ -137,14 +139,14 @@ class LocalKriging:
         if self.device is not None:
             yield map
             return
-        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(self.threads) as pool:
             yield pool.map
 
     def _neighbours(self, tx, ty, exclude_self):
         """(targets, k) indices of the nearest points, nearest first."""
         extra = 1 if exclude_self else 0
         kq = min(self.k + extra, len(self.z))
-        _, idx = self.tree.query(np.column_stack([tx, ty]), k=kq, workers=-1)
+        _, idx = self.tree.query(np.column_stack([tx, ty]), k=kq, workers=self.threads)
         return idx.reshape(tx.size, kq)[:, extra:]
 
     def _group(self, idx):

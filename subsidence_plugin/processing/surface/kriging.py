@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination)
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ...core.ml.devices import DEVICE_CHOICES
 from ...core.spatial.interpolation import InterpolationSettings
@@ -29,6 +29,10 @@ class Kriging(PointInterpolation, SubsidenceAlgorithm):
         "row blocks, so "
         "memory does not grow with the number of points. Predictions equal PyKrige's moving-window kriging. "
         "Points at identical positions are averaged.</p>"
+        "<p><b>Dask scheduler address</b> (advanced): the variogram is fitted here once, and the grid kriged in tiles "
+        "on that cluster's workers, each tile with exactly the points that can be among its cells' k nearest (the "
+        "optional packages of requirements/distributed.txt here and on the workers); the same values to round-off, "
+        "written as a cloud-optimised GeoTIFF.</p>"
         "<p>The optional HTML report holds the leave-one-out statistics, the variogram with its fitted models "
         "and the predicted-against-observed plot. Points are reprojected to the reference CRS, which must be "
         "projected (metres).</p>"
@@ -44,6 +48,7 @@ class Kriging(PointInterpolation, SubsidenceAlgorithm):
     CV_POINTS = "CV_POINTS"
     SEED = "SEED"
     DEVICE = "DEVICE"
+    DASK_SCHEDULER = "DASK_SCHEDULER"
     VARIOGRAM_MODEL = "VARIOGRAM_MODEL"
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -62,6 +67,9 @@ class Kriging(PointInterpolation, SubsidenceAlgorithm):
         add_advanced(self, QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer,
                                                         0, minValue=0))
         add_advanced(self, QgsProcessingParameterEnum(self.DEVICE, "Device", list(DEVICE_CHOICES), defaultValue=0))
+        add_advanced(self, QgsProcessingParameterString(
+            self.DASK_SCHEDULER, "Dask scheduler address (e.g. tcp://10.0.0.5:8786; empty = this machine)", "",
+            optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Kriged surface and variance"))
         add_report_and_cv_outputs(self)
         self.addOutput(QgsProcessingOutputString(self.VARIOGRAM_MODEL, "Variogram (JSON)"))
@@ -83,4 +91,6 @@ class Kriging(PointInterpolation, SubsidenceAlgorithm):
                                  self.parameterAsOutputLayer(parameters, self.OUTPUT, context), settings, context,
                                  feedback, self.parameterAsFileOutput(parameters, self.REPORT, context),
                                  unit=self._units(parameters, context), diverging=True,
-                                 device_name=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)])
+                                 device_name=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+                                 scheduler=(self.parameterAsString(parameters, self.DASK_SCHEDULER, context)
+                                            or "").strip())
