@@ -16,8 +16,8 @@ from subsidence_plugin.core.io.rasters import NODATA, write_raster  # noqa: E402
 from subsidence_plugin.core.progress import Cancelled  # noqa: E402
 from subsidence_plugin.core.terrain.derivatives import write_terrain  # noqa: E402
 from subsidence_plugin.scale.__main__ import main  # noqa: E402
-from subsidence_plugin.scale.cluster import dask_client  # noqa: E402
-from subsidence_plugin.scale.terrain import check_workers_read, distributed_terrain  # noqa: E402
+from subsidence_plugin.scale.cluster import check_workers_read, dask_client  # noqa: E402
+from subsidence_plugin.scale.terrain import distributed_terrain  # noqa: E402
 from subsidence_plugin.scale.tiles import plan_tiles  # noqa: E402
 
 PRODUCTS = ("slope", "slope_percent", "aspect", "total", "profile", "plan")
@@ -200,3 +200,50 @@ def test_toolbox_and_command_line_kriging(provider, client, sample_area, tmp_pat
                  f"OUTPUT={tmp_path / 'cli.tif'}"]) == 0
     np.testing.assert_allclose(gdal.Open(str(tmp_path / "cli.tif")).ReadAsArray(), expected, rtol=1e-6, atol=1e-9)
     assert main(["subsidence:kriging", "--local", "1", f"INPUT={points}"]) == 2  # FIELD, REFERENCE, OUTPUT missing
+
+
+def test_dense_cnn_equals_the_in_process_prediction(provider, client, tmp_path):
+    """A patch CNN applied to a 300 x 401 stack with nodata across dense-tile edges: chunks of 1 x 1 and 2 x 2
+    dense tiles of 256 cells give the same prediction and Monte Carlo dropout spread (np.array_equal), and the
+    in-process run's to float32 round-off: torch's CPU convolutions may round the last bit differently with
+    another number of threads (the workers run one), nothing else differs (the same tiles, windows and seeds)."""
+    import processing
+
+    from subsidence_plugin.core.ml.training import TrainingSettings
+    from subsidence_plugin.core.surface.patch_cnn import (CnnSettings, model_description, save_patch_cnn,
+                                                          train_surface_cnn)
+    from subsidence_plugin.scale.surface import distributed_surface
+
+    rng = np.random.default_rng(2)
+    stack = rng.standard_normal((2, 300, 401)).astype(np.float32)
+    stack[:, 250:262, 250:262] = NODATA
+    grid = RasterGrid.from_origin(440000.0, 4450000.0, 30.0, 401, 300, crs_wkt_from_epsg(25830), NODATA)
+    stack_path = write_raster(str(tmp_path / "stack.tif"), stack, grid, ["a", "b"])
+    x, y = grid.cell_centres(rng.integers(0, 300, 200), rng.integers(0, 401, 200))
+    settings = CnnSettings(patch_size=22, filters=(4, 8, 8), dense=(16, 8),
+                           training=TrainingSettings(epochs=1, batch_size=32, seed=1))
+    trained = train_surface_cnn(np.where(stack == NODATA, np.nan, stack), grid, x, y, rng.normal(0, 1, 200),
+                                settings)
+    model_path = str(tmp_path / "cnn.pt")
+    save_patch_cnn(model_path, trained.model, model_description(trained, settings, ["a", "b"], grid, "v", "mm",
+                                                                 "test"))
+    here = processing.run("subsidence:applymodel", {"MODEL": model_path, "STACK": stack_path, "UNCERTAINTY": True,
+                                                    "MC_SAMPLES": 3, "DEVICE": 3, "OUTPUT": str(tmp_path / "here.tif")})
+    expected = gdal.Open(here["OUTPUT"]).ReadAsArray()
+    assert (expected == NODATA).any()
+    runs = []
+    for chunk_tiles in (1, 2):
+        out = str(tmp_path / f"dask_{chunk_tiles}.tif")
+        distributed_surface(client, model_path, stack_path, out, mc_samples=3, chunk_tiles=chunk_tiles)
+        runs.append(gdal.Open(out).ReadAsArray())
+    assert np.array_equal(runs[0], runs[1])
+    valid = expected != NODATA
+    assert np.array_equal(runs[0] != NODATA, valid)
+    np.testing.assert_allclose(runs[0][valid], expected[valid], rtol=1e-5, atol=1e-7)
+    there = processing.run("subsidence:applymodel", {"MODEL": model_path, "STACK": stack_path, "UNCERTAINTY": True,
+                                                     "MC_SAMPLES": 3, "DASK_SCHEDULER": client.scheduler.address,
+                                                     "OUTPUT": str(tmp_path / "there.tif")})
+    assert np.array_equal(gdal.Open(there["OUTPUT"]).ReadAsArray(), runs[0])
+    assert main(["subsidence:applymodel", "--scheduler", client.scheduler.address, f"MODEL={model_path}",
+                 f"STACK={stack_path}", "UNCERTAINTY=true", "MC_SAMPLES=3", f"OUTPUT={tmp_path / 'cli.tif'}"]) == 0
+    assert np.array_equal(gdal.Open(str(tmp_path / "cli.tif")).ReadAsArray(), runs[0])

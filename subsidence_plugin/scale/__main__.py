@@ -7,6 +7,8 @@
         INPUT=/shared/dem.tif OUTPUT=/shared/total.tif PLAN=/shared/plan.tif
     python -m subsidence_plugin.scale subsidence:kriging --local 4 INPUT=points.gpkg FIELD=velocity \\
         REFERENCE=dem.tif OUTPUT=velocity.tif NEIGHBOURS=32
+    python -m subsidence_plugin.scale subsidence:applymodel --local 4 MODEL=cnn.pt STACK=stack.tif \\
+        OUTPUT=surface.tif UNCERTAINTY=true MC_SAMPLES=20
 """
 from __future__ import annotations
 
@@ -26,34 +28,46 @@ TERRAIN = {
 #: subsidence:kriging's parameters here (its defaults); VARIOGRAM 0 = the best model by leave-one-out RMSE
 KRIGING = {"INPUT": None, "FIELD": None, "REFERENCE": None, "OUTPUT": None, "VARIOGRAM": "0", "NEIGHBOURS": "32",
            "DRIFT": "0", "N_LAGS": "20", "MAX_LAG": "0", "CV_POINTS": "1000", "SEED": "0"}
-ALGORITHMS = (*TERRAIN, "subsidence:kriging")
+#: subsidence:applymodel's parameters here (patch-CNN model files)
+APPLY_MODEL = {"MODEL": None, "STACK": None, "OUTPUT": None, "UNCERTAINTY": "false", "MC_SAMPLES": "20"}
+SPECS = {**{name: {"INPUT": None, "BAND": "1", **{key: None if key == "OUTPUT" else "" for key in outputs}}
+            for name, outputs in TERRAIN.items()},
+         "subsidence:kriging": KRIGING, "subsidence:applymodel": APPLY_MODEL}
+ALGORITHMS = tuple(SPECS)
 
 
 def _parameters(algorithm: str, pairs) -> dict:
+    """NAME=VALUE pairs checked against the algorithm's parameters and completed with their defaults."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{algorithm}: not one of the algorithms that run on a cluster ({', '.join(ALGORITHMS)})")
-    accepted = set(KRIGING) if algorithm == "subsidence:kriging" else {"INPUT", "BAND", *TERRAIN[algorithm]}
+    spec = SPECS[algorithm]
     parameters = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or name not in accepted:
-            raise ValueError(f"{pair!r}: give NAME=VALUE with NAME one of {', '.join(sorted(accepted))}")
+        if not sep or name not in spec:
+            raise ValueError(f"{pair!r}: give NAME=VALUE with NAME one of {', '.join(sorted(spec))}")
         parameters[name] = value
-    required = [n for n, default in KRIGING.items() if default is None] if algorithm == "subsidence:kriging" \
-        else ["INPUT", "OUTPUT"]
+    required = [name for name, default in spec.items() if default is None]
     missing = [name for name in required if name not in parameters]
     if missing:
         raise ValueError(f"{algorithm} needs " + ", ".join(f"{name}=..." for name in missing))
-    return parameters
+    return {**{k: v for k, v in spec.items() if v is not None}, **parameters}
 
 
 def _run(client, algorithm: str, parameters: dict, tile, progress) -> list:
     """Run one algorithm; returns the files written."""
+    if algorithm == "subsidence:applymodel":
+        from .surface import distributed_surface
+
+        uncertainty = parameters["UNCERTAINTY"].lower() in ("1", "true", "yes")
+        distributed_surface(client, parameters["MODEL"], parameters["STACK"], parameters["OUTPUT"],
+                            int(parameters["MC_SAMPLES"]) if uncertainty else 0, progress=progress)
+        return [parameters["OUTPUT"]]
     if algorithm == "subsidence:kriging":
         from ..core.spatial.variogram import MODELS
         from .kriging import DEFAULT_KRIGING_TILE, krige_files
 
-        values = {**{k: v for k, v in KRIGING.items() if v is not None}, **parameters}
+        values = parameters
         choice = int(values["VARIOGRAM"])
         variogram = krige_files(client, values["INPUT"], values["FIELD"], values["REFERENCE"], values["OUTPUT"],
                                 list(MODELS) if choice == 0 else [MODELS[choice - 1]], int(values["NEIGHBOURS"]),
@@ -62,7 +76,7 @@ def _run(client, algorithm: str, parameters: dict, tile, progress) -> list:
         print(f"variogram: {variogram.model}, psill {variogram.psill:.4g}, range {variogram.range:.4g} m, nugget "
               f"{variogram.nugget:.4g}")
         return [values["OUTPUT"]]
-    outputs = {product: parameters[key] for key, product in TERRAIN[algorithm].items() if key in parameters}
+    outputs = {product: parameters[key] for key, product in TERRAIN[algorithm].items() if parameters.get(key)}
     distributed_terrain(client, parameters["INPUT"], outputs, int(parameters.get("BAND", 1)), tile or DEFAULT_TILE,
                         progress=progress)
     return list(outputs.values())
@@ -83,7 +97,8 @@ def main(argv=None) -> int:
     where.add_argument("--local", type=int, metavar="N", help="a LocalCluster of N one-thread workers")
     where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--tile", type=_tile, default=None,
-                        help="tile size ROWSxCOLS (default 1024x1024 for terrain, 256x256 for kriging)")
+                        help="tile size ROWSxCOLS (default 1024x1024 for terrain, 256x256 for kriging; "
+                             "applymodel: chunks of 4 x 4 dense tiles of 256)")
     parser.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
     args = parser.parse_intermixed_args(argv)
     try:

@@ -3,8 +3,10 @@ tasks submitted, their results taken as they complete with progress, and cancell
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Callable, Iterator, Optional, Sequence
 
+from ..core.io.rasters import read_grid
 from ..core.progress import Cancelled
 
 #: The environment LocalCluster's nannies give their workers: one thread for the numeric libraries (the workers
@@ -63,3 +65,25 @@ def completed(client, function: Callable, items: Sequence, *args,
     finally:
         if futures:
             client.cancel(list(futures))
+
+
+def _readable(path: str, raster: bool) -> str:
+    """'' when this process (a worker) can read the file (open it as a raster with ``raster``), else why not."""
+    if not os.path.exists(path):
+        return f"{path} does not exist there"
+    if raster:
+        try:
+            read_grid(path, require_crs=False)
+        except ValueError as error:
+            return str(error)
+    return ""
+
+
+def check_workers_read(client, path: str, raster: bool = True) -> None:
+    """Refuse an input that a worker cannot open (a path local to this machine, not on storage they share)."""
+    problems = {worker: problem for worker, problem in client.run(_readable, path, raster).items() if problem}
+    if problems:
+        worker, problem = next(iter(problems.items()))
+        raise ValueError(f"{len(problems)} worker(s) cannot read the input (e.g. {worker}: {problem}); put it on "
+                         "storage every worker reads (a shared file system, or a URL GDAL opens such as /vsis3/)")
+

@@ -3,7 +3,6 @@ extrapolation only on the raster's true edges, each computed by `core.terrain.de
 function the in-process algorithms stream their row blocks through: the result equals theirs cell for cell."""
 from __future__ import annotations
 
-import os
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -11,32 +10,12 @@ import numpy as np
 from ..core.io.rasters import NODATA, read_grid, read_window
 from ..core.progress import CancelCheck, ProgressCallback
 from ..core.terrain.derivatives import finish_terrain_outputs, terrain_input_grid, terrain_tile
-from .cluster import completed
+from .cluster import check_workers_read, completed
 from .outputs import TiledOutput
 from .tiles import Tile, plan_tiles
 
 TERRAIN_HALO = 1
 DEFAULT_TILE = (1024, 1024)  # cells: tasks cost about 1.2 ms each on a LocalCluster, so tiles of 10^6 cells
-
-
-def _readable(path: str) -> str:
-    """'' when this process (a worker) can read the raster, else why not."""
-    if not os.path.exists(path):
-        return f"{path} does not exist there"
-    try:
-        read_grid(path, require_crs=False)
-    except ValueError as error:
-        return str(error)
-    return ""
-
-
-def check_workers_read(client, path: str) -> None:
-    """Refuse an input that a worker cannot open (a path local to this machine, not on storage they share)."""
-    problems = {worker: problem for worker, problem in client.run(_readable, path).items() if problem}
-    if problems:
-        worker, problem = next(iter(problems.items()))
-        raise ValueError(f"{len(problems)} worker(s) cannot read the input (e.g. {worker}: {problem}); put it on "
-                         "storage every worker reads (a shared file system, or a URL GDAL opens such as /vsis3/)")
 
 
 def terrain_task(tile: Tile, path: str, band: int, products) -> Tuple[Dict[str, np.ndarray], int]:

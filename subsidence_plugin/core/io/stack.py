@@ -246,6 +246,20 @@ class FactorStack:
             raise ValueError(f"{self.path}: band(s) {', '.join(empty)} hold only nodata")
         return values
 
+    def read_window(self, row0: int, rows: int, col0: int, cols: int) -> np.ndarray:
+        """(bands, rows, cols) float32 of a window, NaN at nodata and where the window reaches beyond the stack."""
+        out = np.full((len(self.band_names), rows, cols), np.nan, dtype=np.float32)
+        r0, r1 = max(row0, 0), min(row0 + rows, self.grid.height)
+        c0, c1 = max(col0, 0), min(col0 + cols, self.grid.width)
+        if r1 > r0 and c1 > c0:
+            dataset = open_raster(self.path)
+            for band in range(len(self.band_names)):
+                source = dataset.GetRasterBand(band + 1)
+                values = source.ReadAsArray(c0, r0, c1 - c0, r1 - r0)
+                out[band, r0 - row0:r1 - row0, c0 - col0:c1 - col0] = np.where(
+                    valid_mask(values, source.GetNoDataValue()), values, np.nan)
+        return out
+
     def valid_cells(self, block_rows: int = 256) -> np.ndarray:
         """(rows, cols) True where every band has a value, read in row blocks."""
         return np.concatenate([~np.isnan(values).any(axis=0) for _, values in iter_stack_blocks(self.path, block_rows)],

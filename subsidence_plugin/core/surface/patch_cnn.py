@@ -130,12 +130,60 @@ def train_surface_cnn(stack: np.ndarray, grid: RasterGrid, x: np.ndarray, y: np.
     return trained
 
 
+DENSE_TILE = 256  # cells: the dense pass's tile (each tile's window overlaps its neighbours by the patch size)
+
+
+def tile_seed(seed: int, row0: int, col0: int) -> int:
+    """The Monte Carlo dropout seed of the dense tile whose first cell is (row0, col0): the same in process and
+    on a cluster, whatever order the tiles run in."""
+    return int(np.random.SeedSequence([seed, row0, col0]).generate_state(1)[0])
+
+
+def predict_tile(model: PatchCNN, normalisation: Normalisation, target_mean: float, target_std: float,
+                 stack_path_reader, row0: int, rows: int, col0: int, cols: int, mc_samples: int = 0, device=None,
+                 seed: int = 0, steps: Optional[Steps] = None) -> np.ndarray:
+    """The prediction (band 0) and, with ``mc_samples`` > 1, the Monte Carlo dropout standard deviation (band 1) of
+    the cells [row0, row0 + rows) x [col0, col0 + cols) of a dense tile: (bands, rows, cols) float64, NaN where a
+    factor is nodata. The window read reaches p // 2 cells before and p − 1 − p // 2 after the tile (the patch's
+    receptive field); dropout draws come from `tile_seed`. ``steps``: checked before the tile's first pass and
+    advanced (which checks for a cancel) after every pass."""
+    device = device or torch.device("cpu")
+    p = model.patch_size
+    before = p // 2
+    out = np.full((2 if mc_samples > 1 else 1, rows, cols), np.nan)
+    passes = 1 + (mc_samples if mc_samples > 1 else 0)
+    raw = stack_path_reader(row0 - before, rows + p - 1, col0 - before, cols + p - 1)
+    valid = ~np.isnan(raw[:, before:before + rows, before:before + cols]).any(axis=0)
+    where = f"rows {row0}-{row0 + rows}, columns {col0}-{col0 + cols}"
+    if not valid.any():
+        if steps is not None:
+            steps.advance(where, passes)
+        return out
+    x = torch.from_numpy(normalisation.apply(raw)[None]).to(device)
+    with torch.no_grad():
+        if steps is not None:
+            steps.check()
+        mean = model.dense_forward(x)[0].cpu().numpy().astype(np.float64)
+        if steps is not None:
+            steps.advance(where)
+        out[0] = np.where(valid, mean * target_std + target_mean, np.nan)
+        if mc_samples > 1:
+            draws = []
+            with seeded_torch(tile_seed(seed, row0, col0), device):
+                for sample in range(mc_samples):  # cancel between samples, not only between tiles
+                    draws.append(model.dense_forward(x, mc_dropout=True)[0].cpu().numpy())
+                    if steps is not None:
+                        steps.advance(f"{where}: Monte Carlo dropout sample {sample + 1}/{mc_samples}")
+            out[1] = np.where(valid, np.stack(draws).std(axis=0) * target_std, np.nan)
+    return out
+
+
 def predict_surface(model: PatchCNN, normalisation: Normalisation, target_mean: float, target_std: float,
                     stack_path_reader, grid: RasterGrid, path: str, band_name: str, mc_samples: int = 0,
-                    tile: int = 256, device=None, progress: Optional[ProgressCallback] = None,
+                    tile: int = DENSE_TILE, device=None, progress: Optional[ProgressCallback] = None,
                     is_cancelled: Optional[CancelCheck] = None, seed: int = 0) -> str:
     """Dense prediction of every valid cell, written as a float32 GeoTIFF (band 1 the prediction; band 2
-    the Monte Carlo dropout standard deviation when ``mc_samples`` > 1).
+    the Monte Carlo dropout standard deviation when ``mc_samples`` > 1), tile by tile (`predict_tile`).
 
     ``stack_path_reader(row0, rows, col0, cols)`` returns raw (bands, rows, cols) float32 with NaN at nodata
     and outside the stack (it is asked for windows reaching beyond the edges). Cancellation is checked before
@@ -143,39 +191,19 @@ def predict_surface(model: PatchCNN, normalisation: Normalisation, target_mean: 
     """
     device = device or torch.device("cpu")
     model = model.to(device).eval()
-    p = model.patch_size
-    before = p // 2
     bands = ["prediction" if not band_name else band_name] + (["mc_dropout_std"] if mc_samples > 1 else [])
     passes = 1 + (mc_samples if mc_samples > 1 else 0)  # network passes a tile: the mean, then each sample
     steps = Steps(int(np.ceil(grid.height / tile)) * int(np.ceil(grid.width / tile)) * passes, progress,
                   is_cancelled)
-    with seeded_torch(seed, device), RasterWriter(path, grid.with_nodata(NODATA), len(bands), np.float32,
-                                                  bands) as writer:
+    with RasterWriter(path, grid.with_nodata(NODATA), len(bands), np.float32, bands) as writer:
         for row0 in range(0, grid.height, tile):
             rows = min(tile, grid.height - row0)
             strip = np.full((len(bands), rows, grid.width), np.nan, dtype=np.float32)
             for col0 in range(0, grid.width, tile):
                 cols = min(tile, grid.width - col0)
-                raw = stack_path_reader(row0 - before, rows + p - 1, col0 - before, cols + p - 1)
-                centre = raw[:, before:before + rows, before:before + cols]
-                valid = ~np.isnan(centre).any(axis=0)
-                where = f"rows {row0}-{row0 + rows}, columns {col0}-{col0 + cols}"
-                if valid.any():
-                    x = torch.from_numpy(normalisation.apply(raw)[None]).to(device)
-                    with torch.no_grad():
-                        steps.check()
-                        mean = model.dense_forward(x)[0].cpu().numpy().astype(np.float64)
-                        steps.advance(where)
-                        if mc_samples > 1:
-                            draws = []
-                            for sample in range(mc_samples):  # cancel between samples, not only between tiles
-                                draws.append(model.dense_forward(x, mc_dropout=True)[0].cpu().numpy())
-                                steps.advance(f"{where}: Monte Carlo dropout sample {sample + 1}/{mc_samples}")
-                            strip[1, :, col0:col0 + cols] = np.where(valid, np.stack(draws).std(axis=0) * target_std,
-                                                                     np.nan)
-                    strip[0, :, col0:col0 + cols] = np.where(valid, mean * target_std + target_mean, np.nan)
-                else:
-                    steps.advance(where, passes)
+                strip[:, :, col0:col0 + cols] = predict_tile(model, normalisation, target_mean, target_std,
+                                                             stack_path_reader, row0, rows, col0, cols, mc_samples,
+                                                             device, seed, steps)
             writer.write(strip, row0=row0)
     return path
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from ...core.ml.devices import DEVICE_CHOICES
 from .. import styles
@@ -23,6 +23,7 @@ class ApplyModel(SubsidenceAlgorithm):
     UNCERTAINTY = "UNCERTAINTY"
     MC_SAMPLES = "MC_SAMPLES"
     DEVICE = "DEVICE"
+    DASK_SCHEDULER = "DASK_SCHEDULER"
     OUTPUT = "OUTPUT"
     HELP = (
         "<p>Applies a saved model to a factor stack (the same area later, or another area) and writes its map "
@@ -33,7 +34,11 @@ class ApplyModel(SubsidenceAlgorithm):
         "ratios stored in the model).</p>"
         "<p>The stack must have the model's factor bands in the same order, the same cell size and the same "
         "CRS; otherwise the algorithm stops and says what differs. The factors are normalised with the "
-        "statistics stored in the model.</p>")
+        "statistics stored in the model.</p>"
+        "<p><b>Dask scheduler address</b> (advanced, patch-CNN models): the prediction in chunks of whole dense tiles "
+        "on that cluster's workers (model file and stack on storage every worker reads; the optional packages of "
+        "requirements/distributed.txt), each tile with its receptive field and its own Monte Carlo dropout seed: "
+        "the same values as here, written as a cloud-optimised GeoTIFF.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFile("MODEL", "Model file (.pt)", extension="pt"))
@@ -42,6 +47,9 @@ class ApplyModel(SubsidenceAlgorithm):
         add_advanced(self, QgsProcessingParameterNumber("MC_SAMPLES", "Monte Carlo dropout samples",
                                                         QgsProcessingParameterNumber.Integer, 20, minValue=2))
         add_advanced(self, QgsProcessingParameterEnum("DEVICE", "Device", list(DEVICE_CHOICES), defaultValue=0))
+        add_advanced(self, QgsProcessingParameterString(
+            self.DASK_SCHEDULER, "Dask scheduler address (patch-CNN models; e.g. tcp://10.0.0.5:8786)", "",
+            optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
                                                                   "Predicted surface or susceptibility index"))
 
@@ -78,16 +86,38 @@ class ApplyModel(SubsidenceAlgorithm):
                           f"{description.get('metrics', {}).get('test', {}).get('rmse', float('nan')):.4g}")
         mc = self.parameterAsInt(parameters, self.MC_SAMPLES, context) \
             if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 0
+        scheduler = (self.parameterAsString(parameters, self.DASK_SCHEDULER, context) or "").strip()
+        if scheduler:
+            self._apply_on_cluster(scheduler, path, stack, output, mc, description, context, feedback)
+            return
         predict_to_raster(model, Normalisation(**description["normalisation"]), target["mean"], target["std"],
                           stack, stack.read_values(), output, f"{target['field']}_cnn", mc,
                           DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)], context, feedback,
                           target["units"])
+
+    def _apply_on_cluster(self, scheduler, path, stack, output, mc, description, context, feedback) -> None:
+        """The prediction in chunks of dense tiles on the Dask cluster at ``scheduler`` (model file and stack on
+        storage every worker reads)."""
+        from ...scale.cluster import dask_client
+        from ...scale.surface import distributed_surface
+
+        target = description["target"]
+        with dask_client(scheduler=scheduler) as client:
+            feedback.pushInfo(f"Dask cluster at {scheduler}: {len(client.scheduler_info()['workers'])} worker(s), "
+                              "one torch thread each")
+            distributed_surface(client, path, stack.path, output, mc, progress=progress_adapter(feedback),
+                                is_cancelled=feedback.isCanceled)
+        finish_raster_output(context, output, f"{target['field']}_cnn ({target['units']})", "OUTPUT",
+                             lambda lyr: styles.style_diverging(lyr, target["units"]))
 
     def _apply_susceptibility(self, path, stack, output, parameters, context, feedback) -> None:
         from ...core.susceptibility.cnn import load_susceptibility_model, predict_index
 
         if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context):
             feedback.pushWarning("The Monte-Carlo-dropout spread exists for patch-CNN models only; not written")
+        if (self.parameterAsString(parameters, self.DASK_SCHEDULER, context) or "").strip():
+            feedback.pushWarning("Susceptibility models run on this machine: the Dask scheduler is used for "
+                                 "patch-CNN models only")
         trained, description = load_susceptibility_model(path)
         columns = stack.columns([d.name for d in trained.definitions if d.categorical])
         names, expected = [c.name for c in columns], [d.name for d in trained.definitions]
