@@ -106,8 +106,8 @@ def test_cancel_leaves_nothing(client, tmp_path):
         return len(seen) > 2
 
     with pytest.raises(Cancelled):
-        distributed_terrain(client, dem, {"slope": str(tmp_path / "slope.tif")}, tile_shape=TILE,
-                            is_cancelled=cancel_after_two)
+        distributed_terrain(client, dem, {"slope": str(tmp_path / "slope.tif"), "aspect": str(tmp_path / "a.zarr")},
+                            tile_shape=TILE, is_cancelled=cancel_after_two)
     assert sorted(os.listdir(tmp_path)) == ["dem.tif"]
 
 
@@ -247,3 +247,16 @@ def test_dense_cnn_equals_the_in_process_prediction(provider, client, tmp_path):
     assert main(["subsidence:applymodel", "--scheduler", client.scheduler.address, f"MODEL={model_path}",
                  f"STACK={stack_path}", "UNCERTAINTY=true", "MC_SAMPLES=3", f"OUTPUT={tmp_path / 'cli.tif'}"]) == 0
     assert np.array_equal(gdal.Open(str(tmp_path / "cli.tif")).ReadAsArray(), runs[0])
+
+
+def test_zarr_outputs_written_by_the_workers(client, tmp_path):
+    dem = _dem(str(tmp_path), "dem.tif", False)
+    write_terrain(dem, {"slope": str(tmp_path / "slope.tif"), "aspect": str(tmp_path / "aspect.tif")})
+    outputs = {"slope": str(tmp_path / "slope.zarr"), "aspect": str(tmp_path / "aspect.tif")}
+    distributed_terrain(client, dem, outputs, tile_shape=TILE)
+    zarr_slope = gdal.Open(f'ZARR:"{tmp_path / "slope.zarr"}":/slope')
+    assert zarr_slope.GetGeoTransform() == gdal.Open(dem).GetGeoTransform()
+    assert "ETRS89 / UTM zone 30N" in zarr_slope.GetProjection()
+    assert np.array_equal(zarr_slope.ReadAsArray(), _read(str(tmp_path / "slope.tif")))
+    assert np.array_equal(_read(outputs["aspect"]), _read(str(tmp_path / "aspect.tif")))
+    assert not [name for name in os.listdir(tmp_path) if "tmp" in name or "tiles" in name]

@@ -7,7 +7,7 @@ A synthetic float32 DEM (a random walk in rows and columns, 10 m cells, EPSG:258
 
 * in process: ``core.terrain.derivatives.write_terrain`` (row blocks of 512) -> T_in;
 * strong scaling: the same DEM on LocalClusters of p one-thread workers, tiles of 1024 x 1024 -> T_p,
-  E_s = T_1 / (p T_p);
+  E_s = T_1 / (p T_p); the same with a Zarr output the workers write themselves;
 * weak scaling: p times --cells / 1 cells on p workers -> E_w = T_1 / T_p;
 * tile sweep on the largest cluster: seconds, tasks, ms per task, the halo's share of the cells read;
 * peak memory of each worker during the strong-scaling run (VmHWM reset before it, MB);
@@ -135,6 +135,9 @@ def main(argv=None):
                 assert np.array_equal(_read(out), reference), f"{p} workers: not equal to the in-process slope"
                 results["strong"][p].update({"seconds": seconds, "worker peak MB": sorted(
                     client.run(_worker_peak_mb).values())})
+                started = time.perf_counter()
+                distributed_terrain(client, dem, {"slope": out + ".zarr"}, tile_shape=DEFAULT_TILE)
+                results["strong"][p]["zarr (s)"] = time.perf_counter() - started
                 results["weak"][p] = {"cells": args.cells * p,
                                       "seconds": timed_run(client, weak_dems[p], out + ".weak.tif", DEFAULT_TILE)}
                 if p == max(workers):
@@ -150,10 +153,13 @@ def main(argv=None):
         t1 = results["strong"][workers[0]]["seconds"] * workers[0]
         for p in workers:
             results["strong"][p]["E_s"] = t1 / (p * results["strong"][p]["seconds"])
+            results["strong"][p]["E_s zarr"] = results["strong"][workers[0]]["zarr (s)"] * workers[0] / (
+                p * results["strong"][p]["zarr (s)"])
             results["weak"][p]["E_w"] = results["weak"][workers[0]]["seconds"] / results["weak"][p]["seconds"]
-    harness.print_table(["workers", "strong (s)", "E_s", "weak cells", "weak (s)", "E_w", "worker peak MB",
-                         "cluster start (s)"],
+    harness.print_table(["workers", "strong (s)", "E_s", "Zarr written by the workers (s)", "E_s", "weak cells",
+                         "weak (s)", "E_w", "worker peak MB", "cluster start (s)"],
                         [[p, f"{results['strong'][p]['seconds']:.2f}", f"{results['strong'][p]['E_s']:.2f}",
+                          f"{results['strong'][p]['zarr (s)']:.2f}", f"{results['strong'][p]['E_s zarr']:.2f}",
                           results["weak"][p]["cells"], f"{results['weak'][p]['seconds']:.2f}",
                           f"{results['weak'][p]['E_w']:.2f}",
                           ", ".join(f"{v:.0f}" for v in results["strong"][p]["worker peak MB"]),
