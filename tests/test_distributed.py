@@ -169,6 +169,10 @@ def test_kriging_equals_the_in_process_kriging(client, tmp_path):
     assert merged == 20
     expected, found = gdal.Open(local).ReadAsArray(), gdal.Open(str(tmp_path / "dask.tif")).ReadAsArray()
     np.testing.assert_allclose(found, expected, rtol=1e-6, atol=0)  # float32 rasters: an ulp at most
+    distributed_kriging(client, x, y, z, variogram, grid, str(tmp_path / "dask.zarr"), names, k=32,
+                        tile_shape=(20, 27))
+    for index, band in enumerate(names):  # written by the workers
+        assert np.array_equal(gdal.Open(f'ZARR:"{tmp_path / "dask.zarr"}":/{band}').ReadAsArray(), found[index])
     cx, cy = grid.centre_axes()
     whole = kriging.predict(np.tile(cx, grid.height), np.repeat(cy, grid.width))
     values = whole.values.reshape(grid.shape)
@@ -247,6 +251,9 @@ def test_dense_cnn_equals_the_in_process_prediction(provider, client, tmp_path):
     assert main(["subsidence:applymodel", "--scheduler", client.scheduler.address, f"MODEL={model_path}",
                  f"STACK={stack_path}", "UNCERTAINTY=true", "MC_SAMPLES=3", f"OUTPUT={tmp_path / 'cli.tif'}"]) == 0
     assert np.array_equal(gdal.Open(str(tmp_path / "cli.tif")).ReadAsArray(), runs[0])
+    bands = distributed_surface(client, model_path, stack_path, str(tmp_path / "cnn.zarr"), mc_samples=3)
+    for index, band in enumerate(bands):  # written by the workers
+        assert np.array_equal(gdal.Open(f'ZARR:"{tmp_path / "cnn.zarr"}":/{band}').ReadAsArray(), runs[0][index])
 
 
 def test_zarr_outputs_written_by_the_workers(client, tmp_path):

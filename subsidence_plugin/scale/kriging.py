@@ -20,8 +20,8 @@ from ..core.io.rasters import NODATA
 from ..core.progress import CancelCheck, ProgressCallback
 from ..core.spatial.interpolation import LocalKriging, merge_duplicates
 from ..core.spatial.variogram import Variogram
-from .cluster import completed
-from .outputs import TiledOutput
+from .cluster import check_workers_read, completed
+from .outputs import TiledOutput, ZarrOutput, is_zarr, write_zarr_tile
 from .tiles import Tile, plan_tiles
 
 DEFAULT_KRIGING_TILE = (256, 256)  # cells: a kriging tile costs about 0.1-1 s, so task overhead stays below 1 %
@@ -63,9 +63,16 @@ def _tiles_with_points(tiles: Sequence[Tile], grid, x, y, z, k):
         yield tile, x[members], y[members], z[members]
 
 
-def _kriging_tile(item, grid, variogram, k, drift):
+def _kriging_tile(item, grid, variogram, k, drift, store: Optional[str] = None, names: Sequence[str] = ()):
+    """A tile's values and variances, returned, or written into the Zarr ``store`` (arrays ``names``) by the
+    worker (then None is returned)."""
     tile, x, y, z = item
-    return kriging_task(tile, grid, x, y, z, variogram, k, drift)
+    values, variance = kriging_task(tile, grid, x, y, z, variogram, k, drift)
+    if store is None:
+        return values, variance
+    for name, band in zip(names, (values, variance)):
+        write_zarr_tile(store, name, band, tile.row0, tile.col0)
+    return None
 
 
 def distributed_kriging(client, x: np.ndarray, y: np.ndarray, z: np.ndarray, variogram: Variogram, grid: RasterGrid,
@@ -74,16 +81,23 @@ def distributed_kriging(client, x: np.ndarray, y: np.ndarray, z: np.ndarray, var
                         progress: Optional[ProgressCallback] = None,
                         is_cancelled: Optional[CancelCheck] = None) -> int:
     """Krige the points (x, y in the grid's CRS, metres) onto ``grid`` in tiles on the workers of ``client`` and
-    write the values and the kriging variance (two float32 bands, cloud-optimised GeoTIFF, nothing left behind on
-    cancel or error); returns the number of points merged away as duplicates."""
+    write the values and the kriging variance: two float32 bands of a cloud-optimised GeoTIFF written here, or, for
+    an output ending in .zarr, two arrays of a Zarr store the workers write; nothing left behind on cancel or
+    error. Returns the number of points merged away as duplicates."""
     x, y, z, merged = merge_duplicates(np.asarray(x, float), np.asarray(y, float), np.asarray(z, float))
     tiles = plan_tiles(grid.shape, tile_shape, 0)
-    writer = TiledOutput(output, grid.with_nodata(NODATA), list(band_names))
+    zarr = is_zarr(output)
+    writer = ZarrOutput(output, grid, band_names, tile_shape) if zarr else \
+        TiledOutput(output, grid.with_nodata(NODATA), list(band_names))
     try:
-        for (tile, *_), (values, variance) in completed(
+        store = writer.store if zarr else None
+        if zarr:
+            check_workers_read(client, store, raster=False)
+        for (tile, *_), result in completed(
                 client, _kriging_tile, list(_tiles_with_points(tiles, grid, x, y, z, k)), grid, variogram, k, drift,
-                progress=progress, is_cancelled=is_cancelled):
-            writer.write(np.stack([values, variance]), tile.row0, tile.col0)
+                store, list(band_names), progress=progress, is_cancelled=is_cancelled):
+            if result is not None:
+                writer.write(np.stack(result), tile.row0, tile.col0)
         writer.close()
     except BaseException:
         writer.abort()

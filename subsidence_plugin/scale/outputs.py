@@ -61,22 +61,24 @@ def is_zarr(path: str) -> bool:
 
 
 class ZarrOutput:
-    """One float32 band on ``grid`` as a Zarr (v2) store that GDAL's Zarr driver reads with its georeferencing (the
-    ``_CRS`` attribute and X / Y coordinate arrays): ``ZARR:"path":/name``. Created here in a temporary store beside
-    ``path``; the workers write their chunk-aligned tiles into it (`write_zarr_tile`); `close` consolidates the
-    metadata and renames the store into place; `abort` removes it."""
+    """Float32 bands on ``grid``, one array a band name, as a Zarr (v2) store that GDAL's Zarr driver reads with its
+    georeferencing (the ``_CRS`` attribute and X / Y coordinate arrays): ``ZARR:"path":/name``. Created here in a
+    temporary store beside ``path``; the workers write their chunk-aligned tiles into it (`write_zarr_tile`); `close`
+    consolidates the metadata and renames the store into place; `abort` removes it."""
 
-    def __init__(self, path: str, grid: RasterGrid, name: str, chunk: Tuple[int, int]):
+    def __init__(self, path: str, grid: RasterGrid, names: Sequence[str], chunk: Tuple[int, int]):
         import zarr
 
         self.path = path.rstrip("/")
-        self.name = name
+        self.names = list(names)
         folder = os.path.dirname(os.path.abspath(self.path))
         self.store = os.path.join(folder, f".{os.path.basename(self.path)}.{uuid.uuid4().hex}.tmp.zarr")
         root = zarr.open_group(self.store, mode="w")
-        array = root.create_dataset(name, shape=grid.shape, chunks=chunk, dtype="f4", fill_value=np.float32(NODATA))
-        array.attrs["_ARRAY_DIMENSIONS"] = ["Y", "X"]
-        array.attrs["_CRS"] = {"wkt": grid.crs_wkt}
+        for name in self.names:
+            array = root.create_dataset(name, shape=grid.shape, chunks=chunk, dtype="f4",
+                                        fill_value=np.float32(NODATA))
+            array.attrs["_ARRAY_DIMENSIONS"] = ["Y", "X"]
+            array.attrs["_CRS"] = {"wkt": grid.crs_wkt}
         xs, ys = grid.centre_axes()
         for axis, values in (("X", xs), ("Y", ys)):
             root.create_dataset(axis, data=np.asarray(values, dtype=np.float64)).attrs["_ARRAY_DIMENSIONS"] = [axis]

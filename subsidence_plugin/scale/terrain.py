@@ -45,7 +45,7 @@ def distributed_terrain(client, path: str, outputs: Dict[str, str], band: int = 
     writers = {}
     try:
         for product, output in outputs.items():
-            writers[product] = ZarrOutput(output, grid, product, tile_shape) if is_zarr(output) else \
+            writers[product] = ZarrOutput(output, grid, [product], tile_shape) if is_zarr(output) else \
                 TiledOutput(output, grid.with_nodata(NODATA), [product])
         stores = {product: writer.store for product, writer in writers.items() if isinstance(writer, ZarrOutput)}
         for store in stores.values():
