@@ -1,7 +1,8 @@
 """Benchmark the terrain kernels (slope) on a Dask LocalCluster against the in-process algorithm.
 
     .venv/bin/python scripts/benchmarks/benchmark_distributed.py [--cells 4000000] [--workers 1,2]
-        [--tiles 256,512,1024,2048] [--kriging-points 100000] [--kriging-cells 1000000] [--json OUT.json]
+        [--tiles 256,512,1024,2048] [--kriging-points 100000] [--kriging-cells 1000000] [--fill-cells 0]
+        [--json OUT.json]
 
 A synthetic float32 DEM (a random walk in rows and columns, 10 m cells, EPSG:25830) of about --cells cells:
 
@@ -16,6 +17,10 @@ A synthetic float32 DEM (a random walk in rows and columns, 10 m cells, EPSG:258
 Kriging (--kriging-points > 0): the points (uniform, a smooth field plus noise, spherical variogram given) kriged
 with k = 32 onto a grid of --kriging-cells cells in process (numpy on every core) and in tiles of 256 x 256 on p
 workers; the largest difference between the two rasters.
+
+Exact fill (--fill-cells > 0): a random-walk DEM of that many cells filled in process (read, fill_depressions, the
+float64 GeoTIFF subsidence:filldepressions writes) and in tiles of 1024 x 1024 on p workers, to a GeoTIFF written by
+the client and to a Zarr store written by the workers; both checked equal to the in-process fill.
 
 Every distributed terrain result is checked equal (np.array_equal) to the in-process one. Times exclude the
 cluster's start (measured apart) and include writing the cloud-optimised GeoTIFF.
@@ -102,6 +107,31 @@ def kriging_scaling(folder: str, points: int, cells: int, workers) -> dict:
     return out
 
 
+def fill_scaling(folder: str, cells: int, workers) -> dict:
+    """In-process and tiled exact-fill times (s)."""
+    from subsidence_plugin.core.io.rasters import read_raster, write_raster as write
+    from subsidence_plugin.core.terrain.fill import fill_depressions
+    from subsidence_plugin.scale.fill import distributed_fill
+
+    dem = synthetic_dem(folder, cells, seed=7)
+    started = time.perf_counter()
+    raster = read_raster(dem)
+    filled = fill_depressions(raster.band(0))
+    write(os.path.join(folder, "filled.tif"), filled, raster.grid.with_nodata(-9999.0), ["filled_dem"],
+          dtype=np.float64)
+    out = {"cells": raster.grid.width * raster.grid.height, "in process (s)": time.perf_counter() - started}
+    for p in workers:
+        with dask_client(local=p) as client:
+            for kind in ("tif", "zarr"):
+                target = os.path.join(folder, f"filled_{p}.{kind}")
+                started = time.perf_counter()
+                distributed_fill(client, dem, target)
+                out[f"{p} workers, {kind} (s)"] = time.perf_counter() - started
+                found = gdal.Open(target if kind == "tif" else f'ZARR:"{target}":/filled_dem').ReadAsArray()
+                assert np.array_equal(found.astype(np.float64), filled), f"{p} workers ({kind}): not the same fill"
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, default=4_000_000)
@@ -109,6 +139,7 @@ def main(argv=None):
     parser.add_argument("--tiles", default="256,512,1024,2048")
     parser.add_argument("--kriging-points", type=int, default=100_000)
     parser.add_argument("--kriging-cells", type=int, default=1_000_000)
+    parser.add_argument("--fill-cells", type=int, default=0)
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
     workers = [int(v) for v in args.workers.split(",")]
@@ -150,6 +181,8 @@ def main(argv=None):
                                                   "halo share": read / reference.size - 1.0}
         if args.kriging_points:
             results["kriging"] = kriging_scaling(folder, args.kriging_points, args.kriging_cells, workers)
+        if args.fill_cells:
+            results["fill"] = fill_scaling(folder, args.fill_cells, workers)
         t1 = results["strong"][workers[0]]["seconds"] * workers[0]
         for p in workers:
             results["strong"][p]["E_s"] = t1 / (p * results["strong"][p]["seconds"])
@@ -167,9 +200,10 @@ def main(argv=None):
     harness.print_table(["tile", "seconds", "tasks", "ms per task", "halo share"],
                         [[f"{s} x {s}", f"{r['seconds']:.2f}", r["tasks"], f"{r['ms per task']:.1f}",
                           f"{100 * r['halo share']:.2f} %"] for s, r in results["tiles"].items()])
-    if "kriging" in results:
-        harness.print_table(["kriging", "value"], [[k, f"{v:.4g}" if isinstance(v, float) else v]
-                                                   for k, v in results["kriging"].items()])
+    for part in ("kriging", "fill"):
+        if part in results:
+            harness.print_table([part, "value"], [[k, f"{v:.4g}" if isinstance(v, float) else v]
+                                                  for k, v in results[part].items()])
     print(f"in process: {results['in process (s)']:.2f} s for {args.cells} cells; converting its output to a "
           f"cloud-optimised GeoTIFF {results['COG conversion of the output (s)']:.2f} s")
     harness.write_json(args.json, results)

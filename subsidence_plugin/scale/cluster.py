@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from typing import Callable, Iterator, Optional, Sequence
 
 from ..core.io.rasters import read_grid
@@ -49,7 +50,8 @@ def completed(client, function: Callable, items: Sequence, *args,
               progress: Optional[Callable[[float, str], None]] = None,
               is_cancelled: Optional[Callable[[], bool]] = None, label: str = "tiles") -> Iterator[tuple]:
     """Run ``function(item, *args)`` for every item on the cluster and yield (item, result) as they complete,
-    reporting progress (0-100); a cancel or an error cancels the futures still pending."""
+    reporting progress (0-100); a cancel or an error cancels the futures still pending and waits until the ones
+    already running have ended."""
     _, distributed = _distributed()
     futures = {client.submit(function, item, *args, pure=False): item for item in items}
     total, done = len(futures), 0
@@ -64,7 +66,25 @@ def completed(client, function: Callable, items: Sequence, *args,
             yield futures.pop(future), result
     finally:
         if futures:
+            keys = {future.key for future in futures}
             client.cancel(list(futures))
+            _wait_until_stopped(client, keys)
+
+
+def _executing(dask_worker) -> list:
+    """On a worker: the keys of the tasks it is running."""
+    return [task.key for task in dask_worker.state.executing]
+
+
+def _wait_until_stopped(client, keys: set, timeout: float = 120.0) -> None:
+    """Wait until no worker runs any of ``keys`` any more: a cancelled task that had started runs to its end, and
+    one that writes into an output (a Zarr store) must be done before the output is removed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = {key for keys_of_worker in client.run(_executing).values() for key in keys_of_worker}
+        if not running & keys:
+            return
+        time.sleep(0.05)
 
 
 def _readable(path: str, raster: bool) -> str:

@@ -18,19 +18,20 @@ COG_OPTIONS = ("COMPRESS=DEFLATE", "LEVEL=1", "PREDICTOR=YES", "BIGTIFF=IF_SAFER
 
 
 class TiledOutput:
-    """A float32 raster on ``grid`` (one band per band name, else one) filled tile by tile (`write`), then `close`
-    turns it into a cloud-optimised GeoTIFF at ``path`` (written beside it and renamed into place); `abort` leaves
-    nothing behind."""
+    """A raster on ``grid`` (float32 unless ``dtype``; one band per band name, else one) filled tile by tile
+    (`write`), then `close` turns it into a cloud-optimised GeoTIFF at ``path`` (written beside it and renamed into
+    place); `abort` leaves nothing behind."""
 
-    def __init__(self, path: str, grid: RasterGrid, band_names: Optional[Sequence[str]] = None):
+    def __init__(self, path: str, grid: RasterGrid, band_names: Optional[Sequence[str]] = None, dtype=np.float32):
         self.path = path
+        self.dtype = np.dtype(dtype)
         folder = os.path.dirname(os.path.abspath(path))
         self._tiles = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tiles.tif")
-        self._writer = RasterWriter(self._tiles, grid, len(band_names) if band_names else 1, np.float32, band_names)
+        self._writer = RasterWriter(self._tiles, grid, len(band_names) if band_names else 1, self.dtype, band_names)
 
     def write(self, values: np.ndarray, row0: int, col0: int) -> None:
         """A tile's (rows, cols) or (bands, rows, cols) values, its first cell at (row0, col0)."""
-        self._writer.write(values.astype(np.float32, copy=False), row0=row0, col0=col0)
+        self._writer.write(values.astype(self.dtype, copy=False), row0=row0, col0=col0)
 
     @raising_gdal_errors
     def close(self) -> str:

@@ -168,16 +168,22 @@ def _spill_elevations(z: np.ndarray, labels: np.ndarray, count: int) -> np.ndarr
     del first, second, rank
     tree = minimum_spanning_tree(graph, overwrite=True).tocoo()
     del graph
-    _, predecessor = breadth_first_order(tree, count, directed=False, return_predecessors=True)
+    return level_of(highest_on_paths(tree, count)[:count])
+
+
+def highest_on_paths(tree: sparse.coo_matrix, root: int) -> np.ndarray:
+    """The highest edge weight on the path from every node of a spanning tree (undirected, COO) to ``root`` (0 at
+    the root), by pointer doubling over the breadth-first predecessors."""
+    _, predecessor = breadth_first_order(tree, root, directed=False, return_predecessors=True)
     child = np.where(predecessor[tree.col] == tree.row, tree.col, tree.row)
-    highest = np.zeros(count + 1)
+    highest = np.zeros(tree.shape[0])
     highest[child] = tree.data
     ancestor = predecessor.astype(np.int64)
-    ancestor[count] = count
-    while np.any(ancestor != count):
+    ancestor[root] = root
+    while np.any(ancestor != root):
         highest = np.maximum(highest, highest[ancestor])
         ancestor = ancestor[ancestor]
-    return level_of(highest[:count])
+    return highest
 
 
 def _exact_fill(z: np.ndarray, steps: Steps, in_place: bool = False) -> np.ndarray:
