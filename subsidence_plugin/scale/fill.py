@@ -21,7 +21,7 @@ its minimax level to OUTSIDE (the highest edge of its path in the minimum spanni
    level (`fill_task`): a path from a label to OUTSIDE stays in the tile's labels or leaves them first through a
    terminal t, from which no path does better than spill(t), the level of that edge.
 
-Levels stay the DEM's own values (ranked exactly for the spanning trees, `_ranks`), so the filled raster equals the
+Levels stay the DEM's own values (ranked exactly for the spanning trees, `exact_ranks`), so the filled raster equals the
 in-process one with np.array_equal. The output is a float64 GeoTIFF with nodata -9999 like subsidence:filldepressions
 writes (cloud-optimised), or a float32 Zarr store the workers write when the DEM's values are float32 numbers.
 """
@@ -35,7 +35,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, mini
 
 from ..core.io.rasters import NODATA, read_grid, read_window, valid_mask
 from ..core.progress import CancelCheck, ProgressCallback
-from ..core.terrain.fill import _lowest_per_key, _passes, _pointer_roots, _ranks, highest_on_paths
+from ..core.terrain.fill import basin_passes, exact_ranks, highest_on_paths, lowest_per_key, pointer_roots
 from ..core.terrain.neighbours import DIRECTION_COLS, DIRECTION_ROWS, require_3x3, require_valid_cell, shifted
 from .cluster import check_workers_read, completed
 from .outputs import TiledOutput, ZarrOutput, is_zarr, write_zarr_tile
@@ -108,7 +108,7 @@ def _tile_labels(z: np.ndarray, tile: Tile, width: int) -> Tuple[np.ndarray, np.
     parent[edge[leaving]] = edge[leaving]
     valid = ~np.isnan(centre).ravel()
     roots = np.flatnonzero((parent == cells) & valid)
-    _pointer_roots(parent)
+    pointer_roots(parent)
     label_of = np.full(cells.size, -1, dtype=np.int64)
     label_of[roots] = np.arange(roots.size)
     labels = np.where(valid, label_of[parent], -1).reshape(centre.shape)
@@ -119,22 +119,22 @@ def _tile_labels(z: np.ndarray, tile: Tile, width: int) -> Tuple[np.ndarray, np.
 
 def _tile_graph(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tile's passes between its ``count`` labels and their OUTSIDE edges (node ``count``), by the in-process
-    `_passes` over the padded tile: its valid halo cells form one more node, whose edges are dropped."""
+    `basin_passes` over the padded tile: its valid halo cells form one more node, whose edges are dropped."""
     padded = np.where(np.isnan(z), -1, count)
     padded[1:-1, 1:-1] = labels
-    keys, levels = _passes(z, padded, count + 1)
+    keys, levels = basin_passes(z, padded, count + 1)
     first, second = np.divmod(keys, count + 2)
     inner = (first != count) & (second != count)
     return first[inner], np.minimum(second[inner], count), levels[inner]
 
 
 def _graph(first: np.ndarray, second: np.ndarray, levels: np.ndarray, nodes: int):
-    """A CSR matrix of positive ranks (`_ranks`) with one edge for each pair of distinct nodes joined, at the lowest
-    of its levels, and the function mapping ranks back to levels."""
+    """A CSR matrix of positive ranks (`exact_ranks`) with one edge for each pair of distinct nodes joined, at the
+    lowest of its levels, and the function mapping ranks back to levels."""
     low, high = np.minimum(first, second).astype(np.int64), np.maximum(first, second).astype(np.int64)
     apart = low != high
-    keys, levels = _lowest_per_key(low[apart] * nodes + high[apart], levels[apart], presorted=False)
-    level_of, rank = _ranks(levels)
+    keys, levels = lowest_per_key(low[apart] * nodes + high[apart], levels[apart], presorted=False)
+    level_of, rank = exact_ranks(levels)
     indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // nodes, minlength=nodes))])
     return sparse.csr_matrix((rank, keys % nodes, indptr), shape=(nodes, nodes)), level_of
 

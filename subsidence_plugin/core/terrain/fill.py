@@ -13,7 +13,7 @@ from .neighbours import (BLOCK_CELLS, CARDINALS_FIRST, DIRECTION_COLS, DIRECTION
                          index_dtype, require_3x3, require_valid_cell, row_blocks, rows_with_halo, shifted)
 
 
-def _pointer_roots(parent: np.ndarray) -> np.ndarray:
+def pointer_roots(parent: np.ndarray) -> np.ndarray:
     """Root of every node of a forest given by parent pointers (roots point to themselves), in place: pointer
     jumping over the whole array chunk by chunk (reading already-updated pointers only shortens the chains)
     until fewer than 1/64 of the pointers change in a round, then on the nodes not yet at their root."""
@@ -54,7 +54,7 @@ def _basins(z: np.ndarray) -> Tuple[np.ndarray, int]:
             np.copyto(best_step, step, where=lower)
         best_step += np.arange(start * cols, stop * cols, dtype=index_type).reshape(best.shape)
         parent[start * cols:stop * cols] = best_step.ravel()
-    _pointer_roots(parent)
+    pointer_roots(parent)
     height = z.reshape(-1)
     roots = []
     for start, stop in cell_chunks(parent.size):
@@ -74,7 +74,7 @@ def _basins(z: np.ndarray) -> Tuple[np.ndarray, int]:
     return parent.reshape(z.shape), roots.size
 
 
-def _ranks(values: np.ndarray):
+def exact_ranks(values: np.ndarray):
     """Positive float64 weights with the same order as ``values`` and a function mapping weights back.
 
     Values that are exact float32 numbers are ranked through their bit patterns (no sorting, int32 work
@@ -98,7 +98,7 @@ def _ranks(values: np.ndarray):
     return lambda weights: unique[weights.astype(np.int64) - 1], (inverse + 1).astype(np.float64)
 
 
-def _lowest_per_key(keys: np.ndarray, levels: np.ndarray, presorted: bool) -> Tuple[np.ndarray, np.ndarray]:
+def lowest_per_key(keys: np.ndarray, levels: np.ndarray, presorted: bool) -> Tuple[np.ndarray, np.ndarray]:
     """Distinct ``keys`` (sorted unless ``presorted`` only merges runs of equal neighbours) with the lowest
     of their ``levels``."""
     if not keys.size:
@@ -110,7 +110,7 @@ def _lowest_per_key(keys: np.ndarray, levels: np.ndarray, presorted: bool) -> Tu
     return keys[first], np.minimum.reduceat(levels, first)
 
 
-def _passes(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, np.ndarray]:
+def basin_passes(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, np.ndarray]:
     """Lowest pass between each pair of touching basins: (keys a * (count + 1) + b with a < b, sorted, and
     their levels max(z_u, z_v), minimised over neighbouring cells u in a, v in b). b = count is the outside,
     reached from cells on the raster edge or next to nodata at their own elevation."""
@@ -136,8 +136,8 @@ def _passes(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, 
         level[..., 0] = height
         key, level = key.ravel(), level.ravel()
         border = key >= 0
-        block_keys, block_levels = _lowest_per_key(key[border], level[border], presorted=True)
-        block_keys, block_levels = _lowest_per_key(block_keys, block_levels, presorted=False)
+        block_keys, block_levels = lowest_per_key(key[border], level[border], presorted=True)
+        block_keys, block_levels = lowest_per_key(block_keys, block_levels, presorted=False)
         keys.append(block_keys)
         levels.append(block_levels)
     keys = np.concatenate(keys)
@@ -146,7 +146,7 @@ def _passes(z: np.ndarray, labels: np.ndarray, count: int) -> Tuple[np.ndarray, 
     keys = keys[order]
     levels = levels[order]
     del order
-    return _lowest_per_key(keys, levels, presorted=True)
+    return lowest_per_key(keys, levels, presorted=True)
 
 
 def _spill_elevations(z: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
@@ -157,8 +157,8 @@ def _spill_elevations(z: np.ndarray, labels: np.ndarray, count: int) -> np.ndarr
     raster edge or next to nodata. The minimax path runs along the minimum spanning tree, so the spill level
     of a basin is the highest edge on its tree path to the outside.
     """
-    keys, levels = _passes(z, labels, count)
-    level_of, rank = _ranks(levels)
+    keys, levels = basin_passes(z, labels, count)
+    level_of, rank = exact_ranks(levels)
     del levels
     first = (keys // (count + 1)).astype(np.int32)
     second = (keys % (count + 1)).astype(np.int32)
