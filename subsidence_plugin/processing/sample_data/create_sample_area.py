@@ -93,6 +93,10 @@ class CreateSampleArea(SubsidenceAlgorithm):
         "subsidence, EPSG:32613.</p>"
         "<p>The same size, cell size and seed always give the same files.</p>")
 
+    def __init__(self):
+        super().__init__()
+        self._written = None  # the run's results (committed paths), styled in postProcessAlgorithm
+
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterNumber("SIZE", "Cells per side", QgsProcessingParameterNumber.Integer,
                                                        200, minValue=32, maxValue=20000))
@@ -137,8 +141,6 @@ class CreateSampleArea(SubsidenceAlgorithm):
                           f"{summary['insar_dates']} dates, "
                           f"largest subsidence {summary['max_subsidence_mm']:.0f} mm "
                           f"({summary['max_subsidence_rate_mm_yr']:.1f} mm/yr)")
-        style_sample_area(area.rasters, area.vector_path, vmax_mm=summary["max_subsidence_mm"],
-                          vmax_rate=summary["max_subsidence_rate_mm_yr"])
         results = {"OUTPUT_FOLDER": folder, "SUMMARY": json.dumps(summary)}
         for key, (file_key, name) in RASTERS.items():
             results[key] = area.rasters[file_key]
@@ -148,3 +150,19 @@ class CreateSampleArea(SubsidenceAlgorithm):
             if key != "GPS_DAILY":
                 load_on_completion(context, results[key], name, key)
         return results
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        results = super().processAlgorithm(parameters, context, feedback)
+        self._written = results  # the committed paths, styled in postProcessAlgorithm
+        return results
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802
+        """Style the written layers on the main thread, before they are loaded: QGIS 3.22's raster providers made
+        in a background task's thread were seen deleted under the styling (CI: test_task_dock)."""
+        if self._written:
+            summary = json.loads(self._written["SUMMARY"])
+            style_sample_area({file_key: self._written[key] for key, (file_key, _) in RASTERS.items()},
+                              self._written["PS_POINTS"].split("|")[0], vmax_mm=summary["max_subsidence_mm"],
+                              vmax_rate=summary["max_subsidence_rate_mm_yr"])
+        return {}
+
