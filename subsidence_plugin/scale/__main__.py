@@ -9,7 +9,10 @@
         REFERENCE=dem.tif OUTPUT=velocity.tif NEIGHBOURS=32
     python -m subsidence_plugin.scale subsidence:applymodel --local 4 MODEL=cnn.pt STACK=stack.tif \\
         OUTPUT=surface.tif UNCERTAINTY=true MC_SAMPLES=20
-    python -m subsidence_plugin.scale subsidence:filldepressions --local 4 INPUT=dem.tif OUTPUT=filled.tif
+    python -m subsidence_plugin.scale subsidence:filldepressions --local 4 INPUT=dem.tif EPSILON=true \\
+        OUTPUT=filled.tif
+    python -m subsidence_plugin.scale subsidence:flowaccumulation --local 4 INPUT=dem.tif METHOD=1 \\
+        OUTPUT=accumulation.tif OUTPUT_SCA=sca.tif
 """
 from __future__ import annotations
 
@@ -31,11 +34,14 @@ KRIGING = {"INPUT": None, "FIELD": None, "REFERENCE": None, "OUTPUT": None, "VAR
            "DRIFT": "0", "N_LAGS": "20", "MAX_LAG": "0", "CV_POINTS": "1000", "SEED": "0"}
 #: subsidence:applymodel's parameters here (patch-CNN model files)
 APPLY_MODEL = {"MODEL": None, "STACK": None, "OUTPUT": None, "UNCERTAINTY": "false", "MC_SAMPLES": "20"}
-#: subsidence:filldepressions's parameters here (the exact fill; the epsilon gradient does not run on a cluster yet)
+#: subsidence:filldepressions's parameters here
 FILL = {"INPUT": None, "BAND": "1", "EPSILON": "false", "OUTPUT": None}
+#: subsidence:flowaccumulation's parameters here; METHOD 1 = D8 (0, the algorithm's MFD default, is refused)
+FLOW = {"INPUT": None, "BAND": "1", "METHOD": "0", "OUTPUT": None, "OUTPUT_SCA": ""}
 SPECS = {**{name: {"INPUT": None, "BAND": "1", **{key: None if key == "OUTPUT" else "" for key in outputs}}
             for name, outputs in TERRAIN.items()},
-         "subsidence:kriging": KRIGING, "subsidence:applymodel": APPLY_MODEL, "subsidence:filldepressions": FILL}
+         "subsidence:kriging": KRIGING, "subsidence:applymodel": APPLY_MODEL, "subsidence:filldepressions": FILL,
+         "subsidence:flowaccumulation": FLOW}
 ALGORITHMS = tuple(SPECS)
 
 
@@ -61,12 +67,24 @@ def _run(client, algorithm: str, parameters: dict, tile, progress) -> list:
     """Run one algorithm; returns the files written."""
     if algorithm == "subsidence:filldepressions":
         from .fill import DEFAULT_FILL_TILE, distributed_fill
+        from .flow import distributed_epsilon_fill
 
-        if parameters["EPSILON"].lower() in ("1", "true", "yes"):
-            raise ValueError("The epsilon gradient does not run on a cluster yet: run it in QGIS or in process")
-        distributed_fill(client, parameters["INPUT"], parameters["OUTPUT"], int(parameters["BAND"]),
-                         tile or DEFAULT_FILL_TILE, progress=progress)
+        fill = distributed_epsilon_fill if parameters["EPSILON"].lower() in ("1", "true", "yes") else distributed_fill
+        fill(client, parameters["INPUT"], parameters["OUTPUT"], int(parameters["BAND"]), tile or DEFAULT_FILL_TILE,
+             progress=progress)
         return [parameters["OUTPUT"]]
+    if algorithm == "subsidence:flowaccumulation":
+        from .flow import DEFAULT_FLOW_TILE, distributed_flow_accumulation
+
+        if parameters["METHOD"] != "1":
+            raise ValueError("Multiple flow directions (METHOD=0) do not run on a cluster: give METHOD=1 (D8)")
+        outputs = {"accumulation": parameters["OUTPUT"]}
+        if parameters["OUTPUT_SCA"]:
+            outputs["sca"] = parameters["OUTPUT_SCA"]
+        rounds = distributed_flow_accumulation(client, parameters["INPUT"], outputs, int(parameters["BAND"]),
+                                               tile or DEFAULT_FLOW_TILE, progress=progress)["rounds"]
+        print(f"the flats' distances settled after {rounds} round(s) across the tiles")
+        return list(outputs.values())
     if algorithm == "subsidence:applymodel":
         from .surface import distributed_surface
 
@@ -108,7 +126,7 @@ def main(argv=None) -> int:
     where.add_argument("--local", type=int, metavar="N", help="a LocalCluster of N one-thread workers")
     where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--tile", type=_tile, default=None,
-                        help="tile size ROWSxCOLS (default 1024x1024 for terrain and the fill, 256x256 for "
+                        help="tile size ROWSxCOLS (default 1024x1024 for terrain, the fill and flow, 256x256 for "
                              "kriging; applymodel: chunks of 4 x 4 dense tiles of 256)")
     parser.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
     args = parser.parse_intermixed_args(argv)

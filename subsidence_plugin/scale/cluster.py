@@ -52,22 +52,33 @@ def completed(client, function: Callable, items: Sequence, *args,
     """Run ``function(item, *args)`` for every item on the cluster and yield (item, result) as they complete,
     reporting progress (0-100); a cancel or an error cancels the futures still pending and waits until the ones
     already running have ended."""
-    _, distributed = _distributed()
     futures = {client.submit(function, item, *args, pure=False): item for item in items}
-    total, done = len(futures), 0
+    for item, future in finished(client, futures, progress, is_cancelled, label):
+        yield item, future.result()
+
+
+def finished(client, futures: dict, progress: Optional[Callable[[float, str], None]] = None,
+             is_cancelled: Optional[Callable[[], bool]] = None, label: str = "tiles") -> Iterator[tuple]:
+    """Yield (item, future) for the {future: item} ``futures`` as they complete (their results stay on the workers
+    until asked for), reporting progress (0-100); a cancel or an error cancels the futures still pending and waits
+    until the ones already running have ended. Raises the first task's error."""
+    _, distributed = _distributed()
+    pending = dict(futures)
+    total, done = len(pending), 0
     try:
-        for future in distributed.as_completed(futures):
+        for future in distributed.as_completed(list(pending)):
             if is_cancelled is not None and is_cancelled():
                 raise Cancelled()
-            result = future.result()
+            if future.status == "error":
+                future.result()
             done += 1
             if progress is not None:
                 progress(100.0 * done / total, f"{done} of {total} {label}")
-            yield futures.pop(future), result
+            yield pending.pop(future), future
     finally:
-        if futures:
-            keys = {future.key for future in futures}
-            client.cancel(list(futures))
+        if pending:
+            keys = {future.key for future in pending}
+            client.cancel(list(pending))
             _wait_until_stopped(client, keys)
 
 

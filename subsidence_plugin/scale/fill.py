@@ -145,7 +145,7 @@ def _minimax_levels(first: np.ndarray, second: np.ndarray, levels: np.ndarray, n
     return level_of(highest_on_paths(minimum_spanning_tree(graph).tocoo(), source))
 
 
-def _subtree_sums(parent: np.ndarray, values: np.ndarray) -> np.ndarray:
+def subtree_sums(parent: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The sum of ``values`` over every node's subtree in a forest of ``parent`` pointers whose roots point to an
     extra last node (which points to itself): (I + P)(I + P^2)(I + P^4)... by pointer doubling."""
     total = np.append(values, 0).astype(np.float64)
@@ -180,7 +180,7 @@ def terminal_graph(first: np.ndarray, second: np.ndarray, levels: np.ndarray, te
     child = np.where(parent[tree.col] == tree.row, tree.col, tree.row)
     high = np.zeros(nodes)
     high[child] = tree.data
-    needed = _subtree_sums(parent, terminal) > 0  # on a path between terminals: a terminal in its subtree
+    needed = subtree_sums(parent, terminal) > 0  # on a path between terminals: a terminal in its subtree
     branches = np.bincount(parent[:nodes][needed], minlength=nodes + 1)[:nodes]
     keep = needed & (terminal | (branches >= 2))
     chain = np.append(needed & ~keep, False)
@@ -269,7 +269,7 @@ def fill_task(item: Tuple[Tile, np.ndarray, np.ndarray], path: str, band: int, n
     return filled
 
 
-def _fill_items(summaries: Dict[Tile, TileBasins], terminals: np.ndarray, levels: np.ndarray) -> Iterator[tuple]:
+def fill_items(summaries: Dict[Tile, TileBasins], terminals: np.ndarray, levels: np.ndarray) -> Iterator[tuple]:
     """(tile, its terminals' ids, their spill levels) for every tile."""
     for tile, summary in summaries.items():
         own = np.unique(summary.ids)
@@ -301,7 +301,7 @@ def distributed_fill(client, path: str, output: str, band: int = 1, tile_shape: 
     if zarr and not all(summary.single for summary in summaries.values()):
         raise ValueError(f"{output}: a Zarr store holds float32 and this DEM has values float32 cannot hold exactly; "
                          "write a GeoTIFF")
-    items = list(_fill_items(summaries, *spill_levels(list(summaries.values()), grid.shape, tile_shape)))
+    items = list(fill_items(summaries, *spill_levels(list(summaries.values()), grid.shape, tile_shape)))
     writer = None
     try:
         writer = ZarrOutput(output, grid, [BAND_NAME], tile_shape) if zarr else \

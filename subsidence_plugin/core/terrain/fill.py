@@ -209,20 +209,25 @@ def _exact_fill(z: np.ndarray, steps: Steps, in_place: bool = False) -> np.ndarr
     return filled.reshape(z.shape)
 
 
+def lower_and_outlet(block: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(cells with a strictly lower valid neighbour, valid cells next to NaN) of the inner cells of ``block``, an
+    array with one ring of neighbours (NaN beyond the raster and at nodata)."""
+    centre = block[1:-1, 1:-1]
+    lower = np.zeros(centre.shape, dtype=bool)
+    outlet = np.zeros(centre.shape, dtype=bool)
+    for k in range(8):
+        neighbour = shifted(block, k)
+        lower |= neighbour < centre
+        outlet |= np.isnan(neighbour)
+    outlet &= ~np.isnan(centre)
+    return lower, outlet
+
+
 def _lower_and_outlets(z: np.ndarray):
     """Per block of rows: (start, stop, cells with a strictly lower valid neighbour, valid cells on the raster
     edge or next to nodata), the two as bool arrays of the block's shape."""
     for start, stop in row_blocks(*z.shape):
-        block = rows_with_halo(z, start, stop, np.nan)
-        centre = block[1:-1, 1:-1]
-        lower = np.zeros(centre.shape, dtype=bool)
-        outlet = np.zeros(centre.shape, dtype=bool)
-        for k in range(8):
-            neighbour = shifted(block, k)
-            lower |= neighbour < centre
-            outlet |= np.isnan(neighbour)
-        outlet &= ~np.isnan(centre)
-        yield start, stop, lower, outlet
+        yield (start, stop) + lower_and_outlet(rows_with_halo(z, start, stop, np.nan))
 
 
 def flat_steps(z: np.ndarray):
@@ -406,7 +411,7 @@ def _flat_distance(flat: np.ndarray, start: np.ndarray) -> np.ndarray:
     return distance
 
 
-def _add_ulps(values: np.ndarray, count) -> np.ndarray:
+def add_ulps(values: np.ndarray, count) -> np.ndarray:
     """``values`` (float64) raised by ``count`` units in the last place (np.nextafter applied count times)."""
     bits = values.view(np.int64)
     ordered = np.where(bits < 0, np.int64(-2 ** 63) - bits, bits) + count
@@ -447,7 +452,7 @@ class EpsilonFilledDem:
         """DEM ``values`` (float64) made surface values in place; ``cells``: their flat indices (an array
         shaped like ``codes``) or the index of the first of consecutive cells."""
         raised = codes > 0
-        values[raised] = _add_ulps(values[raised], codes[raised])
+        values[raised] = add_ulps(values[raised], codes[raised])
         listed = codes < 0
         index = cells[listed] if isinstance(cells, np.ndarray) else np.flatnonzero(listed) + cells
         values[listed] = self.levels[self.first[index >> _LIST_BITS] - 1 - codes[listed]]
@@ -507,7 +512,7 @@ def _codes(z: np.ndarray, filled: np.ndarray, distance: np.ndarray):
         stop = min(z.size, start + BLOCK_CELLS)
         code[start:stop] = np.minimum(away[start:stop], _MAX_STEPS)
         cells = np.flatnonzero((level[start:stop] > height[start:stop]) | (away[start:stop] > _MAX_STEPS)) + start
-        value = _add_ulps(level[cells].astype(np.float64), away[cells])
+        value = add_ulps(level[cells].astype(np.float64), away[cells])
         block = cells >> _LIST_BITS
         order = np.lexsort((value, block))
         cells, value, block = cells[order], value[order], block[order]
@@ -539,7 +544,7 @@ def _epsilon_filled(dem: np.ndarray, steps: Steps) -> EpsilonFilledDem:
         while True:
             increments = flat_increments(filled).reshape(-1)
             cells = np.flatnonzero(increments)
-            flat[cells] = _add_ulps(flat[cells], increments[cells])
+            flat[cells] = add_ulps(flat[cells], increments[cells])
             del increments, cells
             if not _undrained(filled):
                 break

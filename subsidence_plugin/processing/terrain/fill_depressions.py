@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination,
+from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString)
 
 from ...core.io.rasters import NODATA, read_raster, valid_mask
@@ -24,15 +24,17 @@ class FillDepressions(SubsidenceAlgorithm):
             "With <b>epsilon gradient</b>, filled flats also get the smallest possible increments (one "
             "floating-point step per cell away from the outlet) so that every cell drains along strictly "
             "decreasing elevations.</p><p>Units: the DEM's (m).</p>"
-            "<p><b>Dask scheduler address</b> (advanced, the exact fill): the fill in tiles on that cluster's workers "
-            "(Barnes 2016's three phases: basins and passes per tile, the spill levels of the tiles' edges on this "
-            "machine, the filled tiles; the DEM on storage every worker reads), equal cell for cell.</p>" + NOTE)
+            "<p><b>Dask scheduler address</b> (advanced): the fill in tiles on that cluster's workers (Barnes 2016's "
+            "three phases: basins and passes per tile, the spill levels of the tiles' edges on this machine, the "
+            "filled tiles; with the epsilon gradient, the flats' distances computed per tile and exchanged across "
+            "tile edges until they settle; the DEM on storage every worker reads), equal cell for cell. The epsilon "
+            "gradient runs there for DEMs whose values are float32 numbers (most DEMs).</p>" + NOTE)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_flow_parameters(self, flow_method=False)
         self.addParameter(QgsProcessingParameterBoolean("EPSILON", "Epsilon gradient so every cell drains", False))
         add_advanced(self, QgsProcessingParameterString(
-            "DASK_SCHEDULER", "Dask scheduler address (exact fill; e.g. tcp://10.0.0.5:8786; empty = this machine)",
+            "DASK_SCHEDULER", "Dask scheduler address (e.g. tcp://10.0.0.5:8786; empty = this machine)",
             "", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Filled DEM"))
 
@@ -68,12 +70,16 @@ class FillDepressions(SubsidenceAlgorithm):
         """The exact fill in tiles on the Dask cluster at ``scheduler`` (the DEM on storage every worker reads)."""
         from ...scale.cluster import dask_client
         from ...scale.fill import distributed_fill
+        from ...scale.flow import distributed_epsilon_fill
 
-        if self.parameterAsBoolean(parameters, "EPSILON", context):
-            raise QgsProcessingException("The epsilon gradient does not run on a Dask cluster yet: leave the "
-                                         "scheduler address empty to fill on this machine")
+        epsilon = self.parameterAsBoolean(parameters, "EPSILON", context)
         with processing_errors(prefix=layer.name()), dask_client(scheduler=scheduler) as client:
             feedback.pushInfo(f"Dask cluster at {scheduler}: {len(client.scheduler_info()['workers'])} worker(s)")
-            distributed_fill(client, path, output, band, progress=progress_adapter(feedback),
-                             is_cancelled=feedback.isCanceled)
+            if epsilon:
+                rounds = distributed_epsilon_fill(client, path, output, band, progress=progress_adapter(feedback),
+                                                  is_cancelled=feedback.isCanceled)["rounds"]
+                feedback.pushInfo(f"The flats' distances settled after {rounds} round(s) across the tiles")
+            else:
+                distributed_fill(client, path, output, band, progress=progress_adapter(feedback),
+                                 is_cancelled=feedback.isCanceled)
 
