@@ -39,7 +39,7 @@ def surface_task(chunk: Tile, model_path: str, stack_path: str, mc_samples: int,
             cols = min(dense_tile, chunk.col0 + chunk.cols - col0)
             out[:, row0 - chunk.row0:row0 - chunk.row0 + rows, col0 - chunk.col0:col0 - chunk.col0 + cols] = \
                 predict_tile(model, normalisation, target["mean"], target["std"], stack.read_window, row0, rows, col0,
-                             cols, mc_samples, device, seed)
+                             cols, mc_samples, device, seed, threads=1)
     if store is None:
         return out
     for name, band in zip(names, out):

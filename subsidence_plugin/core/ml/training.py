@@ -68,6 +68,21 @@ def seeded_torch(seed: int, device=None):
         yield
 
 
+@contextmanager
+def torch_threads(threads: Optional[int]):
+    """Torch's CPU threads limited to ``threads`` for the block and restored on leaving (None: left as they are),
+    so that several Dask workers on one machine do not each use every core."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def masked_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error over the targets that are not NaN (months without a value in a sequence)."""
     known = ~torch.isnan(target)

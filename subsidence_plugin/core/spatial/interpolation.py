@@ -56,22 +56,25 @@ def _check_points(x, y, z, minimum: int):
 
 class InverseDistance:
     """Inverse-distance weighting over the ``k`` nearest points within ``radius`` (0 = unlimited):
-    z = sum(w_i z_i) / sum(w_i), w_i = d_i^-power; a target on a data point takes its value."""
+    z = sum(w_i z_i) / sum(w_i), w_i = d_i^-power; a target on a data point takes its value. ``threads``: the
+    neighbour searches' threads (None: every core)."""
 
-    def __init__(self, x, y, z, power: float = 2.0, k: int = 12, radius: float = 0.0):
+    def __init__(self, x, y, z, power: float = 2.0, k: int = 12, radius: float = 0.0, threads: Optional[int] = None):
         x, y, z, self.merged = merge_duplicates(*_check_points(x, y, z, 1))
         self.x, self.y, self.z = x, y, z
         self.tree = cKDTree(np.column_stack([x, y]))
         self.power = power
         self.k = min(k, len(z))
         self.radius = radius
+        self.threads = threads or -1
 
     def predict(self, tx: np.ndarray, ty: np.ndarray, exclude_self: bool = False) -> np.ndarray:
         """Values at targets; ``exclude_self`` drops the nearest point (leave-one-out at the data points)."""
         extra = 1 if exclude_self else 0
         kq = min(self.k + extra, len(self.z))
         d, idx = self.tree.query(np.column_stack([tx, ty]), k=kq,
-                                 distance_upper_bound=self.radius if self.radius > 0 else np.inf, workers=-1)
+                                 distance_upper_bound=self.radius if self.radius > 0 else np.inf,
+                                 workers=self.threads)
         d = d.reshape(len(tx), kq)[:, extra:]
         idx = idx.reshape(len(tx), kq)[:, extra:]
         found = np.isfinite(d)

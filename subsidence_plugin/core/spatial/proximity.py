@@ -118,8 +118,9 @@ def _inside_polygons(polygons: List[bytes], grid: RasterGrid) -> np.ndarray:
 
 def distance_to_features(features: Features, grid: RasterGrid, block_rows: int = 256,
                          progress: Optional[ProgressCallback] = None,
-                         is_cancelled: Optional[CancelCheck] = None) -> np.ndarray:
-    """Exact distance in metres from each cell centre to the nearest feature (float64 array)."""
+                         is_cancelled: Optional[CancelCheck] = None, threads: Optional[int] = None) -> np.ndarray:
+    """Exact distance in metres from each cell centre to the nearest feature (float64 array); ``threads``: the
+    nearest-vertex searches' threads (None: every core)."""
     unit = _check_metric(grid)
     if features.empty:
         raise ValueError("The layer has no feature with a geometry")
@@ -133,14 +134,15 @@ def distance_to_features(features: Features, grid: RasterGrid, block_rows: int =
         rows = min(block_rows, grid.height - row0)
         px = np.broadcast_to(xs, (rows, grid.width)).ravel()
         py = np.repeat(ys[row0:row0 + rows], grid.width)
-        out[row0:row0 + rows] = _block_distance(px, py, tree, owner, features.segments, spacing).reshape(rows, -1)
+        out[row0:row0 + rows] = _block_distance(px, py, tree, owner, features.segments, spacing,
+                                                          threads or -1).reshape(rows, -1)
         steps.advance(f"rows {row0}-{row0 + rows}", rows)
     if features.polygons:
         out[_inside_polygons(features.polygons, grid)] = 0.0
     return out * unit
 
 
-def _block_distance(px, py, tree, owner, segments, spacing) -> np.ndarray:
+def _block_distance(px, py, tree, owner, segments, spacing, threads: int) -> np.ndarray:
     """Exact distances for one block of points: candidate segments from the k nearest vertices, k doubled
     for the points where the k-th vertex is not beyond (nearest + spacing / 2)."""
     result = np.empty(px.size)
@@ -148,7 +150,7 @@ def _block_distance(px, py, tree, owner, segments, spacing) -> np.ndarray:
     k = 8
     while todo.size:
         k_eff = min(k, tree.n)
-        dist, idx = tree.query(np.column_stack([px[todo], py[todo]]), k=k_eff, workers=-1)
+        dist, idx = tree.query(np.column_stack([px[todo], py[todo]]), k=k_eff, workers=threads)
         dist = dist.reshape(todo.size, k_eff)
         idx = idx.reshape(todo.size, k_eff)
         exact = _segment_distance(px[todo, None], py[todo, None], segments[owner[idx]]).min(axis=1)

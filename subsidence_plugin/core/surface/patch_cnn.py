@@ -26,7 +26,7 @@ from ..io.rasters import NODATA, RasterWriter
 from ..ml.model_files import (build_network, check_entries, check_numbers, is_number, load_weights, model_file_error,
                               read_model, save_model)
 from ..ml.samplers import NORMALISATIONS, Normalisation, PatchSampler, fit_normalisation
-from ..ml.training import EpochCallback, TrainingSettings, predict, seeded_torch, train_model
+from ..ml.training import EpochCallback, TrainingSettings, predict, seeded_torch, torch_threads, train_model
 from ..progress import CancelCheck, ProgressCallback, Steps
 from ..stats.metrics import error_statistics
 from ..stats.splits import random_split
@@ -141,12 +141,13 @@ def tile_seed(seed: int, row0: int, col0: int) -> int:
 
 def predict_tile(model: PatchCNN, normalisation: Normalisation, target_mean: float, target_std: float,
                  stack_path_reader, row0: int, rows: int, col0: int, cols: int, mc_samples: int = 0, device=None,
-                 seed: int = 0, steps: Optional[Steps] = None) -> np.ndarray:
+                 seed: int = 0, steps: Optional[Steps] = None, threads: Optional[int] = None) -> np.ndarray:
     """The prediction (band 0) and, with ``mc_samples`` > 1, the Monte Carlo dropout standard deviation (band 1) of
     the cells [row0, row0 + rows) x [col0, col0 + cols) of a dense tile: (bands, rows, cols) float64, NaN where a
     factor is nodata. The window read reaches p // 2 cells before and p − 1 − p // 2 after the tile (the patch's
     receptive field); dropout draws come from `tile_seed`. ``steps``: checked before the tile's first pass and
-    advanced (which checks for a cancel) after every pass."""
+    advanced (which checks for a cancel) after every pass. ``threads``: torch's CPU threads for the tile (None: as
+    they are; `torch_threads`)."""
     device = device or torch.device("cpu")
     p = model.patch_size
     before = p // 2
@@ -160,7 +161,7 @@ def predict_tile(model: PatchCNN, normalisation: Normalisation, target_mean: flo
             steps.advance(where, passes)
         return out
     x = torch.from_numpy(normalisation.apply(raw)[None]).to(device)
-    with torch.no_grad():
+    with torch.no_grad(), torch_threads(threads):
         if steps is not None:
             steps.check()
         mean = model.dense_forward(x)[0].cpu().numpy().astype(np.float64)

@@ -99,6 +99,8 @@ def test_idw_by_hand():
     assert np.isnan(far.predict(np.array([5.0]), np.array([0.0])))[0]
     loo = cross_validate(InverseDistance([0, 10, 20], [0, 0, 0], [1.0, 2.0, 3.0], k=1))
     assert loo["mae"] == pytest.approx(1.0)
+    one_thread = InverseDistance([0, 10, 0], [0, 0, 10], [1.0, 2.0, 4.0], power=2, k=3, threads=1)
+    assert one_thread.predict(np.array([5.0, 0.0]), np.array([0.0, 10.0])) == pytest.approx([expected, 4.0])
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -56,6 +56,7 @@ def test_dense_vertices_force_a_wider_search():
             "LINESTRING (499000 5000000, 502000 5000990)"]
     ours = distance_to_features(features_from_wkb(_wkb(wkts)), grid)
     np.testing.assert_allclose(ours, _geos_distance(wkts, grid), atol=1e-6)
+    np.testing.assert_array_equal(distance_to_features(features_from_wkb(_wkb(wkts)), grid, threads=1), ours)
 
 
 def test_refusals():

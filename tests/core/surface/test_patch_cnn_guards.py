@@ -7,11 +7,11 @@ import torch
 from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg
 from subsidence_plugin.core.io.rasters import read_raster
 from subsidence_plugin.core.ml.samplers import Normalisation
-from subsidence_plugin.core.ml.training import seeded_torch
+from subsidence_plugin.core.ml.training import seeded_torch, torch_threads
 from subsidence_plugin.core.progress import Cancelled
 from subsidence_plugin.core.surface.network import PatchCNN
-from subsidence_plugin.core.surface.patch_cnn import (CnnSettings, predict_surface, tile_seed, train_surface_cnn,
-                                                   window_reader)
+from subsidence_plugin.core.surface.patch_cnn import (CnnSettings, predict_surface, predict_tile, tile_seed,
+                                                   train_surface_cnn, window_reader)
 
 UTM = crs_wkt_from_epsg(32633)
 
@@ -80,3 +80,19 @@ def test_monte_carlo_prediction_reports_each_pass_and_equals_the_plain_computati
         model.dense_forward(tile)
         draws = np.stack([model.dense_forward(tile, mc_dropout=True)[0].numpy() for _ in range(4)])
     np.testing.assert_array_equal(written.band(1)[:20, :20], (draws.std(axis=0) * 3.0).astype(np.float32))
+
+
+def test_a_tile_predicted_on_one_torch_thread_leaves_the_thread_count_as_it_was():
+    stack, _ = _stack(30, 30)
+    model = _model()
+    normalisation = Normalisation("none", [0.0, 0.0], [1.0, 1.0])
+    before = torch.get_num_threads()
+    one = predict_tile(model, normalisation, 2.0, 3.0, window_reader(stack), 0, 20, 0, 20, threads=1)
+    assert torch.get_num_threads() == before
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+        with torch.no_grad():
+            x = torch.from_numpy(normalisation.apply(window_reader(stack)(-11, 20 + 21, -11, 20 + 21))[None])
+            mean = model.dense_forward(x)[0].numpy().astype(np.float64)
+    assert torch.get_num_threads() == before
+    np.testing.assert_array_equal(one[0], mean * 3.0 + 2.0)
