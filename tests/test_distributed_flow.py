@@ -2,8 +2,8 @@
 Barnes (2016), the flats' breadth-first distances exchanged across tile edges until they settle, the directions per
 tile and the accumulation by Barnes (2017)'s three phases, equal to the in-process results cell for cell
 (np.array_equal) on rough DEMs with nodata across tile edges, a filled lake and a plateau across many tiles, wide
-terraces, tiles from 4 x 5 cells to the whole raster, projected, geographic and integer DEMs; the toolbox algorithms
-and the command line on a scheduler; refusals; cancel leaves nothing."""
+terraces, tiles from 4 x 5 cells to the whole raster, projected, geographic and integer DEMs; MFD in rounds, equal to
+round-off; the toolbox algorithms and the command line on a scheduler; refusals; cancel leaves nothing."""
 import os
 
 import numpy as np
@@ -60,6 +60,21 @@ def _assert_flows(client, folder, z, tile_shape, geographic=False):
     rounds = distributed_flow_accumulation(client, dem, outputs, tile_shape=tile_shape)["rounds"]
     for product, path in outputs.items():
         assert np.array_equal(_read(path), expected[product].astype(np.float32), equal_nan=True), product
+    return rounds
+
+
+def _assert_mfd(client, folder, z, tile_shape, geographic=False):
+    """The tiled MFD accumulation and SCA of ``z`` equal the in-process ones (float32 files) but for the order of
+    the floating-point sums; returns the rounds of flow."""
+    dem = _write(folder, z, geographic)
+    expected = hydrology_from_dem(z, _grid(z.shape, geographic), method="mfd", outputs=["accumulation", "sca"])
+    outputs = {"accumulation": os.path.join(folder, "mfd.tif"), "sca": os.path.join(folder, "mfd_sca.tif")}
+    rounds = distributed_flow_accumulation(client, dem, outputs, tile_shape=tile_shape, method="mfd")["flow rounds"]
+    for product, path in outputs.items():
+        found, wanted = _read(path), expected[product].astype(np.float32)
+        np.testing.assert_allclose(found, wanted, rtol=1e-6, err_msg=product)
+        assert np.array_equal(np.isnan(found), np.isnan(wanted))
+        assert np.mean(found[~np.isnan(found)] == wanted[~np.isnan(wanted)]) > 0.99
     return rounds
 
 
@@ -139,6 +154,12 @@ def test_terraces_in_any_tiles(client, tmp_path, shape, tile_shape):
     _assert_flows(client, str(tmp_path), _terraces(*shape, seed=shape[0]), tile_shape)
 
 
+def test_mfd_in_rounds(client, tmp_path):
+    assert _assert_mfd(client, str(tmp_path / "rough"), _with_nodata(_rough()), TILE) >= 3
+    assert _assert_mfd(client, str(tmp_path / "lake"), _lake_and_plateau(), (60, 74)) >= 5
+    _assert_mfd(client, str(tmp_path / "terraces"), _terraces(60, 70, 3), (13, 17), geographic=True)
+
+
 def test_an_integer_dem(client, tmp_path):
     z = np.round(_rough(120, 90, 2) * 2).astype(np.int16)
     z[50:60, 40:45] = int(NODATA)
@@ -206,9 +227,14 @@ def test_toolbox_and_command_line_on_a_scheduler(provider, client, tmp_path):
         expected, found = gdal.Open(here[key]), gdal.Open(there[key])
         assert np.array_equal(found.ReadAsArray(), expected.ReadAsArray())
         assert found.GetRasterBand(1).GetDescription() == expected.GetRasterBand(1).GetDescription()
-    with pytest.raises(QgsProcessingException, match="Multiple flow directions do not run on a Dask cluster"):
-        processing.run("subsidence:flowaccumulation", {"INPUT": dem, "METHOD": 0, "DASK_SCHEDULER": address,
-                                                       "OUTPUT": str(tmp_path / "m.tif")})
+    mfd_here = processing.run("subsidence:flowaccumulation", {"INPUT": dem, "OUTPUT": str(tmp_path / "mh.tif")})
+    mfd_there = processing.run("subsidence:flowaccumulation", {"INPUT": dem, "DASK_SCHEDULER": address,
+                                                               "OUTPUT": str(tmp_path / "mt.tif")})
+    np.testing.assert_allclose(_read(mfd_there["OUTPUT"]), _read(mfd_here["OUTPUT"]), rtol=1e-6)
+    with pytest.raises(QgsProcessingException, match="has values float32 cannot hold exactly"):
+        processing.run("subsidence:flowaccumulation", {
+            "INPUT": _write(str(tmp_path), _rough(30, 40).astype(np.float64) + 1e-9, name="precise.tif"),
+            "DASK_SCHEDULER": address, "OUTPUT": str(tmp_path / "p.tif")})
     filled = processing.run("subsidence:filldepressions", {"INPUT": dem, "EPSILON": True,
                                                            "OUTPUT": str(tmp_path / "fh.tif")})
     tiled = processing.run("subsidence:filldepressions", {"INPUT": dem, "EPSILON": True, "DASK_SCHEDULER": address,
@@ -218,7 +244,10 @@ def test_toolbox_and_command_line_on_a_scheduler(provider, client, tmp_path):
                  "METHOD=1", f"OUTPUT={tmp_path / 'cli.tif'}"]) == 0
     assert np.array_equal(gdal.Open(str(tmp_path / "cli.tif")).ReadAsArray(), gdal.Open(here["OUTPUT"]).ReadAsArray())
     assert main(["subsidence:flowaccumulation", "--scheduler", address, f"INPUT={dem}",
-                 f"OUTPUT={tmp_path / 'mfd.tif'}"]) == 2
+                 f"OUTPUT={tmp_path / 'mfd.tif'}"]) == 0
+    np.testing.assert_allclose(_read(str(tmp_path / "mfd.tif")), _read(mfd_here["OUTPUT"]), rtol=1e-6)
+    assert main(["subsidence:flowaccumulation", "--scheduler", address, f"INPUT={dem}", "METHOD=2",
+                 f"OUTPUT={tmp_path / 'other.tif'}"]) == 2
     assert main(["subsidence:filldepressions", "--scheduler", address, "--tile", "64x80", f"INPUT={dem}",
                  "EPSILON=true", f"OUTPUT={tmp_path / 'cli_filled.tif'}"]) == 0
     assert np.array_equal(gdal.Open(str(tmp_path / "cli_filled.tif")).ReadAsArray(),

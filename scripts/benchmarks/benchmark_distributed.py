@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/benchmarks/benchmark_distributed.py [--cells 4000000] [--workers 1,2]
         [--tiles 256,512,1024,2048] [--kriging-points 100000] [--kriging-cells 1000000] [--fill-cells 0]
-        [--json OUT.json]
+        [--flow-cells 0] [--json OUT.json]
 
 A synthetic float32 DEM (a random walk in rows and columns, 10 m cells, EPSG:25830) of about --cells cells:
 
@@ -21,6 +21,11 @@ workers; the largest difference between the two rasters.
 Exact fill (--fill-cells > 0): a random-walk DEM of that many cells filled in process (read, fill_depressions, the
 float64 GeoTIFF subsidence:filldepressions writes) and in tiles of 1024 x 1024 on p workers, to a GeoTIFF written by
 the client and to a Zarr store written by the workers; both checked equal to the in-process fill.
+
+Flow accumulation (--flow-cells > 0): the random-walk DEM rounded to 0.5 m (wide flats after the fill) as
+subsidence:flowaccumulation computes it with D8 and with MFD in process (read, epsilon fill, routing, the float32
+GeoTIFF) and in tiles of 1024 x 1024 on p workers (GeoTIFF and Zarr); D8 checked equal, MFD's largest relative
+difference; the rounds the flats' distances and MFD's flow took, and each worker's peak memory.
 
 Every distributed terrain result is checked equal (np.array_equal) to the in-process one. Times exclude the
 cluster's start (measured apart) and include writing the cloud-optimised GeoTIFF.
@@ -132,6 +137,45 @@ def fill_scaling(folder: str, cells: int, workers) -> dict:
     return out
 
 
+def flow_scaling(folder: str, cells: int, workers) -> dict:
+    """In-process and tiled D8 and MFD flow accumulation times (s), rounds and worker peaks (MB)."""
+    from subsidence_plugin.core.io.rasters import read_raster, write_raster as write
+    from subsidence_plugin.core.terrain.indices import hydrology_from_dem
+    from subsidence_plugin.scale.flow import distributed_flow_accumulation
+
+    raster = read_raster(synthetic_dem(folder, cells, seed=11))
+    dem = write(os.path.join(folder, "terraced.tif"), np.round(raster.band(0) * 2) / 2, raster.grid,
+                dtype=np.float32)
+    out = {}
+    for method in ("d8", "mfd"):
+        started = time.perf_counter()
+        raster = read_raster(dem)
+        accumulation = hydrology_from_dem(raster.band(0), raster.grid, method=method,
+                                          outputs=["accumulation"])["accumulation"].astype(np.float32)
+        write(os.path.join(folder, f"accumulation_{method}.tif"), accumulation, raster.grid.with_nodata(-9999.0),
+              ["flow_accumulation_cells"], dtype=np.float32)
+        out.update({"cells": raster.grid.width * raster.grid.height,
+                    f"{method}: in process (s)": time.perf_counter() - started})
+        for p in workers:
+            with dask_client(local=p) as client:
+                for kind in ("tif", "zarr"):
+                    target = os.path.join(folder, f"accumulation_{method}_{p}.{kind}")
+                    client.run(_reset_worker_peak)
+                    started = time.perf_counter()
+                    rounds = distributed_flow_accumulation(client, dem, {"accumulation": target}, method=method)
+                    out[f"{method}: {p} workers, {kind} (s)"] = time.perf_counter() - started
+                    out[f"{method}: {p} workers, {kind}: worker peak MB"] = max(client.run(_worker_peak_mb).values())
+                    found = gdal.Open(target if kind == "tif" else f'ZARR:"{target}":/accumulation').ReadAsArray()
+                    if method == "d8":
+                        assert np.array_equal(found, accumulation), f"{p} workers ({kind}): not the same accumulation"
+                    else:
+                        out[f"mfd: {p} workers, {kind}: largest relative difference"] = float(
+                            np.nanmax(np.abs(found - accumulation) / accumulation))
+        out["rounds of flat distances"] = rounds["rounds"]
+        out[f"{method}: rounds of flow"] = rounds["flow rounds"]
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, default=4_000_000)
@@ -140,6 +184,7 @@ def main(argv=None):
     parser.add_argument("--kriging-points", type=int, default=100_000)
     parser.add_argument("--kriging-cells", type=int, default=1_000_000)
     parser.add_argument("--fill-cells", type=int, default=0)
+    parser.add_argument("--flow-cells", type=int, default=0)
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
     workers = [int(v) for v in args.workers.split(",")]
@@ -183,6 +228,8 @@ def main(argv=None):
             results["kriging"] = kriging_scaling(folder, args.kriging_points, args.kriging_cells, workers)
         if args.fill_cells:
             results["fill"] = fill_scaling(folder, args.fill_cells, workers)
+        if args.flow_cells:
+            results["flow"] = flow_scaling(folder, args.flow_cells, workers)
         t1 = results["strong"][workers[0]]["seconds"] * workers[0]
         for p in workers:
             results["strong"][p]["E_s"] = t1 / (p * results["strong"][p]["seconds"])
@@ -200,7 +247,7 @@ def main(argv=None):
     harness.print_table(["tile", "seconds", "tasks", "ms per task", "halo share"],
                         [[f"{s} x {s}", f"{r['seconds']:.2f}", r["tasks"], f"{r['ms per task']:.1f}",
                           f"{100 * r['halo share']:.2f} %"] for s, r in results["tiles"].items()])
-    for part in ("kriging", "fill"):
+    for part in ("kriging", "fill", "flow"):
         if part in results:
             harness.print_table([part, "value"], [[k, f"{v:.4g}" if isinstance(v, float) else v]
                                                   for k, v in results[part].items()])

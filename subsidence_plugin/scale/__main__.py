@@ -36,7 +36,7 @@ KRIGING = {"INPUT": None, "FIELD": None, "REFERENCE": None, "OUTPUT": None, "VAR
 APPLY_MODEL = {"MODEL": None, "STACK": None, "OUTPUT": None, "UNCERTAINTY": "false", "MC_SAMPLES": "20"}
 #: subsidence:filldepressions's parameters here
 FILL = {"INPUT": None, "BAND": "1", "EPSILON": "false", "OUTPUT": None}
-#: subsidence:flowaccumulation's parameters here; METHOD 1 = D8 (0, the algorithm's MFD default, is refused)
+#: subsidence:flowaccumulation's parameters here; METHOD 0 = MFD, 1 = D8
 FLOW = {"INPUT": None, "BAND": "1", "METHOD": "0", "OUTPUT": None, "OUTPUT_SCA": ""}
 SPECS = {**{name: {"INPUT": None, "BAND": "1", **{key: None if key == "OUTPUT" else "" for key in outputs}}
             for name, outputs in TERRAIN.items()},
@@ -76,14 +76,16 @@ def _run(client, algorithm: str, parameters: dict, tile, progress) -> list:
     if algorithm == "subsidence:flowaccumulation":
         from .flow import DEFAULT_FLOW_TILE, distributed_flow_accumulation
 
-        if parameters["METHOD"] != "1":
-            raise ValueError("Multiple flow directions (METHOD=0) do not run on a cluster: give METHOD=1 (D8)")
+        if parameters["METHOD"] not in ("0", "1"):
+            raise ValueError(f"METHOD={parameters['METHOD']}: give 0 (multiple flow directions) or 1 (D8)")
         outputs = {"accumulation": parameters["OUTPUT"]}
         if parameters["OUTPUT_SCA"]:
             outputs["sca"] = parameters["OUTPUT_SCA"]
+        method = "mfd" if parameters["METHOD"] == "0" else "d8"
         rounds = distributed_flow_accumulation(client, parameters["INPUT"], outputs, int(parameters["BAND"]),
-                                               tile or DEFAULT_FLOW_TILE, progress=progress)["rounds"]
-        print(f"the flats' distances settled after {rounds} round(s) across the tiles")
+                                               tile or DEFAULT_FLOW_TILE, method, progress=progress)
+        print(f"the flats' distances settled after {rounds['rounds']} round(s) across the tiles, the flow after "
+              f"{rounds['flow rounds']}")
         return list(outputs.values())
     if algorithm == "subsidence:applymodel":
         from .surface import distributed_surface

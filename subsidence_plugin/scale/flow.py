@@ -20,9 +20,14 @@ edges and small summaries travel.
    the flow each perimeter cell gets from beyond its tile (sums over that forest by pointer doubling); per tile
    again, the accumulation with those inflows added where they enter. Accumulations are whole numbers of cells, so
    the sums are exact in any order.
+5. MFD (Freeman 1991) instead of 3 and 4, in rounds as TauDEM passes flow between partitions: every tile
+   accumulates with the flow its neighbours last passed into its edge cells and gives the flow it passes into
+   theirs; the tiles whose inflow changed run again until none changes (as many rounds as flow paths cross tile
+   edges one after another). Shares are fractions, so the sums run in another order than in process: equal to
+   round-off (relative differences about 1e-15).
 
 Refused on a cluster: DEMs whose values float32 cannot hold (the in-process epsilon fill then refills in float64
-until every cell drains) and the MFD method.
+until every cell drains).
 """
 from __future__ import annotations
 
@@ -35,10 +40,10 @@ from scipy.sparse.csgraph import connected_components
 from ..core.io.rasters import NODATA, read_grid
 from ..core.progress import CancelCheck, Cancelled, ProgressCallback
 from ..core.terrain.derivatives import metric_cell_sizes
-from ..core.terrain.fill import add_ulps, lower_and_outlet, pointer_roots
+from ..core.terrain.fill import EpsilonFilledDem, add_ulps, lower_and_outlet, pointer_roots
 from ..core.terrain.neighbours import (CARDINALS_FIRST, DIRECTION_COLS, DIRECTION_ROWS, require_3x3, require_valid_cell,
                                        shifted, step_lengths)
-from ..core.terrain.routing import d8_accumulation
+from ..core.terrain.routing import d8_accumulation, mfd_accumulation
 from .cluster import check_workers_read, completed, finished
 from .fill import basins_task, fill_items, fill_task, spill_levels, subtree_sums
 from .outputs import TiledOutput, ZarrOutput, is_zarr, write_zarr_tile
@@ -156,15 +161,16 @@ def flat_cells(padded: np.ndarray) -> FlatCells:
     return FlatCells(z, flat, valid, edges, higher & own_flat)
 
 
-def breadth_first(z: np.ndarray, pending: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """``distance`` (int32, `FAR` where unknown) completed in place for the ``pending`` cells: 1 + the smallest
-    distance of an 8-neighbour of the same height, as breadth-first steps from the cells with a distance (sources of
-    any distances, e.g. a neighbouring tile's edge), cardinal steps first. ``pending`` cells are never on the array's
-    border, so steps wrapping round a row land on a cell that is not pending."""
+def breadth_first(z: np.ndarray, pending: np.ndarray, distance: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """``distance`` (int32, `FAR` where unknown) lowered in place for the ``pending`` cells to 1 + the distance of an
+    8-neighbour of the same height wherever that is lower: breadth-first steps from the ``seeds`` (flat indices of
+    cells with a distance: sources of any distances, e.g. a neighbouring tile's edge) in the order of their
+    distances, cardinal steps first. From scratch every cell with a distance is a seed; after a run, seeds whose
+    distance fell correct the others (distances only fall, and a step that lowers nothing goes no further).
+    ``pending`` cells are never on the array's border, so steps wrapping round a row land on a cell that is not
+    pending."""
     cols = z.shape[1]
-    height, flat_distance = z.reshape(-1), distance.reshape(-1)
-    waiting = pending.reshape(-1) & (flat_distance == FAR)
-    seeds = np.flatnonzero(flat_distance < FAR)
+    height, flat_distance, open_cells = z.reshape(-1), distance.reshape(-1), pending.reshape(-1)
     seeds = seeds[np.argsort(flat_distance[seeds], kind="stable")]
     seed_levels = flat_distance[seeds]
     steps = [int(step) for step in DIRECTION_ROWS * cols + DIRECTION_COLS]
@@ -181,34 +187,40 @@ def breadth_first(z: np.ndarray, pending: np.ndarray, distance: np.ndarray) -> n
         reached = []
         for k in CARDINALS_FIRST:
             target = frontier + steps[k]
-            take = waiting.take(target, mode="clip")
+            take = open_cells.take(target, mode="clip")
             target, source = target[take], frontier[take]
-            target = target[height[target] == height[source]]
-            waiting[target] = False
+            target = target[(height[target] == height[source]) & (flat_distance[target] > level + 1)]
+            flat_distance[target] = level + 1
             reached.append(target)
         frontier = np.concatenate(reached)
         level += 1
-        flat_distance[frontier] = level
     return distance
 
 
-def distance_task(padded: np.ndarray, low_ring: dict, high_ring: dict) -> Tuple[np.ndarray, np.ndarray]:
+def distance_task(padded: np.ndarray, previous: Optional[Tuple[np.ndarray, np.ndarray]], low_ring: dict,
+                  high_ring: dict) -> Tuple[np.ndarray, np.ndarray]:
     """One round on a worker: the tile's (d_low, d_high) at its flat cells (int32, `FAR` elsewhere and where unknown)
     from its own sources and its neighbours' last distances (``low_ring``, ``high_ring``: {side: their
-    `edge_pieces`})."""
+    `edge_pieces`}); after its first round, from its ``previous`` distances corrected from its edges."""
     cells = flat_cells(padded)
     rows, cols = cells.z.shape[0] - 2, cells.z.shape[1] - 2
     unknown = np.full((rows, cols), FAR, dtype=np.int32)
-    ring_flat = cells.flat.copy()
-    ring_flat[1:-1, 1:-1] = False
-    own_flat = np.zeros(cells.flat.shape, dtype=bool)
-    own_flat[1:-1, 1:-1] = cells.flat[1:-1, 1:-1]
+    ring = np.ones(cells.flat.shape, dtype=bool)
+    ring[1:-1, 1:-1] = False
+    ring_flat = cells.flat & ring
+    own_flat = cells.flat & ~ring
     low = np.where(cells.valid & ~cells.flat, 0, FAR).astype(np.int32)
     low[ring_flat] = with_halo(unknown, low_ring, 1, FAR)[ring_flat]
     high = np.where(ring_flat, with_halo(unknown, high_ring, 1, FAR), FAR).astype(np.int32)
-    high[1:-1, 1:-1][cells.high] = 1
-    breadth_first(cells.z, own_flat, low)
-    breadth_first(cells.z, own_flat, high)
+    if previous is None:
+        high[1:-1, 1:-1][cells.high] = 1
+        seeds = [np.flatnonzero(low < FAR), np.flatnonzero(high < FAR)]
+    else:
+        np.copyto(low[1:-1, 1:-1], previous[0], where=own_flat[1:-1, 1:-1])
+        high[1:-1, 1:-1] = previous[1]
+        seeds = [np.flatnonzero(ring & (low < FAR)), np.flatnonzero(ring & (high < FAR))]
+    breadth_first(cells.z, own_flat, low, seeds[0])
+    breadth_first(cells.z, own_flat, high, seeds[1])
     return np.where(cells.flat[1:-1, 1:-1], low[1:-1, 1:-1], FAR).astype(np.int32), high[1:-1, 1:-1]
 
 
@@ -407,18 +419,68 @@ def accumulation_task(directions: np.ndarray, padded: np.ndarray, entries: np.nd
                       sizes: np.ndarray, products, stores: Dict[str, str], row0: int, col0: int
                       ) -> Dict[str, np.ndarray]:
     """Phase 3 on a worker: the tile's accumulation (cells; NaN at nodata) with the inflows ``amounts`` added at
-    their ``entries`` (flat indices in the tile), and its specific catchment area (m^2/m, ``sizes``: the contour width
-    of each row, m); the products with a Zarr store are written there and not returned."""
+    their ``entries`` (flat indices in the tile), and its other products (`products_of`)."""
     weights = np.ones(directions.size)
     weights[entries] += amounts
     accumulation = d8_accumulation(directions, weights)
     accumulation[np.isnan(padded[2:-2, 2:-2])] = np.nan
+    return products_of(accumulation, sizes, products, stores, row0, col0)
+
+
+def products_of(accumulation: np.ndarray, sizes: np.ndarray, products, stores: Dict[str, str], row0: int,
+                col0: int) -> Dict[str, np.ndarray]:
+    """On a worker: the tile's ``products`` (float32): the accumulation (cells) and the specific catchment area
+    (m^2/m; ``sizes``: the contour width of each row, m); those with a Zarr store in ``stores`` are written there
+    and not returned."""
     out = {}
     for product in products:
         out[product] = accumulation if product == "accumulation" else accumulation * sizes[:, None]
     for product, store in stores.items():
         write_zarr_tile(store, product, out.pop(product).astype(np.float32), row0, col0)
     return {product: values.astype(np.float32) for product, values in out.items()}
+
+
+def mfd_task(surface: np.ndarray, lx: np.ndarray, ly: np.ndarray, raster_edges: Tuple[bool, bool, bool, bool],
+             exponent: float, incoming: dict) -> Tuple[np.ndarray, dict]:
+    """One round of MFD on a worker: the tile's accumulation (cells, float64; `mfd_accumulation` on its surface
+    with a ring of its neighbours' cells, ``surface``) with the flow its neighbours last passed into it
+    (``incoming``: {side: their outflow pieces}) added to its edge cells, and its outflow pieces: the flow it passes
+    into each neighbour's cells ({side: array}). ``lx``, ``ly``: cell sizes (m) of the rows with the ring; cells on
+    the raster's edge (``raster_edges``: top, bottom, left, right) pass nothing on."""
+    rows, cols = surface.shape[0] - 2, surface.shape[1] - 2
+    weights = np.zeros(surface.shape)
+    weights[1:-1, 1:-1] = 1.0
+    for (a, b), pieces in incoming.items():
+        weights[_side(a, rows, 1), _side(b, cols, 1)] += pieces[(-a, -b)]
+    sinks = np.zeros(surface.shape, dtype=bool)
+    for edge, part in zip(raster_edges, ((1, slice(1, -1)), (-2, slice(1, -1)), (slice(1, -1), 1),
+                                          (slice(1, -1), -2))):
+        if edge:
+            sinks[part] = True
+    accumulation = mfd_accumulation(EpsilonFilledDem(surface), lx, ly, exponent, weights=weights, sinks=sinks)
+    ring = np.nan_to_num(accumulation)  # flow into nodata: none
+    outflow = {(a, b): ring[_side(a, rows, 0), _side(b, cols, 0)].copy() for a, b in SIDES}
+    return accumulation[1:-1, 1:-1], outflow
+
+
+def _side(step: int, size: int, inner: int) -> slice:
+    """Rows (or columns) of a side of a tile of ``size`` padded by one (indices of the padded array): the ring's
+    (``inner`` 0) or the tile's edge cells (``inner`` 1) at the start (step -1) or the end (+1), or the tile's
+    whole length (0)."""
+    if step < 0:
+        return slice(inner, inner + 1)
+    if step > 0:
+        return slice(size + 1 - inner, size + 2 - inner)
+    return slice(1, size + 1)
+
+
+def _mfd_edges(result) -> tuple:
+    return (result[1],)
+
+
+def _mfd_products(result, sizes: np.ndarray, products, stores: Dict[str, str], row0: int, col0: int
+                  ) -> Dict[str, np.ndarray]:
+    return products_of(result[0], sizes, products, stores, row0, col0)
 
 
 def _stage(progress: Optional[ProgressCallback], start: float, end: float) -> Optional[ProgressCallback]:
@@ -453,7 +515,9 @@ def _epsilon_surfaces(client, path: str, band: int, grid, layout: Layout, tile_s
                                                            layout.neighbours(tile).items()}, 2, np.nan, pure=False)
               for tile in layout.tiles}
     del filled, strips
-    distances, rounds = _flat_distances(client, layout, padded, _stage(progress, 45, 80), is_cancelled)
+    distances, rounds = _settle(client, layout, distance_task, {tile: (padded[tile],) for tile in layout.tiles},
+                                _distance_edges, 2, FAR, _stage(progress, 45, 80), is_cancelled,
+                                "tiles: flat distances", incremental=True)
     flats = {item[0]: result for item, result in completed(
         client, _components_item, [(tile, padded[tile], distances[tile]) for tile in layout.tiles], grid.width,
         progress=_stage(progress, 80, 90), is_cancelled=is_cancelled, label="tiles: flats")}
@@ -495,18 +559,21 @@ def distributed_epsilon_fill(client, path: str, output: str, band: int = 1,
 
 
 def distributed_flow_accumulation(client, path: str, outputs: Dict[str, str], band: int = 1,
-                                  tile_shape: Tuple[int, int] = DEFAULT_FLOW_TILE,
-                                  progress: Optional[ProgressCallback] = None,
+                                  tile_shape: Tuple[int, int] = DEFAULT_FLOW_TILE, method: str = "d8",
+                                  exponent: float = 1.1, progress: Optional[ProgressCallback] = None,
                                   is_cancelled: Optional[CancelCheck] = None) -> dict:
-    """D8 flow accumulation (cells) and specific catchment area (m^2/m) of the DEM at ``path`` as
-    subsidence:flowaccumulation computes them with D8, on the workers of ``client`` in tiles (see the module notes).
-    ``outputs`` maps "accumulation" and / or "sca" to output files: cloud-optimised float32 GeoTIFFs written here,
-    or Zarr stores (paths ending in .zarr) the workers write. Refuses what the algorithm refuses, DEMs whose values
-    float32 cannot hold and inputs the workers cannot read; nothing is left behind on cancel or error. Returns
-    {"rounds": the rounds of flat distances}."""
+    """Flow accumulation (cells) and specific catchment area (m^2/m) of the DEM at ``path`` as
+    subsidence:flowaccumulation computes them, on the workers of ``client`` in tiles (see the module notes):
+    ``method`` "d8" (equal cell for cell) or "mfd" (Freeman 1991 with ``exponent``; equal to the in-process result
+    but for the order of its floating-point sums). ``outputs`` maps "accumulation" and / or "sca" to output files:
+    cloud-optimised float32 GeoTIFFs written here, or Zarr stores (paths ending in .zarr) the workers write. Refuses
+    what the algorithm refuses, DEMs whose values float32 cannot hold and inputs the workers cannot read; nothing is
+    left behind on cancel or error. Returns {"rounds": the rounds of flat distances, "flow rounds": MFD's rounds}."""
     unknown = set(outputs) - set(PRODUCTS)
     if unknown or not outputs:
         raise ValueError(f"Choose outputs among {list(PRODUCTS)}, got {sorted(outputs)}")
+    if method not in ("mfd", "d8"):
+        raise ValueError(f"Unknown flow method {method!r}: use 'mfd' or 'd8'")
     grid = read_grid(path, band=band)
     require_3x3(grid.shape, "flow routing, TWI and SPI")
     lx, ly = metric_cell_sizes(grid, np.arange(grid.height))
@@ -514,20 +581,51 @@ def distributed_flow_accumulation(client, path: str, outputs: Dict[str, str], ba
     padded, surfaces, rounds = _epsilon_surfaces(client, path, band, grid, layout, tile_shape,
                                                  _stage(progress, 0, 55), is_cancelled)
     edges = {tile: client.submit(_surface_edges, future, pure=False) for tile, future in surfaces.items()}
+    neighbours = {tile: {side: edges[other] for side, other in layout.neighbours(tile).items()}
+                  for tile in layout.tiles}
+    contour = np.sqrt(lx * ly)
+    if method == "mfd":
+        with_ring = {tile: client.submit(with_halo, surfaces[tile], neighbours[tile], 1, np.nan, pure=False)
+                     for tile in layout.tiles}
+        del surfaces, edges, padded
+        rows = {tile: np.clip(np.arange(tile.row0 - 1, tile.row0 + tile.rows + 1), 0, grid.height - 1)
+                for tile in layout.tiles}
+        flows, flow_rounds = _settle(client, layout, mfd_task, {
+            tile: (with_ring[tile], lx[rows[tile]], ly[rows[tile]], _raster_edges(tile), exponent)
+            for tile in layout.tiles}, _mfd_edges, 1, 0.0, _stage(progress, 55, 85), is_cancelled, "tiles: flow")
+        del with_ring
+        _write_products(client, grid, layout, outputs, tile_shape, lambda tile, stores: client.submit(
+            _mfd_products, flows[tile], contour[tile.row0:tile.row0 + tile.rows], list(outputs), stores, tile.row0,
+            tile.col0, pure=False), _stage(progress, 85, 100), is_cancelled)
+        return {"rounds": rounds, "flow rounds": flow_rounds}
     directions = _wait(client, {client.submit(
-        directions_task, surfaces[tile], {side: edges[other] for side, other in layout.neighbours(tile).items()},
-        lx[tile.row0:tile.row0 + tile.rows], ly[tile.row0:tile.row0 + tile.rows],
-        (tile.halo_top == 0, tile.halo_bottom == 0, tile.halo_left == 0, tile.halo_right == 0), pure=False): tile
-        for tile in layout.tiles}, _stage(progress, 55, 65), is_cancelled, "tiles: directions")
-    del surfaces, edges
+        directions_task, surfaces[tile], neighbours[tile], lx[tile.row0:tile.row0 + tile.rows],
+        ly[tile.row0:tile.row0 + tile.rows], _raster_edges(tile), pure=False): tile for tile in layout.tiles},
+        _stage(progress, 55, 65), is_cancelled, "tiles: directions")
+    del surfaces, edges, neighbours
     links = {item[0]: result for item, result in completed(
         client, _links_item, [(tile, directions[tile]) for tile in layout.tiles], grid.width,
         progress=_stage(progress, 65, 80), is_cancelled=is_cancelled, label="tiles: local flow")}
     cells, received = inflows([links[tile] for tile in layout.tiles])
     del links
-    _write_accumulation(client, grid, layout, outputs, padded, directions, cells, received, np.sqrt(lx * ly),
-                        tile_shape, _stage(progress, 80, 100), is_cancelled)
-    return {"rounds": rounds}
+    entering = np.flatnonzero(received)
+    row, col = np.divmod(cells[entering], grid.width)
+    owner = layout.tile_index(row, col)
+    number = {tile: n for n, tile in enumerate(layout.tiles)}
+
+    def accumulate(tile, stores):
+        mine = owner == number[tile]
+        entries = (row[mine] - tile.row0) * tile.cols + col[mine] - tile.col0
+        return client.submit(accumulation_task, directions[tile], padded[tile], entries, received[entering[mine]],
+                             contour[tile.row0:tile.row0 + tile.rows], list(outputs), stores, tile.row0, tile.col0,
+                             pure=False)
+    _write_products(client, grid, layout, outputs, tile_shape, accumulate, _stage(progress, 80, 100), is_cancelled)
+    return {"rounds": rounds, "flow rounds": 1}
+
+
+def _raster_edges(tile: Tile) -> Tuple[bool, bool, bool, bool]:
+    """Whether the tile's top, bottom, left and right sides are the raster's."""
+    return tile.halo_top == 0, tile.halo_bottom == 0, tile.halo_left == 0, tile.halo_right == 0
 
 
 def _components_item(item, width: int) -> TileFlats:
@@ -540,12 +638,16 @@ def _links_item(item, width: int) -> TileLinks:
     return links_task(directions, tile, width)
 
 
-def _flat_distances(client, layout: Layout, padded: dict, progress, is_cancelled) -> Tuple[dict, int]:
-    """{tile: future of its final (d_low, d_high)} and the number of rounds: every tile once, then again every tile
-    whose neighbours' edge distances, where they face it, changed since its last run, until none changed."""
-    pieces: Dict[Tile, Tuple[dict, dict]] = {}
+def _settle(client, layout: Layout, task, arguments: dict, edges, kinds: int, unset, progress, is_cancelled,
+            label: str, incremental: bool = False) -> Tuple[dict, int]:
+    """Rounds until the tiles agree across their edges: ({tile: future of its last result}, rounds). Every tile
+    runs ``task(*arguments[tile], *rings)`` (``incremental``: ``task(*arguments[tile], previous result or None,
+    *rings)``) once, where ``rings`` holds, for each of the ``kinds`` of pieces
+    ``edges(result)`` gives, {side: that neighbour's pieces}; then every tile whose neighbours' pieces facing it
+    changed since its last run (none yet counts as all ``unset``) runs again, until none changed."""
+    pieces: Dict[Tile, tuple] = {}
     read: Dict[Tile, dict] = {}
-    distances = {}
+    results = {}
     run, rounds = list(layout.tiles), 0
     while run:
         rounds += 1
@@ -553,43 +655,39 @@ def _flat_distances(client, layout: Layout, padded: dict, progress, is_cancelled
         for tile in run:
             ring = {side: pieces[other] for side, other in layout.neighbours(tile).items() if other in pieces}
             read[tile] = {side: _facing(ring[side], side) for side in ring}
-            futures[client.submit(distance_task, padded[tile], {side: p[0] for side, p in ring.items()},
-                                  {side: p[1] for side, p in ring.items()}, pure=False)] = tile
-        done = _wait(client, futures, progress if rounds == 1 else None, is_cancelled, "tiles: flat distances")
-        distances.update(done)
-        edges = client.gather([client.submit(_distance_edges, done[tile], pure=False) for tile in done])
-        pieces.update(zip(done, edges))
-        run = [tile for tile in layout.tiles if _ring_changed(tile, layout, pieces, read[tile])]
-    return distances, rounds
+            rings = [{side: parts[n] for side, parts in ring.items()} for n in range(kinds)]
+            previous = (results.get(tile),) if incremental else ()
+            futures[client.submit(task, *arguments[tile], *previous, *rings, pure=False)] = tile
+        done = _wait(client, futures, progress if rounds == 1 else None, is_cancelled, label)
+        results.update(done)
+        pieces.update(zip(done, client.gather([client.submit(edges, done[tile], pure=False) for tile in done])))
+        run = [tile for tile in layout.tiles if _ring_changed(tile, layout, pieces, read[tile], unset)]
+    return results, rounds
 
 
-def _facing(pieces: Tuple[dict, dict], side: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
-    """The (d_low, d_high) edge pieces of a neighbour on ``side`` that face the tile."""
-    return pieces[0][(-side[0], -side[1])], pieces[1][(-side[0], -side[1])]
+def _facing(pieces: tuple, side: Tuple[int, int]) -> tuple:
+    """The edge pieces (one of each kind) of a neighbour on ``side`` that face the tile."""
+    return tuple(kind[(-side[0], -side[1])] for kind in pieces)
 
 
-def _ring_changed(tile: Tile, layout: Layout, pieces: dict, read: dict) -> bool:
-    """Whether the neighbours' distances facing the tile differ from those its last run read (none read: all
-    `FAR`)."""
+def _ring_changed(tile: Tile, layout: Layout, pieces: dict, read: dict, unset) -> bool:
+    """Whether the neighbours' pieces facing the tile differ from those its last run read (none read: all
+    ``unset``)."""
     for side, other in layout.neighbours(tile).items():
         now = _facing(pieces[other], side)
         before = read.get(side)
         if before is None:
-            if any(np.any(part < FAR) for part in now):
+            if any(np.any(part != unset) for part in now):
                 return True
         elif any(not np.array_equal(a, b) for a, b in zip(before, now)):
             return True
     return False
 
 
-def _write_accumulation(client, grid, layout: Layout, outputs: Dict[str, str], padded: dict, directions: dict,
-                        cells: np.ndarray, received: np.ndarray, contour: np.ndarray, tile_shape, progress,
-                        is_cancelled) -> None:
-    """Phase 3: every tile's accumulation with its inflows, written into the outputs."""
-    height, width = grid.shape
-    entering = np.flatnonzero(received)
-    row, col = np.divmod(cells[entering], width)
-    owner = layout.tile_index(row, col)
+def _write_products(client, grid, layout: Layout, outputs: Dict[str, str], tile_shape, submit, progress,
+                    is_cancelled) -> None:
+    """The last phase: ``submit(tile, stores)`` gives the future of every tile's products (`products_of`), written
+    into the outputs here (GeoTIFF) or by the workers (Zarr ``stores``)."""
     writers = {}
     try:
         for product, output in outputs.items():
@@ -598,13 +696,7 @@ def _write_accumulation(client, grid, layout: Layout, outputs: Dict[str, str], p
         stores = {product: writer.store for product, writer in writers.items() if isinstance(writer, ZarrOutput)}
         for store in stores.values():
             check_workers_read(client, store, raster=False)
-        futures = {}
-        for n, tile in enumerate(layout.tiles):
-            mine = owner == n
-            entries = (row[mine] - tile.row0) * tile.cols + col[mine] - tile.col0
-            futures[client.submit(accumulation_task, directions[tile], padded[tile], entries,
-                                  received[entering[mine]], contour[tile.row0:tile.row0 + tile.rows], list(outputs),
-                                  stores, tile.row0, tile.col0, pure=False)] = tile
+        futures = {submit(tile, stores): tile for tile in layout.tiles}
         for tile, future in finished(client, futures, progress, is_cancelled, "tiles: accumulated"):
             for product, values in future.result().items():
                 writers[product].write(values, tile.row0, tile.col0)

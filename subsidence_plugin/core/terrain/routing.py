@@ -170,10 +170,11 @@ def d8_accumulation(directions: np.ndarray, weights: Optional[np.ndarray] = None
     return total.reshape(rows, cols)
 
 
-def _mfd_start(surface: EpsilonFilledDem, flat_direction: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
-    """Flow of each cell before accumulation (1.0, NaN at nodata; float64, flat) and the number of cells
-    passing flow into it (int8, flat): higher neighbours off the raster edge (edge cells pass nothing on), and
-    flat cells whose ``flat_direction`` points to it."""
+def _mfd_start(surface: EpsilonFilledDem, flat_direction: Optional[np.ndarray], weights: Optional[np.ndarray],
+               sinks: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+    """Flow of each cell before accumulation (``weights``, default 1.0; NaN at nodata; float64, flat) and the number
+    of cells passing flow into it (int8, flat): higher neighbours off the raster edge and not ``sinks`` (those pass
+    nothing on), and flat cells whose ``flat_direction`` points to it."""
     rows, cols = surface.shape
     total = np.empty(rows * cols)
     count = np.zeros(surface.shape, dtype=np.int8)
@@ -182,18 +183,22 @@ def _mfd_start(surface: EpsilonFilledDem, flat_direction: Optional[np.ndarray]) 
         centre, block_count = block[1:-1, 1:-1], count[start:stop]
         passes = np.zeros(block.shape, dtype=bool)  # padded row i is raster row start - 1 + i
         passes[max(2 - start, 0):rows - start, 2:cols] = True
+        if sinks is not None:
+            passes &= ~rows_with_halo(sinks, start, stop, True)
         if flat_direction is not None:
             block_direction = rows_with_halo(flat_direction, start, stop, -1)
         for k in range(8):
             block_count += shifted(passes, k) & (shifted(block, k) > centre)
             if flat_direction is not None:
                 block_count += shifted(block_direction, k) == (k + 4) % 8
-        total[start * cols:stop * cols] = np.where(np.isnan(centre), np.nan, 1.0).ravel()
+        start_flow = 1.0 if weights is None else weights[start:stop]
+        total[start * cols:stop * cols] = np.where(np.isnan(centre), np.nan, start_flow).ravel()
     return total, count.ravel()
 
 
 def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[ProgressCallback] = None,
-                     is_cancelled: Optional[CancelCheck] = None) -> np.ndarray:
+                     is_cancelled: Optional[CancelCheck] = None, weights: Optional[np.ndarray] = None,
+                     sinks: Optional[np.ndarray] = None) -> np.ndarray:
     """Multiple-flow-direction accumulation (cells, float64) of a filled DEM (m, an array or an
     `EpsilonFilledDem`), each cell counted once.
 
@@ -201,7 +206,8 @@ def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[P
     tan beta = drop / distance (no contour-length weights; RichDEM's ``method="Freeman"``). Edge cells pass
     nothing on; cells of flats pass all their flow along the D8 flat direction of `flow_directions_d8`.
     Computed in topological waves (a cell is passed on once every cell draining into it is done), with the
-    drops worked out per wave. NaN at nodata.
+    drops worked out per wave. NaN at nodata. ``weights``: each cell's own flow (default 1 cell); ``sinks``: cells
+    that, like the edge cells, pass nothing on (a tile's cells on the raster's edge, `scale.flow`).
     """
     surface = filled if isinstance(filled, EpsilonFilledDem) else EpsilonFilledDem(as_float(filled), flats=True)
     rows, cols = surface.shape
@@ -215,7 +221,7 @@ def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[P
             flat_direction = np.full(surface.shape, -1, dtype=np.int8)
             flat_direction.reshape(-1)[cells] = k
     steps.advance("Found the flat directions")
-    total, indegree = _mfd_start(surface, flat_direction)
+    total, indegree = _mfd_start(surface, flat_direction, weights, sinks)
     steps.advance("Counted the inflows")
     step = [int(offset) for offset in DIRECTION_ROWS * cols + DIRECTION_COLS]
     offsets = np.array([0] + step, dtype=index_dtype(rows * cols))[:, None]
@@ -226,6 +232,8 @@ def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[P
     def receivers(cells, totals):
         column = cells % cols
         inner = np.flatnonzero((cells >= cols) & (cells < size - cols) & (column > 0) & (column < cols - 1))
+        if sinks is not None:
+            inner = inner[~sinks.reshape(-1)[cells[inner]]]
         source, totals = cells[inner], totals[inner]
         share = np.empty((8, source.size))
         for part in range(0, source.size, WAVE_CELLS // 8):  # drops in parts: small temporaries
