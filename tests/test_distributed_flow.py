@@ -156,7 +156,7 @@ def test_terraces_in_any_tiles(client, tmp_path, shape, tile_shape):
 
 def test_mfd_in_rounds(client, tmp_path):
     assert _assert_mfd(client, str(tmp_path / "rough"), _with_nodata(_rough()), TILE) >= 3
-    assert _assert_mfd(client, str(tmp_path / "lake"), _lake_and_plateau(), (60, 74)) >= 5
+    assert _assert_mfd(client, str(tmp_path / "lake"), _lake_and_plateau(90, 110), (40, 50)) >= 5
     _assert_mfd(client, str(tmp_path / "terraces"), _terraces(60, 70, 3), (13, 17), geographic=True)
 
 

@@ -20,17 +20,19 @@ edges and small summaries travel.
    the flow each perimeter cell gets from beyond its tile (sums over that forest by pointer doubling); per tile
    again, the accumulation with those inflows added where they enter. Accumulations are whole numbers of cells, so
    the sums are exact in any order.
-5. MFD (Freeman 1991) instead of 3 and 4, in rounds as TauDEM passes flow between partitions: every tile
-   accumulates with the flow its neighbours last passed into its edge cells and gives the flow it passes into
-   theirs; the tiles whose inflow changed run again until none changes (as many rounds as flow paths cross tile
-   edges one after another). Shares are fractions, so the sums run in another order than in process: equal to
-   round-off (relative differences about 1e-15).
+5. MFD (Freeman 1991) instead of 3 and 4, in rounds as TauDEM passes flow between partitions: every tile passes
+   on the flow of each cell whose inflows are all in (its cells next to a neighbour's higher cells wait for them),
+   keeps its state on the worker, and sends what it passed into its neighbours' cells; the tiles that received
+   flow add it and go on, until none receives any (as many rounds as flow paths cross tile edges one after
+   another; each cell is passed on once). Shares are fractions, so the sums run in another order than in
+   process: equal to round-off.
 
 Refused on a cluster: DEMs whose values float32 cannot hold (the in-process epsilon fill then refills in float64
 until every cell drains).
 """
 from __future__ import annotations
 
+import copy
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -43,7 +45,7 @@ from ..core.terrain.derivatives import metric_cell_sizes
 from ..core.terrain.fill import EpsilonFilledDem, add_ulps, lower_and_outlet, pointer_roots
 from ..core.terrain.neighbours import (CARDINALS_FIRST, DIRECTION_COLS, DIRECTION_ROWS, require_3x3, require_valid_cell,
                                        shifted, step_lengths)
-from ..core.terrain.routing import d8_accumulation, mfd_accumulation
+from ..core.terrain.routing import MfdRouting, d8_accumulation
 from .cluster import check_workers_read, completed, finished
 from .fill import basins_task, fill_items, fill_task, spill_levels, subtree_sums
 from .outputs import TiledOutput, ZarrOutput, is_zarr, write_zarr_tile
@@ -440,27 +442,87 @@ def products_of(accumulation: np.ndarray, sizes: np.ndarray, products, stores: D
     return {product: values.astype(np.float32) for product, values in out.items()}
 
 
-def mfd_task(surface: np.ndarray, lx: np.ndarray, ly: np.ndarray, raster_edges: Tuple[bool, bool, bool, bool],
-             exponent: float, incoming: dict) -> Tuple[np.ndarray, dict]:
-    """One round of MFD on a worker: the tile's accumulation (cells, float64; `mfd_accumulation` on its surface
-    with a ring of its neighbours' cells, ``surface``) with the flow its neighbours last passed into it
-    (``incoming``: {side: their outflow pieces}) added to its edge cells, and its outflow pieces: the flow it passes
-    into each neighbour's cells ({side: array}). ``lx``, ``ly``: cell sizes (m) of the rows with the ring; cells on
-    the raster's edge (``raster_edges``: top, bottom, left, right) pass nothing on."""
-    rows, cols = surface.shape[0] - 2, surface.shape[1] - 2
-    weights = np.zeros(surface.shape)
-    weights[1:-1, 1:-1] = 1.0
-    for (a, b), pieces in incoming.items():
-        weights[_side(a, rows, 1), _side(b, cols, 1)] += pieces[(-a, -b)]
-    sinks = np.zeros(surface.shape, dtype=bool)
-    for edge, part in zip(raster_edges, ((1, slice(1, -1)), (-2, slice(1, -1)), (slice(1, -1), 1),
-                                          (slice(1, -1), -2))):
-        if edge:
-            sinks[part] = True
-    accumulation = mfd_accumulation(EpsilonFilledDem(surface), lx, ly, exponent, weights=weights, sinks=sinks)
-    ring = np.nan_to_num(accumulation)  # flow into nodata: none
-    outflow = {(a, b): ring[_side(a, rows, 0), _side(b, cols, 0)].copy() for a, b in SIDES}
-    return accumulation[1:-1, 1:-1], outflow
+class TileFlow(NamedTuple):
+    """A tile's MFD between rounds: its `MfdRouting` (the tile with a ring of its neighbours' cells) and how many
+    cells still pass flow into each ring cell (to tell how many passed flow in a round)."""
+
+    routing: MfdRouting
+    ring: np.ndarray
+    ring_waiting: np.ndarray
+
+
+class FlowMessage(NamedTuple):
+    """What a tile passed into its neighbours' cells in a round: {side: amounts (cells)} and {side: how many of its
+    cells passed them}, for the ring cells on that side."""
+
+    amounts: dict
+    counts: dict
+
+
+def mfd_start_task(surface: np.ndarray, lx: np.ndarray, ly: np.ndarray, raster_edge: np.ndarray,
+                   exponent: float) -> Tuple[TileFlow, FlowMessage]:
+    """MFD's first round on a worker: the tile (``surface`` with a ring of its neighbours' cells, NaN beyond the
+    raster; ``raster_edge``: which of those cells are on the raster's edge, which pass nothing on) passes on the
+    flow of every cell whose inflows are all in; its cells next to neighbours' cells that will pass flow into them
+    wait. ``lx``, ``ly``: cell sizes (m) of the rows with the ring."""
+    ring = np.ones(surface.shape, dtype=bool)
+    ring[1:-1, 1:-1] = False
+    weights = np.where(ring, 0.0, 1.0)
+    passing = ring & ~raster_edge
+    waiting = np.zeros(surface.shape, dtype=np.int8)
+    inner = surface[1:-1, 1:-1]
+    for k in range(8):
+        waiting[1:-1, 1:-1] += shifted(passing, k) & (shifted(surface, k) > inner)
+    routing = MfdRouting(EpsilonFilledDem(surface), lx, ly, exponent, weights=weights, sinks=raster_edge & ~ring,
+                         waiting=waiting)
+    cells = np.flatnonzero(ring)
+    flow = TileFlow(routing, cells, _still_waiting(routing, cells))
+    routing.accumulate()
+    return flow, _passed(flow)
+
+
+def _passed(flow: TileFlow) -> FlowMessage:
+    """The flow the tile passed into its ring since the last message, as a `FlowMessage`; the ring's flow is then
+    emptied (in place) for the next round."""
+    routing, rows, cols = flow.routing, flow.routing.shape[0] - 2, flow.routing.shape[1] - 2
+    total = np.zeros(routing.shape)
+    count = np.zeros(routing.shape, dtype=np.int8)
+    total.reshape(-1)[flow.ring] = np.nan_to_num(routing.total[flow.ring])  # flow into nodata: none
+    waiting = _still_waiting(routing, flow.ring)
+    count.reshape(-1)[flow.ring] = flow.ring_waiting - waiting
+    routing.total[flow.ring] = 0.0
+    flow.ring_waiting[...] = waiting
+    parts = {(a, b): (_side(a, rows, 0), _side(b, cols, 0)) for a, b in SIDES}
+    return FlowMessage({side: total[part].copy() for side, part in parts.items()},
+                       {side: count[part].copy() for side, part in parts.items()})
+
+
+def _still_waiting(routing: MfdRouting, cells: np.ndarray) -> np.ndarray:
+    """How many cells still pass flow into each of ``cells`` (a cell without inflow marked -1 counts 0)."""
+    return np.maximum(routing.indegree[cells], 0)
+
+
+def mfd_resume_task(state: Tuple[TileFlow, FlowMessage], incoming: Dict[Tuple[int, int], FlowMessage]
+                    ) -> Tuple[TileFlow, FlowMessage]:
+    """A later round of MFD on a worker: the flow the neighbours passed into the tile's edge cells (``incoming``:
+    {side: their last `FlowMessage`}) added, and passed on from every cell that completes."""
+    flow = state[0]
+    routing = copy.copy(flow.routing)
+    routing.total, routing.indegree = routing.total.copy(), routing.indegree.copy()
+    flow = TileFlow(routing, flow.ring, flow.ring_waiting.copy())
+    rows, cols = routing.shape[0] - 2, routing.shape[1] - 2
+    index = np.arange(routing.total.size).reshape(routing.shape)
+    cells, amounts, counts = [], [], []
+    for (a, b), message in incoming.items():
+        part = (_side(a, rows, 1), _side(b, cols, 1))
+        cells.append(index[part].ravel())
+        amounts.append(message.amounts[(-a, -b)].ravel())
+        counts.append(message.counts[(-a, -b)].ravel())
+    cells, amounts, counts = np.concatenate(cells), np.concatenate(amounts), np.concatenate(counts)
+    unique, inverse = np.unique(cells, return_inverse=True)
+    routing.receive(unique, np.bincount(inverse, weights=amounts, minlength=unique.size),
+                    np.bincount(inverse, weights=counts, minlength=unique.size).astype(np.int64))
+    return flow, _passed(flow)
 
 
 def _side(step: int, size: int, inner: int) -> slice:
@@ -474,13 +536,14 @@ def _side(step: int, size: int, inner: int) -> slice:
     return slice(1, size + 1)
 
 
-def _mfd_edges(result) -> tuple:
-    return (result[1],)
+def _message(state: Tuple[TileFlow, FlowMessage]) -> FlowMessage:
+    return state[1]
 
 
-def _mfd_products(result, sizes: np.ndarray, products, stores: Dict[str, str], row0: int, col0: int
-                  ) -> Dict[str, np.ndarray]:
-    return products_of(result[0], sizes, products, stores, row0, col0)
+def _mfd_products(state: Tuple[TileFlow, FlowMessage], sizes: np.ndarray, products, stores: Dict[str, str],
+                  row0: int, col0: int) -> Dict[str, np.ndarray]:
+    routing = state[0].routing
+    return products_of(routing.total.reshape(routing.shape)[1:-1, 1:-1], sizes, products, stores, row0, col0)
 
 
 def _stage(progress: Optional[ProgressCallback], start: float, end: float) -> Optional[ProgressCallback]:
@@ -515,9 +578,7 @@ def _epsilon_surfaces(client, path: str, band: int, grid, layout: Layout, tile_s
                                                            layout.neighbours(tile).items()}, 2, np.nan, pure=False)
               for tile in layout.tiles}
     del filled, strips
-    distances, rounds = _settle(client, layout, distance_task, {tile: (padded[tile],) for tile in layout.tiles},
-                                _distance_edges, 2, FAR, _stage(progress, 45, 80), is_cancelled,
-                                "tiles: flat distances", incremental=True)
+    distances, rounds = _flat_distances(client, layout, padded, _stage(progress, 45, 80), is_cancelled)
     flats = {item[0]: result for item, result in completed(
         client, _components_item, [(tile, padded[tile], distances[tile]) for tile in layout.tiles], grid.width,
         progress=_stage(progress, 80, 90), is_cancelled=is_cancelled, label="tiles: flats")}
@@ -590,9 +651,9 @@ def distributed_flow_accumulation(client, path: str, outputs: Dict[str, str], ba
         del surfaces, edges, padded
         rows = {tile: np.clip(np.arange(tile.row0 - 1, tile.row0 + tile.rows + 1), 0, grid.height - 1)
                 for tile in layout.tiles}
-        flows, flow_rounds = _settle(client, layout, mfd_task, {
-            tile: (with_ring[tile], lx[rows[tile]], ly[rows[tile]], _raster_edges(tile), exponent)
-            for tile in layout.tiles}, _mfd_edges, 1, 0.0, _stage(progress, 55, 85), is_cancelled, "tiles: flow")
+        flows, flow_rounds = _mfd_rounds(client, layout, {
+            tile: (with_ring[tile], lx[rows[tile]], ly[rows[tile]], _raster_edge_cells(tile, grid.shape), exponent)
+            for tile in layout.tiles}, _stage(progress, 55, 85), is_cancelled)
         del with_ring
         _write_products(client, grid, layout, outputs, tile_shape, lambda tile, stores: client.submit(
             _mfd_products, flows[tile], contour[tile.row0:tile.row0 + tile.rows], list(outputs), stores, tile.row0,
@@ -623,6 +684,38 @@ def distributed_flow_accumulation(client, path: str, outputs: Dict[str, str], ba
     return {"rounds": rounds, "flow rounds": 1}
 
 
+def _mfd_rounds(client, layout: Layout, arguments: dict, progress, is_cancelled) -> Tuple[dict, int]:
+    """MFD in rounds (TauDEM's exchange between partitions): every tile passes on the flow of its cells whose inflows
+    are all in; then the tiles that were passed flow add it and go on, until no tile passes any. Each cell is passed
+    on once. Returns ({tile: future of its final state}, rounds)."""
+    states = _wait(client, {client.submit(mfd_start_task, *arguments[tile], pure=False): tile
+                            for tile in layout.tiles}, progress, is_cancelled, "tiles: flow")
+    messages = dict(zip(states, client.gather([client.submit(_message, states[tile], pure=False)
+                                               for tile in states])))
+    rounds = 1
+    while True:
+        run = {}
+        for tile in layout.tiles:
+            incoming = {side: messages[other] for side, other in layout.neighbours(tile).items()
+                        if other in messages and messages[other].counts[(-side[0], -side[1])].any()}
+            if incoming:
+                run[tile] = incoming
+        if not run:
+            return states, rounds
+        rounds += 1
+        done = _wait(client, {client.submit(mfd_resume_task, states[tile], incoming, pure=False): tile
+                              for tile, incoming in run.items()}, None, is_cancelled, "tiles: flow")
+        states.update(done)
+        messages = dict(zip(done, client.gather([client.submit(_message, done[tile], pure=False) for tile in done])))
+
+
+def _raster_edge_cells(tile: Tile, shape: Tuple[int, int]) -> np.ndarray:
+    """Which cells of the tile with a ring around it are on the raster's edge (bool, the padded shape)."""
+    rows = np.arange(tile.row0 - 1, tile.row0 + tile.rows + 1)
+    cols = np.arange(tile.col0 - 1, tile.col0 + tile.cols + 1)
+    return ((rows == 0) | (rows == shape[0] - 1))[:, None] | ((cols == 0) | (cols == shape[1] - 1))[None, :]
+
+
 def _raster_edges(tile: Tile) -> Tuple[bool, bool, bool, bool]:
     """Whether the tile's top, bottom, left and right sides are the raster's."""
     return tile.halo_top == 0, tile.halo_bottom == 0, tile.halo_left == 0, tile.halo_right == 0
@@ -638,13 +731,10 @@ def _links_item(item, width: int) -> TileLinks:
     return links_task(directions, tile, width)
 
 
-def _settle(client, layout: Layout, task, arguments: dict, edges, kinds: int, unset, progress, is_cancelled,
-            label: str, incremental: bool = False) -> Tuple[dict, int]:
-    """Rounds until the tiles agree across their edges: ({tile: future of its last result}, rounds). Every tile
-    runs ``task(*arguments[tile], *rings)`` (``incremental``: ``task(*arguments[tile], previous result or None,
-    *rings)``) once, where ``rings`` holds, for each of the ``kinds`` of pieces
-    ``edges(result)`` gives, {side: that neighbour's pieces}; then every tile whose neighbours' pieces facing it
-    changed since its last run (none yet counts as all ``unset``) runs again, until none changed."""
+def _flat_distances(client, layout: Layout, padded: dict, progress, is_cancelled) -> Tuple[dict, int]:
+    """Rounds until the flats' distances agree across the tile edges: ({tile: future of its last (d_low, d_high)},
+    rounds). Every tile runs `distance_task` once; then every tile whose neighbours' distances facing it changed
+    since its last run (none yet counts as all `FAR`) runs again from its previous distances, until none changed."""
     pieces: Dict[Tile, tuple] = {}
     read: Dict[Tile, dict] = {}
     results = {}
@@ -655,29 +745,30 @@ def _settle(client, layout: Layout, task, arguments: dict, edges, kinds: int, un
         for tile in run:
             ring = {side: pieces[other] for side, other in layout.neighbours(tile).items() if other in pieces}
             read[tile] = {side: _facing(ring[side], side) for side in ring}
-            rings = [{side: parts[n] for side, parts in ring.items()} for n in range(kinds)]
-            previous = (results.get(tile),) if incremental else ()
-            futures[client.submit(task, *arguments[tile], *previous, *rings, pure=False)] = tile
-        done = _wait(client, futures, progress if rounds == 1 else None, is_cancelled, label)
+            futures[client.submit(distance_task, padded[tile], results.get(tile),
+                                  {side: parts[0] for side, parts in ring.items()},
+                                  {side: parts[1] for side, parts in ring.items()}, pure=False)] = tile
+        done = _wait(client, futures, progress if rounds == 1 else None, is_cancelled, "tiles: flat distances")
         results.update(done)
-        pieces.update(zip(done, client.gather([client.submit(edges, done[tile], pure=False) for tile in done])))
-        run = [tile for tile in layout.tiles if _ring_changed(tile, layout, pieces, read[tile], unset)]
+        pieces.update(zip(done, client.gather([client.submit(_distance_edges, done[tile], pure=False)
+                                               for tile in done])))
+        run = [tile for tile in layout.tiles if _ring_changed(tile, layout, pieces, read[tile])]
     return results, rounds
 
 
 def _facing(pieces: tuple, side: Tuple[int, int]) -> tuple:
-    """The edge pieces (one of each kind) of a neighbour on ``side`` that face the tile."""
+    """The (d_low, d_high) edge pieces of a neighbour on ``side`` that face the tile."""
     return tuple(kind[(-side[0], -side[1])] for kind in pieces)
 
 
-def _ring_changed(tile: Tile, layout: Layout, pieces: dict, read: dict, unset) -> bool:
-    """Whether the neighbours' pieces facing the tile differ from those its last run read (none read: all
-    ``unset``)."""
+def _ring_changed(tile: Tile, layout: Layout, pieces: dict, read: dict) -> bool:
+    """Whether the neighbours' distances facing the tile differ from those its last run read (none read: all
+    `FAR`)."""
     for side, other in layout.neighbours(tile).items():
         now = _facing(pieces[other], side)
         before = read.get(side)
         if before is None:
-            if any(np.any(part != unset) for part in now):
+            if any(np.any(part != FAR) for part in now):
                 return True
         elif any(not np.array_equal(a, b) for a, b in zip(before, now)):
             return True

@@ -82,7 +82,8 @@ def flat_directions(z: np.ndarray, length: np.ndarray):
     return cells, direction
 
 
-def _wave_accumulate(total: np.ndarray, indegree: np.ndarray, receivers, steps: Steps, message: str):
+def _wave_accumulate(total: np.ndarray, indegree: np.ndarray, receivers, steps: Steps, message: str,
+                     first: Optional[np.ndarray] = None):
     """Accumulate ``total`` (flat, in place) downstream in waves: a cell is passed on once all the cells that
     drain into it are done (Kahn's topological order, vectorised per wave).
 
@@ -90,14 +91,18 @@ def _wave_accumulate(total: np.ndarray, indegree: np.ndarray, receivers, steps: 
     their accumulated totals, each receiving cell at most once per yield; ``indegree`` (flat int8) counts the
     cells draining into each cell and loses one per amount received: a cell joins the next wave when it
     reaches 0. The first wave, the valid cells without inflow, is marked -1 in ``indegree`` and read chunk by
-    chunk; later waves are arrays of int32 cell indices (`index_dtype`).
+    chunk; later waves are arrays of int32 cell indices (`index_dtype`). ``first``: the cells of the first wave
+    instead (flow resumed once more flow reached them, `MfdRouting.receive`).
     """
     index_type = index_dtype(total.size)
-    for start, stop in cell_chunks(total.size):
-        part = indegree[start:stop]
-        part[(part == 0) & ~np.isnan(total[start:stop])] = -1
-    wave = ((np.flatnonzero(indegree[start:stop] == -1) + start).astype(index_type)
-            for start, stop in cell_chunks(total.size))
+    if first is None:
+        for start, stop in cell_chunks(total.size):
+            part = indegree[start:stop]
+            part[(part == 0) & ~np.isnan(total[start:stop])] = -1
+        wave = ((np.flatnonzero(indegree[start:stop] == -1) + start).astype(index_type)
+                for start, stop in cell_chunks(total.size))
+    else:
+        wave = [first.astype(index_type)]
     rounds = 0
     while True:
         ready = []
@@ -197,8 +202,7 @@ def _mfd_start(surface: EpsilonFilledDem, flat_direction: Optional[np.ndarray], 
 
 
 def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[ProgressCallback] = None,
-                     is_cancelled: Optional[CancelCheck] = None, weights: Optional[np.ndarray] = None,
-                     sinks: Optional[np.ndarray] = None) -> np.ndarray:
+                     is_cancelled: Optional[CancelCheck] = None) -> np.ndarray:
     """Multiple-flow-direction accumulation (cells, float64) of a filled DEM (m, an array or an
     `EpsilonFilledDem`), each cell counted once.
 
@@ -206,51 +210,81 @@ def mfd_accumulation(filled, lx, ly, exponent: float = 1.1, progress: Optional[P
     tan beta = drop / distance (no contour-length weights; RichDEM's ``method="Freeman"``). Edge cells pass
     nothing on; cells of flats pass all their flow along the D8 flat direction of `flow_directions_d8`.
     Computed in topological waves (a cell is passed on once every cell draining into it is done), with the
-    drops worked out per wave. NaN at nodata. ``weights``: each cell's own flow (default 1 cell); ``sinks``: cells
-    that, like the edge cells, pass nothing on (a tile's cells on the raster's edge, `scale.flow`).
+    drops worked out per wave. NaN at nodata.
     """
-    surface = filled if isinstance(filled, EpsilonFilledDem) else EpsilonFilledDem(as_float(filled), flats=True)
-    rows, cols = surface.shape
-    require_3x3(surface.shape, "flow accumulation")
     steps = Steps(3, progress, is_cancelled)
-    steps.check()
-    flat_direction = None
-    if surface.flats:
-        cells, k = flat_directions(surface.dem, step_lengths(lx, ly, surface.shape[0]))
-        if cells.size:
-            flat_direction = np.full(surface.shape, -1, dtype=np.int8)
-            flat_direction.reshape(-1)[cells] = k
-    steps.advance("Found the flat directions")
-    total, indegree = _mfd_start(surface, flat_direction, weights, sinks)
-    steps.advance("Counted the inflows")
-    step = [int(offset) for offset in DIRECTION_ROWS * cols + DIRECTION_COLS]
-    offsets = np.array([0] + step, dtype=index_dtype(rows * cols))[:, None]
-    length = step_lengths(lx, ly, rows)[:, :, 0]
-    uniform = bool(np.all(length == length[:, :1]))
-    size = rows * cols
+    routing = MfdRouting(filled, lx, ly, exponent, steps=steps)
+    routing.accumulate()
+    steps.advance("Accumulated the flow")
+    return routing.total.reshape(routing.shape)
 
-    def receivers(cells, totals):
+
+class MfdRouting:
+    """`mfd_accumulation` that can wait for flow from beyond the array and resume when it arrives (a tile of a
+    larger raster, `scale.flow`): ``weights`` each cell's own flow (default 1 cell), ``sinks`` cells that, like the
+    edge cells, pass nothing on, ``waiting`` (int8) how many cells beyond the array still pass flow into each cell.
+    `accumulate` passes on the flow of every cell whose inflows are all in; `receive` adds flow from beyond the
+    array and passes on what that completes. ``total``: the flow so far (flat, float64; cells on the array's edge
+    gather what the array passes into them)."""
+
+    def __init__(self, filled, lx, ly, exponent: float = 1.1, weights: Optional[np.ndarray] = None,
+                 sinks: Optional[np.ndarray] = None, waiting: Optional[np.ndarray] = None,
+                 steps: Optional[Steps] = None):
+        surface = filled if isinstance(filled, EpsilonFilledDem) else EpsilonFilledDem(as_float(filled), flats=True)
+        require_3x3(surface.shape, "flow accumulation")
+        self.steps = steps or Steps(3)
+        self.steps.check()
+        self.surface, self.shape, self.exponent, self.sinks = surface, surface.shape, exponent, sinks
+        rows, cols = surface.shape
+        self.flat_direction = None
+        if surface.flats:
+            cells, k = flat_directions(surface.dem, step_lengths(lx, ly, rows))
+            if cells.size:
+                self.flat_direction = np.full(surface.shape, -1, dtype=np.int8)
+                self.flat_direction.reshape(-1)[cells] = k
+        self.steps.advance("Found the flat directions")
+        self.total, self.indegree = _mfd_start(surface, self.flat_direction, weights, sinks)
+        if waiting is not None:
+            self.indegree += waiting.reshape(-1)
+        self.steps.advance("Counted the inflows")
+        self.step = [int(offset) for offset in DIRECTION_ROWS * cols + DIRECTION_COLS]
+        self.offsets = np.array([0] + self.step, dtype=index_dtype(rows * cols))[:, None]
+        self.length = step_lengths(lx, ly, rows)[:, :, 0]
+        self.uniform = bool(np.all(self.length == self.length[:, :1]))
+
+    def accumulate(self, first: Optional[np.ndarray] = None) -> None:
+        """Pass on the flow of every cell whose inflows are all in (``first``: only from these cells on)."""
+        _wave_accumulate(self.total, self.indegree, self._receivers, self.steps, "Accumulating the flow", first)
+
+    def receive(self, cells: np.ndarray, amounts: np.ndarray, counts: np.ndarray) -> None:
+        """Flow from beyond the array: ``amounts`` into ``cells`` (flat indices) from ``counts`` cells each, then
+        passed on from the cells that completes."""
+        self.total[cells] += amounts
+        self.indegree[cells] -= counts.astype(self.indegree.dtype)
+        ready = cells[(self.indegree[cells] == 0) & (counts > 0)]
+        if ready.size:
+            self.accumulate(ready)
+
+    def _receivers(self, cells, totals):
+        rows, cols = self.shape
+        size = rows * cols
         column = cells % cols
         inner = np.flatnonzero((cells >= cols) & (cells < size - cols) & (column > 0) & (column < cols - 1))
-        if sinks is not None:
-            inner = inner[~sinks.reshape(-1)[cells[inner]]]
+        if self.sinks is not None:
+            inner = inner[~self.sinks.reshape(-1)[cells[inner]]]
         source, totals = cells[inner], totals[inner]
         share = np.empty((8, source.size))
         for part in range(0, source.size, WAVE_CELLS // 8):  # drops in parts: small temporaries
-            height = surface.values(source[part:part + WAVE_CELLS // 8] + offsets)
+            height = self.surface.values(source[part:part + WAVE_CELLS // 8] + self.offsets)
             np.fmax(height[0] - height[1:], 0.0, out=share[:, part:part + WAVE_CELLS // 8])
-        share /= length[:, :1] if uniform else length[:, source // cols]
-        np.power(share, exponent, out=share, where=share > 0)
-        if flat_direction is not None:
-            direction = flat_direction.reshape(-1)[source]
+        share /= self.length[:, :1] if self.uniform else self.length[:, source // cols]
+        np.power(share, self.exponent, out=share, where=share > 0)
+        if self.flat_direction is not None:
+            direction = self.flat_direction.reshape(-1)[source]
             flat = np.flatnonzero(direction >= 0)
             share[direction[flat], flat] = 1.0
         total = share.sum(axis=0)
         share /= np.where(total > 0, total, 1.0)
         for k in range(8):
             take = np.flatnonzero(share[k])
-            yield source[take] + step[k], totals[take] * share[k, take]
-
-    total = _wave_accumulate(total, indegree, receivers, steps, "Accumulating the flow")
-    steps.advance("Accumulated the flow")
-    return total.reshape(rows, cols)
+            yield source[take] + self.step[k], totals[take] * share[k, take]
