@@ -11,8 +11,9 @@ two static factors), float32, so the series alone is points x months x 4 bytes.
 * Training: `train_series_model` with each model's seed defaults on ``--points`` x ``--months``: the features,
   the scaling and the samples are built as in a real run, then ``--batches`` training batches run and the run is
   cancelled (the loop's own cancel check): sequences per second = batches x batch size / their seconds. Peak MB:
-  the resident set's high-water mark during the call (reset just before; the inputs already in memory), and
-  that peak above the resident set before it, also as a multiple of the float32 series.
+  the resident set's high-water mark during the call (reset just before; the inputs already in memory, and a
+  small training run once before the first model, see `warm_up`), and that peak above the resident set before
+  it, also as a multiple of the float32 series.
 * Forecast: a model of each kind trained for one epoch on 2,000 points, then `forecast_series` of
   ``--forecast-points`` points x ``--months`` for 12 months with the observed heads (the computation only;
   writing the output layer is the import writer's figure), its seconds and peak MB above the inputs.
@@ -46,6 +47,16 @@ def synthetic(points: int, months: int, seed: int = 0):
     static = np.column_stack([c, rng.uniform(10, 50, points)]).astype(np.float32)
     x, y = rng.uniform(0, 10000, points), rng.uniform(0, 10000, points)
     return displacement, PointDrivers(heads, static, x, y, np.full(points, 61.0))
+
+
+def warm_up() -> None:
+    """Train a small LSTM once before the measures: torch's first optimiser imports torch._dynamo and its first
+    backward pass sets up autograd (some 80 MB, once a process), which would otherwise count in the first model's
+    peak."""
+    displacement, drivers = synthetic(200, 24, seed=3)
+    settings = default_settings("lstm")
+    settings.training.epochs, settings.training.device = 1, "cpu"
+    train_series_model(displacement, drivers, 24, settings)
 
 
 def measure_training(kind: str, displacement, drivers, batches: int) -> dict:
@@ -105,6 +116,7 @@ def main(argv=None):
     import torch
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    warm_up()
     displacement, drivers = synthetic(args.points, args.months)
     training = {LABELS[kind]: measure_training(kind, displacement, drivers, args.batches)
                 for kind in args.models.split(",")}

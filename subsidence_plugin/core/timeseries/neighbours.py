@@ -34,15 +34,22 @@ def kernel_weights(x: np.ndarray, y: np.ndarray, bandwidth: float, neighbours: i
     return csr_matrix((weight.ravel(), (rows, index.ravel())), shape=(len(x), len(x)))
 
 
-def weighted_mean(weights: csr_matrix, values: np.ndarray) -> np.ndarray:
+def weighted_mean(weights: csr_matrix, values: np.ndarray, out: Optional[np.ndarray] = None,
+                  block: int = 8) -> np.ndarray:
     """Kernel mean of ``values`` (points, ...; NaN left out, the weights renormalised over the known ones; NaN
-    where no neighbour has a value)."""
-    flat = values.reshape(values.shape[0], -1)
-    known = np.isfinite(flat)
-    total = weights @ known.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (weights @ np.where(known, flat, 0.0)) / total
-    return np.where(total > 0, out, np.nan).reshape(values.shape).astype(values.dtype, copy=False)
+    where no neighbour has a value), in ``values``' dtype, into ``out`` when given (may be a view); ``block``
+    entries of the second axis at a time, so the float64 temporaries stay small."""
+    out = np.empty_like(values) if out is None else out
+    columns, target = (values[:, None], out[:, None]) if values.ndim == 1 else (values, out)
+    for start in range(0, columns.shape[1], block):
+        part = columns[:, start:start + block]
+        flat = part.reshape(part.shape[0], -1)
+        known = np.isfinite(flat)
+        total = weights @ known.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (weights @ np.where(known, flat, 0.0)) / total
+        target[:, start:start + block] = np.where(total > 0, mean, np.nan).reshape(part.shape)
+    return out
 
 
 def choose_bandwidth(x: np.ndarray, y: np.ndarray, changes: np.ndarray, neighbours: int = 16,
@@ -60,6 +67,7 @@ def choose_bandwidth(x: np.ndarray, y: np.ndarray, changes: np.ndarray, neighbou
         raise ValueError("The points all share one location: no bandwidth can be chosen")
     scores = {}
     for bandwidth in candidates:
-        predicted = weighted_mean(kernel_weights(x, y, bandwidth, neighbours, include_self=False), changes)
-        scores[bandwidth] = float(np.nanmean((predicted - changes) ** 2))
+        error = weighted_mean(kernel_weights(x, y, bandwidth, neighbours, include_self=False), changes)
+        error -= changes
+        scores[bandwidth] = float(np.nanmean(np.square(error, out=error)))
     return min(scores, key=scores.get), scores

@@ -44,6 +44,7 @@ from .neighbours import choose_bandwidth, kernel_weights, weighted_mean
 from .networks import NETWORKS, AttentionGru, PhysicsRnn
 
 FORECAST_BLOCK = 65536  # points forecast together by the windowed models without a kernel
+ROW_BLOCK = 4096  # points whose features are computed together (bounded temporaries)
 OUTPUT_HEADROOM = 4.0  # physics RNN: the training range fills a quarter of the output's, room for the forecast
 GAMMA_W = 9.81  # unit weight of water, kN/m^3: kPa of effective stress per m of head
 KINDS = ("lstm", "attention_gru", "physics_rnn", "gw_lstm")
@@ -79,6 +80,14 @@ class MinMax:
             return values
         return ((values - self.low) / span).astype(np.float32)
 
+    def columns(self, start: int, stop: Optional[int] = None) -> "MinMax":
+        """The scaling of the features ``start`` .. ``stop`` - 1 (to the last by default)."""
+        return MinMax(self.low[start:stop], self.high[start:stop])
+
+    def joined(self, other: "MinMax") -> "MinMax":
+        """This scaling's features followed by ``other``'s."""
+        return MinMax(np.concatenate([self.low, other.low]), np.concatenate([self.high, other.high]))
+
     def invert(self, scaled: np.ndarray, column: int = 0) -> np.ndarray:
         span = self.high[column] - self.low[column] if self.high[column] > self.low[column] else 1.0
         return scaled * span + self.low[column]
@@ -92,7 +101,8 @@ def _extremes(values: np.ndarray, rows: Optional[np.ndarray], months: Optional[i
     low, high = np.full(features, np.inf), np.full(features, -np.inf)
     for start in range(0, rows.size, block):
         part = values[rows[start:start + block]]
-        part = (part[:, :months] if months is not None else part).reshape(-1, features)
+        part = part[:, :months] if months is not None else part
+        part = part.reshape(part.shape[0] * part.shape[1], features)  # no -1: a scaling of no features too
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a feature without values in the block
             low = np.fmin(low, np.nanmin(part, axis=0))
@@ -186,6 +196,11 @@ class PointDrivers:
         return days / DAYS_PER_MONTH
 
 
+def _row_blocks(points: int):
+    """Slices of ``ROW_BLOCK`` points covering ``points``."""
+    return (slice(start, start + ROW_BLOCK) for start in range(0, points, ROW_BLOCK))
+
+
 def _change_out_of(heads: Optional[np.ndarray], points: int, months: int) -> np.ndarray:
     """Change of head from month k to k + 1 (points, months, aquifers; 0 where unknown and in the last month;
     one aquifer of zeros without heads)."""
@@ -197,24 +212,40 @@ def _change_out_of(heads: Optional[np.ndarray], points: int, months: int) -> np.
     return change
 
 
+def _lagged(heads: Optional[np.ndarray], lag: np.ndarray, months: int) -> Optional[np.ndarray]:
+    """Each aquifer's heads (points, months, aquifers) read back by the points' lag (months; None without heads)."""
+    if heads is None:
+        return None
+    return np.stack([lagged_monthly(heads[:, :months, a], lag) for a in range(heads.shape[2])], axis=2)
+
+
 def step_features(displacement: np.ndarray, heads: Optional[np.ndarray], static: np.ndarray,
-                  extra: Sequence[np.ndarray] = ()) -> np.ndarray:
+                  lag: Optional[np.ndarray] = None, weights=None) -> np.ndarray:
     """(points, months, features) float32: [change of displacement into month k, change of head out of month k
-    (0 where unknown; one column an aquifer), the ``extra`` columns (points, months[, columns]), the static
-    factors]; month 0 has no change of displacement (NaN). Written column by column into the one array."""
+    (0 where unknown; one column an aquifer), with ``lag`` (months a point) the change of the lagged head
+    h(k - lag) out of month k, with the kernel ``weights`` the weighted means of the change of displacement and
+    of head, the static factors]; month 0 has no change of displacement (NaN). Written a block of points at a
+    time into the one array, the weighted means read from its own change columns."""
     points, months = displacement.shape
-    head_change = _change_out_of(heads, points, months)
-    extra = [np.asarray(column, dtype=np.float32).reshape(points, months, -1) for column in extra]
+    heads = heads[..., None] if heads is not None and heads.ndim == 2 else heads
+    aquifers = 1 if heads is None else heads.shape[2]
     static = np.asarray(static, dtype=np.float32)
-    count = 1 + head_change.shape[2] + sum(column.shape[2] for column in extra) + static.shape[1]
-    out = np.empty((points, months, count), dtype=np.float32)
-    out[:, 0, 0] = np.nan
-    np.subtract(displacement[:, 1:], displacement[:, :-1], out=out[:, 1:, 0], casting="unsafe")
-    column = 1
-    for part in [head_change] + extra:
-        out[:, :, column:column + part.shape[2]] = part
-        column += part.shape[2]
-    out[:, :, column:] = static[:, None, :]
+    steps = 1 + aquifers * (1 + (lag is not None) + (weights is not None)) + (weights is not None)
+    out = np.empty((points, months, steps + static.shape[1]), dtype=np.float32)
+    for rows in _row_blocks(points):
+        part = None if heads is None else heads[rows]
+        count = out[rows].shape[0]
+        out[rows, 0, 0] = np.nan
+        np.subtract(displacement[rows, 1:], displacement[rows, :-1], out=out[rows, 1:, 0], casting="unsafe")
+        out[rows, :, 1:1 + aquifers] = _change_out_of(part, count, months)
+        if lag is not None:
+            out[rows, :, 1 + aquifers:1 + 2 * aquifers] = _change_out_of(_lagged(part, lag[rows], months), count,
+                                                                         months)
+        out[rows, :, steps:] = static[rows, None, :]
+    if weights is not None:
+        weighted = steps - 1 - aquifers
+        weighted_mean(weights, out[:, :, 0], out=out[:, :, weighted])
+        weighted_mean(weights, out[:, :, 1:1 + aquifers], out=out[:, :, weighted + 1:steps])
     return out
 
 
@@ -233,28 +264,25 @@ class Kernel:
 
 
 def windowed_features(kind: str, displacement: np.ndarray, drivers: PointDrivers, kernel: Optional[Kernel] = None,
-                      use_lag: bool = False) -> Tuple[np.ndarray, list]:
-    """(features, names of the step features before the static ones) of a windowed model."""
-    points, months = displacement.shape
+                      use_lag: bool = False, static: bool = True) -> Tuple[np.ndarray, list]:
+    """(features, names of the step features before the static ones) of a windowed model; without ``static`` the
+    step features alone (the training's sampler reads the static factors apart, not once a month)."""
+    points = displacement.shape[0]
     aquifers = max(drivers.aquifers, 1)
-    extra, names = [], ["displacement_change_mm"] + _per_aquifer("head_change_m", aquifers)
+    names = ["displacement_change_mm"] + _per_aquifer("head_change_m", aquifers)
+    lag = weights = None
     if kind == "attention_gru" and use_lag:
         lag = drivers.lag_months()
         if drivers.heads is not None and lag is None:
             raise ValueError("The model reads the lagged heads: give the interbed thickness b₀ and K′v (the 2nd and "
                              "3rd static factors)")
-        lagged = None if drivers.heads is None else np.stack(
-            [lagged_monthly(drivers.heads[:, :months, a], lag) for a in range(aquifers)], axis=2)
-        extra.append(_change_out_of(lagged, points, months))
+        lag = np.zeros(points) if lag is None else lag  # without heads a column of zeros
         names += _per_aquifer("lagged_head_change_m", aquifers)
     if kind == "gw_lstm":
         weights = kernel.weights(drivers)
-        change = np.full((points, months), np.nan, dtype=np.float32)
-        change[:, 1:] = np.diff(displacement, axis=1)
-        head_change = _change_out_of(drivers.heads, points, months)
-        extra += [weighted_mean(weights, change), weighted_mean(weights, head_change)]
         names += ["weighted_displacement_change_mm"] + _per_aquifer("weighted_head_change_m", aquifers)
-    return step_features(displacement, drivers.heads, drivers.static, extra), names
+    factors = drivers.static if static else np.zeros((points, 0), dtype=np.float32)
+    return step_features(displacement, drivers.heads, factors, lag, weights), names
 
 
 def _per_aquifer(name: str, aquifers: int) -> list:
@@ -262,13 +290,22 @@ def _per_aquifer(name: str, aquifers: int) -> list:
     return [name] if aquifers == 1 else [f"{name}_{a + 1}" for a in range(aquifers)]
 
 
+def _stress_changes(heads: np.ndarray, months: int, out: np.ndarray) -> np.ndarray:
+    """``out`` (points, months, aquifers) float32 = the change of effective stress into month k in each aquifer,
+    -gamma_w dh (kPa; 0 in month 0 and where unknown), written a block of points at a time."""
+    out[:, 0] = 0.0
+    for rows in _row_blocks(heads.shape[0]):
+        out[rows, 1:] = -GAMMA_W * np.nan_to_num(np.diff(heads[rows, :months], axis=1), nan=0.0)
+    return out
+
+
 def physics_inputs(heads: np.ndarray, thickness: np.ndarray, months: int) -> np.ndarray:
-    """(points, months, aquifers + 1) float32: [change of effective stress into month k in each aquifer,
-    -gamma_w dh (kPa; 0 in month 0 and where unknown), compressible thickness H (m)]."""
-    stress = np.zeros((heads.shape[0], months, heads.shape[2]), dtype=np.float32)
-    stress[:, 1:] = -GAMMA_W * np.nan_to_num(np.diff(heads[:, :months], axis=1), nan=0.0)
-    thickness = np.repeat(np.asarray(thickness, np.float32)[:, None, None], months, axis=1)
-    return np.concatenate([stress, thickness], axis=2)
+    """(points, months, aquifers + 1) float32: [change of effective stress into month k in each aquifer
+    (`_stress_changes`), compressible thickness H (m)]."""
+    out = np.empty((heads.shape[0], months, heads.shape[2] + 1), dtype=np.float32)
+    _stress_changes(heads, months, out[..., :-1])
+    out[..., -1] = np.asarray(thickness, np.float32)[:, None]
+    return out
 
 
 def _thickness(drivers: PointDrivers) -> np.ndarray:
@@ -281,39 +318,55 @@ def _thickness(drivers: PointDrivers) -> np.ndarray:
 
 class WindowSampler:
     """The training loop's batch source over (point, month) samples of scaled step features, each sample one
-    flat index point x months + month: windows are cut from the one features array when a batch is asked for."""
+    flat index point x months + month: windows are cut from the one features array when a batch is asked for,
+    the points' ``static`` features (points x static features, scaled; none by default) added to each month."""
 
-    def __init__(self, scaled: np.ndarray, window: int):
+    def __init__(self, scaled: np.ndarray, window: int, static: Optional[np.ndarray] = None):
         self.scaled = scaled
+        self.static = np.zeros((scaled.shape[0], 0), dtype=np.float32) if static is None else static
         self.window = window
         self.offsets = np.arange(-window + 1, 1)
 
+    @classmethod
+    def scaled_by(cls, scaling: MinMax, steps: np.ndarray, static: np.ndarray, window: int,
+                  in_place: bool = False) -> "WindowSampler":
+        """The sampler of the step features ``steps`` and the ``static`` factors scaled by ``scaling`` (the step
+        features' columns first); ``in_place`` scales float32 ``steps`` themselves."""
+        count = steps.shape[2]
+        static = scaling.columns(count).apply(np.array(static, dtype=np.float32), in_place=in_place)
+        return cls(scaling.columns(0, count).apply(steps, in_place=in_place), window, static)
+
     def _missing_before(self, points: np.ndarray) -> np.ndarray:
-        """(points, months + 1) int32: how many of each point's months before month k lack a value, a block of
-        points at a time (no (points, months, features) mask)."""
+        """(points, months + 1) int32: how many of each point's months before month k lack a value (a step or a
+        static feature)."""
         out = np.zeros((points.size, self.scaled.shape[1] + 1), np.int32)
-        for start in range(0, points.size, 4096):
-            missing = ~np.isfinite(self.scaled[points[start:start + 4096]]).all(axis=2)
-            np.cumsum(missing, axis=1, out=out[start:start + 4096, 1:])
+        known = np.isfinite(self.scaled[points]).all(axis=2) & np.isfinite(self.static[points]).all(axis=1)[:, None]
+        np.cumsum(~known, axis=1, out=out[:, 1:])
         return out
 
     def samples(self, points: np.ndarray, last_month: int) -> np.ndarray:
         """Flat indices of the samples [point, month t] whose window and target month t + 1 lie in months
-        1 .. ``last_month`` and have values (point-major order)."""
+        1 .. ``last_month`` and have values (point-major order), found a block of points at a time and written
+        into the one array."""
         months = self.scaled.shape[1]
         t = np.arange(self.window, min(last_month, months - 1))
         points = np.asarray(points, dtype=np.int64)
         if t.size == 0 or points.size == 0:
             return np.zeros(0, dtype=np.int64)
-        before = self._missing_before(points)
-        ok = (before[:, t + 1] - before[:, t + 1 - self.window] == 0) & np.isfinite(self.scaled[points[:, None],
-                                                                                            t[None, :] + 1, 0])
-        del before
+        ok = np.empty((points.size, t.size), dtype=bool)
+        for rows in _row_blocks(points.size):
+            before = self._missing_before(points[rows])
+            ok[rows] = (before[:, t + 1] - before[:, t + 1 - self.window] == 0) & np.isfinite(
+                self.scaled[points[rows, None], t[None, :] + 1, 0])
         index = np.int32 if self.scaled.shape[0] * months < 2 ** 31 else np.int64
-        flat = np.flatnonzero(ok).astype(index)
-        del ok
-        row, column = np.divmod(flat, index(t.size))
-        return points.astype(index)[row] * index(months) + t.astype(index)[column]
+        out = np.empty(np.count_nonzero(ok), dtype=index)
+        first = index(months) * points.astype(index)
+        filled = 0
+        for rows in _row_blocks(points.size):
+            flat = (first[rows, None] + t.astype(index)[None, :])[ok[rows]]
+            out[filled:filled + flat.size] = flat
+            filled += flat.size
+        return out
 
     def split(self, samples: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """(points, months t) of flat samples."""
@@ -322,21 +375,25 @@ class WindowSampler:
 
     def batch(self, samples: np.ndarray) -> tuple:
         point, t = self.split(samples)
-        inputs = self.scaled[point[:, None], t[:, None] + self.offsets[None, :]]
-        return np.ascontiguousarray(inputs), self.scaled[point, t + 1, 0].astype(np.float32)
+        inputs = np.empty((len(samples), self.window, self.scaled.shape[2] + self.static.shape[1]), np.float32)
+        inputs[..., :self.scaled.shape[2]] = self.scaled[point[:, None], t[:, None] + self.offsets[None, :]]
+        inputs[..., self.scaled.shape[2]:] = self.static[point, None, :]
+        return inputs, self.scaled[point, t + 1, 0].astype(np.float32)
 
 
 class SequenceSampler:
-    """The physics RNN's batch source: a sample is a point, its inputs the scaled sequence of the training months
-    with the anchor channel, its targets the scaled cumulative displacement relative to the anchor (NaN gaps)."""
+    """The physics RNN's batch source: a sample is a point, its inputs the scaled stress changes of the training
+    months, the point's scaled thickness (points, 1; kept once a point) in every month and the anchor channel,
+    its targets the scaled cumulative displacement relative to the anchor (NaN gaps)."""
 
-    def __init__(self, scaled: np.ndarray, relative: np.ndarray, anchor: np.ndarray):
-        self.scaled, self.relative, self.anchor = scaled, relative, anchor
+    def __init__(self, stress: np.ndarray, thickness: np.ndarray, relative: np.ndarray, anchor: np.ndarray):
+        self.stress, self.thickness, self.relative, self.anchor = stress, thickness, relative, anchor
 
     def batch(self, points: np.ndarray) -> tuple:
-        values = self.scaled[points]
-        inputs = np.zeros(values.shape[:2] + (values.shape[2] + 1,), dtype=np.float32)
-        inputs[..., :-1] = values
+        stress = self.stress[points]
+        inputs = np.zeros(stress.shape[:2] + (stress.shape[2] + 2,), dtype=np.float32)
+        inputs[..., :-2] = stress
+        inputs[..., -2] = self.thickness[points]
         inputs[np.arange(len(points)), self.anchor[points], -1] = 1.0
         return inputs, self.relative[points].astype(np.float32)
 
@@ -391,25 +448,21 @@ def train_series_model(displacement: np.ndarray, drivers: PointDrivers, training
     if settings.kind == "gw_lstm":
         kernel = _kernel(displacement, drivers, training_months, settings, points, report)
     use_lag = settings.kind == "attention_gru" and drivers.lag_months() is not None
-    features, names = windowed_features(settings.kind, displacement, drivers, kernel, use_lag)
-    scaling = MinMax.fit(features, points, training_months)  # the training points' months only
-    sampler = WindowSampler(scaling.apply(features, in_place=True), settings.window)
+    features, names = windowed_features(settings.kind, displacement, drivers, kernel, use_lag, static=False)
+    static = np.asarray(drivers.static, dtype=np.float32)
+    scaling = MinMax.fit(features, points, training_months).joined(MinMax.fit(static[:, None], points))
+    sampler = WindowSampler.scaled_by(scaling, features, static, settings.window, in_place=True)
     train_points, validation_points = _training_split(points, settings)
     train_samples = sampler.samples(train_points, training_months - 1)
     validation_samples = sampler.samples(validation_points, training_months - 1)
     if len(train_samples) == 0:
         raise ValueError(f"No point has {settings.window + 2} consecutive monthly values in the training months: "
                          "shorten the window or give longer series")
-    train_count = len(train_samples)
-    samples = np.concatenate([train_samples, validation_samples])
-    del train_samples, validation_samples
-    # int32 indices up to 2^31 samples: the epoch's permutation is no larger than the samples themselves
-    train_index = np.arange(train_count, dtype=samples.dtype)
-    validation_index = np.arange(train_count, len(samples), dtype=samples.dtype)
     network_class = NETWORKS[settings.kind]
+    # the samples (int32 below 2^31) are the loop's indices: an epoch's shuffled copy is no larger than they are
     network, history = train_model(lambda: network_class(features_count(scaling), settings.hidden, settings.layers),
-                                   lambda index: sampler.batch(samples[index]), train_index, validation_index,
-                                   settings.training, progress, is_cancelled, on_epoch, report)
+                                   sampler.batch, train_samples, validation_samples, settings.training, progress,
+                                   is_cancelled, on_epoch, report)
     return SeriesModel(network, scaling, settings, history, validation_points, names, kernel=kernel, use_lag=use_lag)
 
 
@@ -446,23 +499,26 @@ def _train_physics(displacement, drivers, training_months, settings, points, pro
         report("No compressible-thickness raster: the physics RNN takes H = 1 m at every point")
     history = displacement[:, :training_months]
     anchor = _anchors(history)
-    relative = (history - history[np.arange(len(history)), anchor][:, None]).astype(np.float32)
-    usable = points[np.isfinite(relative[points]).sum(axis=1) >= 3]
+    relative = (history - history[np.arange(len(history)), anchor][:, None]).astype(np.float32, copy=False)
+    usable = points[np.isfinite(relative).sum(axis=1)[points] >= 3]
     if usable.size < 2:
         raise ValueError("Fewer than 2 points have 3 monthly values in the training months")
-    inputs = physics_inputs(drivers.heads, _thickness(drivers), training_months)
-    scaling = MinMax.magnitude(inputs, usable)
+    aquifers = drivers.aquifers
+    stress = _stress_changes(drivers.heads, training_months,
+                             np.empty((len(history), training_months, aquifers), dtype=np.float32))
+    thickness = np.array(_thickness(drivers), dtype=np.float32)[:, None]
+    scaling = MinMax.magnitude(stress, usable).joined(MinMax.magnitude(thickness[:, None], usable))
     largest = MinMax.magnitude(relative[..., None], usable).high[0]
     output_scale = OUTPUT_HEADROOM * (float(largest) or 1.0)
     relative /= np.float32(output_scale)
-    sampler = SequenceSampler(scaling.apply(inputs, in_place=True), relative, anchor)
+    sampler = SequenceSampler(scaling.columns(0, aquifers).apply(stress, in_place=True),
+                              scaling.columns(aquifers).apply(thickness, in_place=True), relative, anchor)
     train_points, validation_points = _training_split(usable, settings)
     if train_points.size == 0:
         raise ValueError("No point is left to train on after the validation share")
-    network, history_ = train_model(lambda: PhysicsRnn(settings.hidden, settings.exponent, inputs.shape[2]),
-                                    sampler.batch,
-                                    train_points, validation_points, settings.training, progress, is_cancelled,
-                                    on_epoch, report)
+    network, history_ = train_model(lambda: PhysicsRnn(settings.hidden, settings.exponent, aquifers + 1),
+                                    sampler.batch, train_points, validation_points, settings.training, progress,
+                                    is_cancelled, on_epoch, report)
     names = _per_aquifer("effective_stress_change_kpa", drivers.aquifers) + ["compressible_thickness_m"]
     return SeriesModel(network, scaling, settings, history_, validation_points, names, output_scale=output_scale)
 
@@ -475,8 +531,9 @@ def point_split_scores(model: SeriesModel, displacement: np.ndarray, drivers: Po
     (mm); an empty dict without such points or for the physics RNN."""
     if model.validation_points.size == 0 or model.settings.kind == "physics_rnn":
         return {}
-    features, _ = windowed_features(model.settings.kind, displacement, drivers, model.kernel, model.use_lag)
-    sampler = WindowSampler(model.scaling.apply(features), model.settings.window)
+    features, _ = windowed_features(model.settings.kind, displacement, drivers, model.kernel, model.use_lag,
+                                    static=False)
+    sampler = WindowSampler.scaled_by(model.scaling, features, drivers.static, model.settings.window)
     samples = sampler.samples(model.validation_points, training_months - 1)
     if len(samples) == 0:
         return {}
@@ -605,8 +662,8 @@ def fitted_series(model: SeriesModel, displacement: np.ndarray, drivers: PointDr
             relative = network(torch.from_numpy(sequence)).numpy() * model.output_scale
         return history[rows, anchor][:, None] + relative
     features, _ = windowed_features(model.settings.kind, history, replace(drivers, heads=heads), model.kernel,
-                                    model.use_lag)
-    sampler = WindowSampler(model.scaling.apply(features), model.settings.window)
+                                    model.use_lag, static=False)
+    sampler = WindowSampler.scaled_by(model.scaling, features, drivers.static, model.settings.window)
     samples = sampler.samples(rows, training_months - 1)
     if samples.size == 0:
         return out
