@@ -49,19 +49,19 @@ def synthetic(points: int, months: int, seed: int = 0):
     return displacement, PointDrivers(heads, static, x, y, np.full(points, 61.0))
 
 
-def warm_up() -> None:
+def warm_up(device: str) -> None:
     """Train a small LSTM once before the measures: torch's first optimiser imports torch._dynamo and its first
     backward pass sets up autograd (some 80 MB, once a process), which would otherwise count in the first model's
     peak."""
     displacement, drivers = synthetic(200, 24, seed=3)
     settings = default_settings("lstm")
-    settings.training.epochs, settings.training.device = 1, "cpu"
+    settings.training.epochs, settings.training.device = 1, device
     train_series_model(displacement, drivers, 24, settings)
 
 
-def measure_training(kind: str, displacement, drivers, batches: int) -> dict:
+def measure_training(kind: str, displacement, drivers, batches: int, device: str) -> dict:
     settings = default_settings(kind)
-    settings.training.epochs, settings.training.device = 1, "cpu"
+    settings.training.epochs, settings.training.device = 1, device
     counted = {"batches": 0, "started": None}
 
     def cancel_after():
@@ -85,10 +85,10 @@ def measure_training(kind: str, displacement, drivers, batches: int) -> dict:
             "x float32 series": (peak - before) / series_mb}
 
 
-def measure_forecast(kind: str, points: int, months: int) -> dict:
+def measure_forecast(kind: str, points: int, months: int, device: str) -> dict:
     small, small_drivers = synthetic(2000, months, seed=1)
     settings = default_settings(kind)
-    settings.training.epochs, settings.training.device = 1, "cpu"
+    settings.training.epochs, settings.training.device = 1, device
     if kind == "gw_lstm":
         settings.bandwidth = 500.0
     model = train_series_model(small, small_drivers, months - 12, settings)
@@ -111,19 +111,21 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--models", default=",".join(KINDS))
     parser.add_argument("--forecast-models", default="lstm,physics_rnn")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"],
+                        help="the device training runs on (a lent GPU: cuda)")
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
     import torch
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    warm_up()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, training on {args.device}")
+    warm_up(args.device)
     displacement, drivers = synthetic(args.points, args.months)
-    training = {LABELS[kind]: measure_training(kind, displacement, drivers, args.batches)
+    training = {LABELS[kind]: measure_training(kind, displacement, drivers, args.batches, args.device)
                 for kind in args.models.split(",")}
     del displacement, drivers
     print(f"\nTraining, {args.points} points x {args.months} months ({args.batches} batches)\n")
     print(harness.measure_table(training, ".1f"))
-    forecast = {LABELS[kind]: measure_forecast(kind, args.forecast_points, args.months)
+    forecast = {LABELS[kind]: measure_forecast(kind, args.forecast_points, args.months, args.device)
                 for kind in args.forecast_models.split(",") if kind}
     print(f"\nForecast of {args.forecast_points} points x {args.months} months, 12 months ahead\n")
     print(harness.measure_table(forecast, ".1f"))
