@@ -19,6 +19,16 @@ def sample_area(tmp_path_factory):
     return create_sample_area(str(tmp_path_factory.mktemp("sample_area")), size=SAMPLE_SIZE, seed=7)
 
 
+@pytest.fixture(scope="module")
+def client():
+    """A Dask client on a LocalCluster of 2 one-thread workers, for the tests of one module (the optional extra
+    requirements/distributed.txt; those modules skip without it)."""
+    from subsidence_plugin.scale.cluster import dask_client
+
+    with dask_client(local=2) as dask:
+        yield dask
+
+
 @pytest.fixture
 def provider(qgis_processing):
     """The plugin's provider, registered in the Processing registry for one test (the plugin tests need a

@@ -16,18 +16,12 @@ from subsidence_plugin.core.io.rasters import NODATA, write_raster  # noqa: E402
 from subsidence_plugin.core.progress import Cancelled  # noqa: E402
 from subsidence_plugin.core.terrain.derivatives import write_terrain  # noqa: E402
 from subsidence_plugin.scale.__main__ import main  # noqa: E402
-from subsidence_plugin.scale.cluster import check_workers_read, dask_client  # noqa: E402
+from subsidence_plugin.scale.cluster import check_workers_read  # noqa: E402
 from subsidence_plugin.scale.terrain import distributed_terrain  # noqa: E402
 from subsidence_plugin.scale.tiles import plan_tiles  # noqa: E402
 
 PRODUCTS = ("slope", "slope_percent", "aspect", "total", "profile", "plan")
 TILE = (97, 131)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with dask_client(local=2) as dask:
-        yield dask
 
 
 def _dem(folder, name, geographic):

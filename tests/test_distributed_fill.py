@@ -19,16 +19,9 @@ from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg  # noqa
 from subsidence_plugin.core.io.rasters import NODATA, RasterReadError, write_raster  # noqa: E402
 from subsidence_plugin.core.progress import Cancelled  # noqa: E402
 from subsidence_plugin.core.terrain.fill import fill_depressions  # noqa: E402
-from subsidence_plugin.scale.cluster import dask_client  # noqa: E402
 from subsidence_plugin.scale.fill import distributed_fill, terminal_graph  # noqa: E402
 
 TILE = (97, 131)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with dask_client(local=2) as dask:
-        yield dask
 
 
 def _write(folder, name, z, geographic=False, dtype=None, crs=True):

@@ -20,16 +20,9 @@ from subsidence_plugin.core.io.rasters import NODATA, write_raster  # noqa: E402
 from subsidence_plugin.core.progress import Cancelled  # noqa: E402
 from subsidence_plugin.core.terrain.fill import fill_depressions  # noqa: E402
 from subsidence_plugin.core.terrain.indices import hydrology_from_dem  # noqa: E402
-from subsidence_plugin.scale.cluster import dask_client  # noqa: E402
 from subsidence_plugin.scale.flow import Layout, distributed_epsilon_fill, distributed_flow_accumulation  # noqa: E402
 
 TILE = (97, 131)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with dask_client(local=2) as dask:
-        yield dask
 
 
 def _grid(shape, geographic=False, crs=True):
