@@ -77,7 +77,7 @@ def _read_tile(tile: Tile, path: str, band: int, nodata: Optional[float]) -> np.
     return padded
 
 
-def _perimeter(shape: Tuple[int, int]) -> np.ndarray:
+def perimeter_mask(shape: Tuple[int, int]) -> np.ndarray:
     """True on the first and last rows and columns."""
     perimeter = np.zeros(shape, dtype=bool)
     perimeter[[0, -1], :] = perimeter[:, [0, -1]] = True
@@ -102,7 +102,7 @@ def _tile_labels(z: np.ndarray, tile: Tile, width: int) -> Tuple[np.ndarray, np.
     direction = direction.ravel()
     cells = np.arange(rows * cols, dtype=np.int64)
     parent = cells + (_STEP_ROWS * cols + _STEP_COLS)[direction]
-    edge = np.flatnonzero(_perimeter(centre.shape))  # only these may point out of the tile
+    edge = np.flatnonzero(perimeter_mask(centre.shape))  # only these may point out of the tile
     to_row, to_col = edge // cols + _STEP_ROWS[direction[edge]], edge % cols + _STEP_COLS[direction[edge]]
     leaving = (to_row < 0) | (to_row >= rows) | (to_col < 0) | (to_col >= cols)
     parent[edge[leaving]] = edge[leaving]
@@ -200,7 +200,7 @@ def basins_task(tile: Tile, path: str, band: int, nodata: Optional[float], width
     z = _read_tile(tile, path, band, nodata)
     labels, roots, targets = _tile_labels(z, tile, width)
     count = roots.size
-    perimeter = _perimeter(labels.shape) & (labels >= 0)
+    perimeter = perimeter_mask(labels.shape) & (labels >= 0)
     terminal = np.zeros(count + 1, dtype=bool)
     terminal[labels[perimeter]] = terminal[count] = True
     first, second, levels = terminal_graph(*_tile_graph(z, labels, count), terminal)

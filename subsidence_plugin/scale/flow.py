@@ -47,7 +47,7 @@ from ..core.terrain.neighbours import (CARDINALS_FIRST, DIRECTION_COLS, DIRECTIO
                                        shifted, step_lengths)
 from ..core.terrain.routing import MfdRouting, d8_accumulation
 from .cluster import check_workers_read, completed, finished
-from .fill import basins_task, fill_items, fill_task, spill_levels, subtree_sums
+from .fill import basins_task, fill_items, fill_task, perimeter_mask, spill_levels, subtree_sums
 from .outputs import TiledOutput, ZarrOutput, is_zarr, write_zarr_tile
 from .tiles import Tile
 
@@ -265,12 +265,6 @@ class TileFlats(NamedTuple):
     labels: np.ndarray
 
 
-def _perimeter(shape) -> np.ndarray:
-    perimeter = np.zeros(shape, dtype=bool)
-    perimeter[[0, -1], :] = perimeter[:, [0, -1]] = True
-    return perimeter
-
-
 def components_task(padded: np.ndarray, distances, tile: Tile, width: int) -> TileFlats:
     """On a worker: the tile's `TileFlats` once the distances are final."""
     cells = flat_cells(padded)
@@ -279,7 +273,7 @@ def components_task(padded: np.ndarray, distances, tile: Tile, width: int) -> Ti
     reached = cells.flat[1:-1, 1:-1] & (high < FAR)
     tallest = np.zeros(count, dtype=np.int64)
     np.maximum.at(tallest, labels[reached], high[reached])
-    edge = _perimeter(labels.shape) & (labels >= 0)
+    edge = perimeter_mask(labels.shape) & (labels >= 0)
     row, col = np.nonzero(edge)
     return TileFlats(tallest, (tile.row0 + row) * width + tile.col0 + col, cells.z[1:-1, 1:-1][edge], labels[edge])
 
@@ -383,7 +377,7 @@ def links_task(directions: np.ndarray, tile: Tile, width: int) -> TileLinks:
     cell = np.arange(rows * cols, dtype=np.int64)
     to_row, to_col = cell // cols + _STEP_ROWS[down], cell % cols + _STEP_COLS[down]
     leaving = (down >= 0) & ((to_row < 0) | (to_row >= rows) | (to_col < 0) | (to_col >= cols))
-    perimeter = _perimeter(directions.shape).ravel()
+    perimeter = perimeter_mask(directions.shape).ravel()
     parent = np.where(perimeter | (down < 0) | leaving, cell, to_row * cols + to_col)
     edge = np.flatnonzero(perimeter)
     after = np.where(down[edge] >= 0, to_row[edge] * cols + to_col[edge], edge)
