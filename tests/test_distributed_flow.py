@@ -16,7 +16,7 @@ from osgeo import gdal  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from subsidence_plugin.core.io.grid import RasterGrid, crs_wkt_from_epsg  # noqa: E402
-from subsidence_plugin.core.io.rasters import NODATA, write_raster  # noqa: E402
+from subsidence_plugin.core.io.rasters import NODATA, RasterReadError, write_raster  # noqa: E402
 from subsidence_plugin.core.progress import Cancelled  # noqa: E402
 from subsidence_plugin.core.terrain.fill import fill_depressions  # noqa: E402
 from subsidence_plugin.core.terrain.indices import hydrology_from_dem  # noqa: E402
@@ -184,7 +184,24 @@ def test_refusals(client, tmp_path):
     small = _write(str(tmp_path), _rough(2, 5), name="small.tif")
     with pytest.raises(ValueError, match="flow routing, TWI and SPI needs at least 3 x 3 cells"):
         distributed_flow_accumulation(client, small, {"accumulation": str(tmp_path / "d.tif")})
-    assert sorted(os.listdir(tmp_path)) == ["dem.tif", "small.tif"]
+    empty = np.full((6, 7), np.nan, dtype=np.float32)
+    with pytest.raises(ValueError) as in_process:
+        hydrology_from_dem(empty, _grid(empty.shape), method="d8")
+    with pytest.raises(ValueError, match="no valid cell") as tiled:
+        distributed_flow_accumulation(client, _write(str(tmp_path), empty, name="empty.tif"),
+                                      {"accumulation": str(tmp_path / "e.tif")}, tile_shape=(3, 3))
+    assert str(tiled.value) == str(in_process.value)
+    values = np.where(np.isnan(_rough(9, 9)), NODATA, _rough(9, 9))
+    nocrs = write_raster(str(tmp_path / "nocrs.tif"), values, _grid((9, 9), crs=False), dtype=np.float32)
+    with pytest.raises(RasterReadError, match="has no coordinate reference system"):
+        distributed_flow_accumulation(client, nocrs, {"accumulation": str(tmp_path / "f.tif")})
+    gdal.Translate("/vsimem/only_here.tif", dem)
+    try:
+        with pytest.raises(ValueError, match="2 worker\\(s\\) cannot read the input"):
+            distributed_epsilon_fill(client, "/vsimem/only_here.tif", str(tmp_path / "g.tif"))
+    finally:
+        gdal.Unlink("/vsimem/only_here.tif")
+    assert sorted(os.listdir(tmp_path)) == ["dem.tif", "empty.tif", "nocrs.tif", "small.tif"]
 
 
 @pytest.mark.parametrize("calls", [3, 100, 270], ids=["in the fill", "in the flat distances", "in the accumulation"])
