@@ -14,8 +14,8 @@ from qgis.PyQt.QtGui import QIcon
 from ..core.progress import Cancelled
 from ..dependencies import missing_message, missing_packages
 from ..resources import resource_path
-from .outputs import style_on_load
-from .transaction import OutputTransaction, output_problems
+from .outputs import style_on_load, style_raster_file, take_raster_styles
+from .transaction import OutputTransaction, input_files, output_problems
 
 HELP_URL = "https://github.com/land-subsidence/qgis-land-subsidence#readme"
 REFERENCE_NOTE = ("<p><b>Reference raster:</b> only its grid is used (extent, cell size, CRS); its values and its "
@@ -76,11 +76,18 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
         problem = output_problems(self, parameters, context)
         return (False, problem) if problem else (True, "")
 
+    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        """Main thread: find the input files now (`input_files` looks layers up in the project, which a task's
+        worker thread must not touch)."""
+        self._inputs = input_files(self, parameters, context)
+        return True
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         """Runs `process` inside one output transaction (`processing.transaction`): all outputs or none. Only a
         QgsProcessingException reaches the user; an unexpected error is reported with its type and message (the
-        traceback goes to the log's debug information) and leaves nothing behind."""
-        transaction = OutputTransaction(self, parameters, context)
+        traceback goes to the log's debug information) and leaves nothing behind. Rasters are styled later, on the
+        main thread (`postProcessAlgorithm`)."""
+        transaction = OutputTransaction(self, parameters, context, getattr(self, "_inputs", None))
         loading = set(context.layersToLoadOnCompletion())
         try:
             if feedback is not None and feedback.isCanceled():
@@ -90,19 +97,34 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
             if feedback.isCanceled():
                 raise Cancelled()
             results = transaction.commit(results)
+            self._raster_styles = [(transaction.final_of(path), name, styler)
+                                   for path, name, styler in take_raster_styles(transaction.temporary_stems())]
             style_on_load(context, set(context.layersToLoadOnCompletion()) - loading, self.output_stylers)
             return results
         except QgsProcessingException:
-            transaction.rollback()
+            self._abandon(transaction)
             raise
         except Cancelled:
-            transaction.rollback()
+            self._abandon(transaction)
             raise QgsProcessingException("Cancelled: no output was written") from None
         except Exception as error:  # noqa: BLE001 (a bug must still leave nothing behind and no traceback)
-            transaction.rollback()
+            self._abandon(transaction)
             feedback.pushDebugInfo(traceback.format_exc())
             raise QgsProcessingException(f"{self.displayName()} failed: {type(error).__name__}: {error} "
                                          "(nothing was written; details in the log)") from error
+
+    @staticmethod
+    def _abandon(transaction: OutputTransaction) -> None:
+        transaction.rollback()
+        take_raster_styles(transaction.temporary_stems())
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802
+        """Main thread, before Processing loads the outputs: style the run's rasters and save each style as the
+        file's default (.qml)."""
+        for path, name, styler in getattr(self, "_raster_styles", []):
+            style_raster_file(path, name, styler)
+        self._raster_styles = []
+        return {}
 
     def process(self, parameters, context, feedback) -> dict:
         """The algorithm itself: subclasses write their outputs where ``parameters`` say (temporary paths of

@@ -3,7 +3,8 @@ GeoPackages straight through SQLite), table sinks."""
 from __future__ import annotations
 
 import os
-from typing import Sequence
+import threading
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields,
@@ -62,8 +63,30 @@ def style_on_load(context: QgsProcessingContext, sources, stylers=None) -> None:
     context.setLayersToLoadOnCompletion(loads)
 
 
+_RASTER_STYLES: Dict[str, Tuple[str, Callable]] = {}  # written raster (a run's temporary path) -> (name, styler)
+_RASTER_STYLES_LOCK = threading.Lock()
+
+
 def finish_raster_output(context: QgsProcessingContext, path: str, name: str, output_name: str, styler) -> None:
-    """Style a written raster, save the style as its default (.qml) and load it when the algorithm ends."""
+    """Load a written raster when the algorithm ends, styled by ``styler`` and with that style saved as its default
+    (.qml). Only recorded here (a worker thread may call it): `SubsidenceAlgorithm` styles the file on the main
+    thread once the run's outputs are in place (`take_raster_styles`, `style_raster_file`). QGIS 3.22's raster
+    layers made in a task's thread crashed QGIS under the styling (CI)."""
+    with _RASTER_STYLES_LOCK:
+        _RASTER_STYLES[path] = (name, styler)
+    load_on_completion(context, path, name, output_name)
+
+
+def take_raster_styles(prefixes: Sequence[str]) -> List[Tuple[str, str, Callable]]:
+    """(path, name, styler) of the rasters `finish_raster_output` recorded under any of ``prefixes`` (a run's
+    temporary paths), forgotten here."""
+    with _RASTER_STYLES_LOCK:
+        paths = [path for path in _RASTER_STYLES if any(path.startswith(prefix) for prefix in prefixes)]
+        return [(path, *_RASTER_STYLES.pop(path)) for path in paths]
+
+
+def style_raster_file(path: str, name: str, styler) -> None:
+    """Style a raster file and save the style as its default (.qml); main thread."""
     from qgis.core import QgsRasterLayer
 
     from .styles import save_default_style
@@ -71,7 +94,6 @@ def finish_raster_output(context: QgsProcessingContext, path: str, name: str, ou
     layer = QgsRasterLayer(path, name)
     styler(layer)
     save_default_style(layer)
-    load_on_completion(context, path, name, output_name)
 
 
 class PointOutput:

@@ -110,8 +110,9 @@ def destinations(algorithm, parameters: dict, context) -> List[Tuple[object, str
     return out
 
 
-def _input_files(algorithm, parameters: dict, context) -> Dict[str, str]:
-    """File of every layer or file input: {absolute path: parameter name}."""
+def input_files(algorithm, parameters: dict, context) -> Dict[str, str]:
+    """File of every layer or file input: {absolute path: parameter name}. It looks layers up in the context's
+    project: call it on the main thread (`SubsidenceAlgorithm.prepareAlgorithm`), never in a task's worker."""
     files = {}
     for definition in algorithm.parameterDefinitions():
         if definition.isDestination():
@@ -159,11 +160,11 @@ def _writable(folder: str) -> Optional[str]:
     return None
 
 
-def output_problems(algorithm, parameters: dict, context) -> Optional[str]:
+def output_problems(algorithm, parameters: dict, context, inputs: Optional[Dict[str, str]] = None) -> Optional[str]:
     """Why the outputs cannot be written as asked (two outputs on one file, an output that is an input, a folder
-    that cannot be written), or None."""
+    that cannot be written), or None. ``inputs``: `input_files`, when already known (else looked up here)."""
     seen: Dict[str, str] = {}
-    inputs = _input_files(algorithm, parameters, context)
+    inputs = input_files(algorithm, parameters, context) if inputs is None else inputs
     for definition, _, path, _ in destinations(algorithm, parameters, context):
         if path is None:
             continue
@@ -188,13 +189,14 @@ class OutputTransaction:
     algorithm: object
     parameters: dict
     context: object
+    inputs: Optional[Dict[str, str]] = None  # `input_files`, found on the main thread
     outputs: List[Output] = field(default_factory=list)
     created: List[str] = field(default_factory=list)
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def begin(self) -> dict:
         """Check, create missing folders, and return the parameters with every file output on its temporary path."""
-        problem = output_problems(self.algorithm, self.parameters, self.context)
+        problem = output_problems(self.algorithm, self.parameters, self.context, self.inputs)
         if problem:
             raise QgsProcessingException(problem)
         self._loads = dict(self.context.layersToLoadOnCompletion())
@@ -236,7 +238,12 @@ class OutputTransaction:
                 raise QgsProcessingException(f"Cannot create the output folder {path}: {error.strerror}") from None
             self.created.append(path)
 
-    def _final_of(self, temp_path: str) -> str:
+    def temporary_stems(self) -> List[str]:
+        """The temporary path (without extension) of every file output: what the run writes starts with one."""
+        return [output.temp_stem for output in self.outputs]
+
+    def final_of(self, temp_path: str) -> str:
+        """Where a file the run wrote is once committed."""
         for output in self.outputs:
             if temp_path.startswith(output.temp_stem):
                 return output.final_stem + temp_path[len(output.temp_stem):]
@@ -251,7 +258,6 @@ class OutputTransaction:
 
     def commit(self, results: dict) -> dict:
         """Rename every written temporary file into place, all or none; returns the results on the targets."""
-        gc.collect()  # release sinks and datasets still referenced by frames, so every file is flushed and closed
         moves = []  # (temp, final)
         for output in self.outputs:
             if output.folder:
@@ -273,12 +279,12 @@ class OutputTransaction:
             for source, final in moves:
                 if os.path.exists(final):
                     backup = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{self.token}.bak")
-                    _rename(final, backup)
+                    _move(final, backup)
                     backups.append((backup, final))
             for source, final in moves:
                 if source is not None:
                     os.makedirs(os.path.dirname(final), exist_ok=True)
-                    _rename(source, final)
+                    _move(source, final)
                     placed.append(final)
         except OSError as error:
             for final in placed:
@@ -301,7 +307,6 @@ class OutputTransaction:
 
     def rollback(self) -> None:
         """Remove every temporary file and the folders the run created; forget layers it meant to load."""
-        gc.collect()
         for output in self.outputs:
             if output.folder:
                 shutil.rmtree(output.temp, ignore_errors=True)
@@ -319,16 +324,33 @@ class OutputTransaction:
             self.context.setLayersToLoadOnCompletion(self._loads)
 
 
+def _move(source: str, target: str) -> None:
+    """Rename a file; one that a dataset held only by a reference cycle keeps open (Windows refuses to rename it)
+    is renamed after a garbage collection. Never collect first: a collection in a task's worker thread would delete
+    garbage Qt objects of the main thread from the wrong thread."""
+    try:
+        _rename(source, target)
+    except PermissionError:
+        gc.collect()
+        _rename(source, target)
+
+
 def _rename(source: str, target: str) -> None:
     """Put a file in place (one name, so a test can make it fail)."""
     os.replace(source, target)
 
 
 def _remove(path: str) -> None:
-    try:
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
-    except OSError:
-        pass
+    """Remove a file or folder, as `_move` after a garbage collection if it is still open; errors are ignored."""
+    for attempt in range(2):
+        try:
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+            return
+        except PermissionError:
+            if attempt == 0:
+                gc.collect()
+        except OSError:
+            return

@@ -159,6 +159,7 @@ class CreateSampleArea(SubsidenceAlgorithm):
     def postProcessAlgorithm(self, context, feedback):  # noqa: N802
         """Style the written layers on the main thread, before they are loaded: QGIS 3.22's raster providers made
         in a background task's thread were seen deleted under the styling (CI: test_task_dock)."""
+        super().postProcessAlgorithm(context, feedback)
         if self._written:
             summary = json.loads(self._written["SUMMARY"])
             style_sample_area({file_key: self._written[key] for key, (file_key, _) in RASTERS.items()},
