@@ -19,6 +19,24 @@ def sample_area(tmp_path_factory):
     return create_sample_area(str(tmp_path_factory.mktemp("sample_area")), size=SAMPLE_SIZE, seed=7)
 
 
+@pytest.fixture
+def only_here():
+    """Copy a raster into this process's GDAL memory (/vsimem/): readable here, not by Dask workers. Returns the
+    copy's path; removed after the test."""
+    from osgeo import gdal
+
+    copies = []
+
+    def copy(path: str) -> str:
+        copies.append(f"/vsimem/only_here_{len(copies)}.tif")
+        gdal.Translate(copies[-1], path)
+        return copies[-1]
+
+    yield copy
+    for path in copies:
+        gdal.Unlink(path)
+
+
 @pytest.fixture(scope="module")
 def client():
     """A Dask client on a LocalCluster of 2 one-thread workers, for the tests of one module (the optional extra

@@ -203,15 +203,11 @@ def test_refusals_are_the_in_process_ones(client, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["empty.tif", "nocrs.tif", "small.tif"]
 
 
-def test_an_input_the_workers_cannot_read_is_refused(client, tmp_path):
+def test_an_input_the_workers_cannot_read_is_refused(client, tmp_path, only_here):
     """A raster in this process's memory (/vsimem/): readable here, not by the workers."""
-    dem = _write(str(tmp_path), "dem.tif", _rough(20, 20))
-    gdal.Translate("/vsimem/only_here.tif", dem)
-    try:
-        with pytest.raises(ValueError, match="2 worker\\(s\\) cannot read the input .* does not exist there"):
-            distributed_fill(client, "/vsimem/only_here.tif", str(tmp_path / "filled.tif"))
-    finally:
-        gdal.Unlink("/vsimem/only_here.tif")
+    dem = only_here(_write(str(tmp_path), "dem.tif", _rough(20, 20)))
+    with pytest.raises(ValueError, match="2 worker\\(s\\) cannot read the input .* does not exist there"):
+        distributed_fill(client, dem, str(tmp_path / "filled.tif"))
     assert sorted(os.listdir(tmp_path)) == ["dem.tif"]
 
 

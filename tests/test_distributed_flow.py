@@ -172,7 +172,7 @@ def test_zarr_outputs_written_by_the_workers(client, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["accumulation.zarr", "dem.tif"]
 
 
-def test_refusals(client, tmp_path):
+def test_refusals(client, tmp_path, only_here):
     precise = _rough(40, 50, 4).astype(np.float64) + 1e-9  # values float32 cannot hold
     dem = _write(str(tmp_path), precise)
     with pytest.raises(ValueError, match="values float32 cannot hold exactly.*run it in process"):
@@ -195,12 +195,8 @@ def test_refusals(client, tmp_path):
     nocrs = write_raster(str(tmp_path / "nocrs.tif"), values, _grid((9, 9), crs=False), dtype=np.float32)
     with pytest.raises(RasterReadError, match="has no coordinate reference system"):
         distributed_flow_accumulation(client, nocrs, {"accumulation": str(tmp_path / "f.tif")})
-    gdal.Translate("/vsimem/only_here.tif", dem)
-    try:
-        with pytest.raises(ValueError, match="2 worker\\(s\\) cannot read the input"):
-            distributed_epsilon_fill(client, "/vsimem/only_here.tif", str(tmp_path / "g.tif"))
-    finally:
-        gdal.Unlink("/vsimem/only_here.tif")
+    with pytest.raises(ValueError, match="2 worker\\(s\\) cannot read the input"):
+        distributed_epsilon_fill(client, only_here(dem), str(tmp_path / "g.tif"))
     assert sorted(os.listdir(tmp_path)) == ["dem.tif", "empty.tif", "nocrs.tif", "small.tif"]
 
 

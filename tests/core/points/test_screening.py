@@ -78,7 +78,9 @@ def test_tuning_searches_learning_rate_epochs_and_batch():
                            on_fitness=lambda n, f, b: seen.append((n, f, b)))
     assert len(seen) == 8 and result.tuning is not None
     assert result.used["validation_auc"] == pytest.approx(max(f for _, f, _ in seen))
-    assert 1 <= result.used["epochs"] <= 3 and 16 <= result.used["batch_size"] <= 64
+    log_rate, epochs, log_batch = result.tuning.best  # the final model is trained with the best candidate
+    assert result.used["learning_rate"] == pytest.approx(10.0 ** log_rate)
+    assert (result.used["epochs"], result.used["batch_size"]) == (int(epochs), round(2.0 ** log_batch))
 
 
 def test_one_class_is_refused_with_advice():
