@@ -36,6 +36,8 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
     HELP = ""
     REQUIRES: Sequence[str] = ()
     output_stylers: dict = {}  # output name -> callable(layer) that styles a sink output when it is loaded
+    _inputs = None  # the run's input files (`prepareAlgorithm`)
+    _raster_styles = ()  # the run's (committed raster, name, styler), applied in `postProcessAlgorithm`
 
     def name(self):
         return self.NAME
@@ -87,7 +89,7 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
         QgsProcessingException reaches the user; an unexpected error is reported with its type and message (the
         traceback goes to the log's debug information) and leaves nothing behind. Rasters are styled later, on the
         main thread (`postProcessAlgorithm`)."""
-        transaction = OutputTransaction(self, parameters, context, getattr(self, "_inputs", None))
+        transaction = OutputTransaction(self, parameters, context, self._inputs)
         loading = set(context.layersToLoadOnCompletion())
         try:
             if feedback is not None and feedback.isCanceled():
@@ -121,9 +123,9 @@ class SubsidenceAlgorithm(QgsProcessingAlgorithm):
     def postProcessAlgorithm(self, context, feedback):  # noqa: N802
         """Main thread, before Processing loads the outputs: style the run's rasters and save each style as the
         file's default (.qml)."""
-        for path, name, styler in getattr(self, "_raster_styles", []):
+        for path, name, styler in self._raster_styles:
             style_raster_file(path, name, styler)
-        self._raster_styles = []
+        self._raster_styles = ()
         return {}
 
     def process(self, parameters, context, feedback) -> dict:
