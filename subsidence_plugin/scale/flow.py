@@ -183,7 +183,8 @@ def breadth_first(z: np.ndarray, pending: np.ndarray, distance: np.ndarray, seed
             if used == seeds.size:
                 break
             level = int(seed_levels[used])
-        last = np.searchsorted(seed_levels, level, side="right")
+        # the level in the array's type: with a Python int numpy would cast a copy of the array at every level
+        last = np.searchsorted(seed_levels, seed_levels.dtype.type(level), side="right")
         frontier = np.concatenate([frontier, seeds[used:last]])
         used = last
         reached = []
@@ -199,12 +200,11 @@ def breadth_first(z: np.ndarray, pending: np.ndarray, distance: np.ndarray, seed
     return distance
 
 
-def distance_task(padded: np.ndarray, previous: Optional[Tuple[np.ndarray, np.ndarray]], low_ring: dict,
+def distance_task(cells: FlatCells, previous: Optional[Tuple[np.ndarray, np.ndarray]], low_ring: dict,
                   high_ring: dict) -> Tuple[np.ndarray, np.ndarray]:
     """One round on a worker: the tile's (d_low, d_high) at its flat cells (int32, `FAR` elsewhere and where unknown)
     from its own sources and its neighbours' last distances (``low_ring``, ``high_ring``: {side: their
     `edge_pieces`}); after its first round, from its ``previous`` distances corrected from its edges."""
-    cells = flat_cells(padded)
     rows, cols = cells.z.shape[0] - 2, cells.z.shape[1] - 2
     unknown = np.full((rows, cols), FAR, dtype=np.int32)
     ring = np.ones(cells.flat.shape, dtype=bool)
@@ -250,7 +250,7 @@ def flat_components(cells: FlatCells) -> Tuple[np.ndarray, int]:
     first, second = np.concatenate(first), np.concatenate(second)
     graph = sparse.coo_matrix((np.ones(first.size, dtype=np.int8), (first, second)), shape=(count, count))
     number, component = connected_components(graph, directed=False)
-    labels = np.full(z.shape, -1, dtype=np.int64)
+    labels = np.full(z.shape, -1, dtype=np.int32)
     labels[member] = component
     return labels, number
 
@@ -265,10 +265,10 @@ class TileFlats(NamedTuple):
     labels: np.ndarray
 
 
-def components_task(padded: np.ndarray, distances, tile: Tile, width: int) -> TileFlats:
-    """On a worker: the tile's `TileFlats` once the distances are final."""
-    cells = flat_cells(padded)
-    labels, count = flat_components(cells)
+def components_task(cells: FlatCells, components: Tuple[np.ndarray, int], distances, tile: Tile,
+                    width: int) -> TileFlats:
+    """On a worker: the tile's `TileFlats` from its `flat_components` once the distances are final."""
+    labels, count = components
     high = distances[1]
     reached = cells.flat[1:-1, 1:-1] & (high < FAR)
     tallest = np.zeros(count, dtype=np.int64)
@@ -314,11 +314,11 @@ def tallest_of_flats(flats: List[TileFlats], layout: Layout) -> List[np.ndarray]
     return [per_component[offsets[n]:offsets[n + 1]] for n in range(len(flats))]
 
 
-def surface_task(padded: np.ndarray, distances, tallest: np.ndarray) -> np.ndarray:
+def surface_task(cells: FlatCells, components: Tuple[np.ndarray, int], distances, tallest: np.ndarray
+                 ) -> np.ndarray:
     """On a worker: the tile's epsilon-filled surface (float64, NaN at nodata): the fill raised by
     2 (d_low + 1) + (H - d_high) units in the last place at flat cells, 2 at low edges."""
-    cells = flat_cells(padded)
-    labels, _ = flat_components(cells)
+    labels = components[0]
     low, high = distances
     flat = cells.flat[1:-1, 1:-1]
     away = np.where(flat & (high < FAR), np.append(tallest, 0)[labels] - high, 0)
@@ -572,12 +572,15 @@ def _epsilon_surfaces(client, path: str, band: int, grid, layout: Layout, tile_s
                                                            layout.neighbours(tile).items()}, 2, np.nan, pure=False)
               for tile in layout.tiles}
     del filled, strips
-    distances, rounds = _flat_distances(client, layout, padded, _stage(progress, 45, 80), is_cancelled)
+    cells = {tile: client.submit(flat_cells, padded[tile], pure=False) for tile in layout.tiles}
+    distances, rounds = _flat_distances(client, layout, cells, _stage(progress, 45, 80), is_cancelled)
+    components = {tile: client.submit(flat_components, cells[tile], pure=False) for tile in layout.tiles}
     flats = {item[0]: result for item, result in completed(
-        client, _components_item, [(tile, padded[tile], distances[tile]) for tile in layout.tiles], grid.width,
-        progress=_stage(progress, 80, 90), is_cancelled=is_cancelled, label="tiles: flats")}
+        client, _components_item, [(tile, cells[tile], components[tile], distances[tile]) for tile in layout.tiles],
+        grid.width, progress=_stage(progress, 80, 90), is_cancelled=is_cancelled, label="tiles: flats")}
     tallest = tallest_of_flats([flats[tile] for tile in layout.tiles], layout)
-    surfaces = _wait(client, {client.submit(surface_task, padded[tile], distances[tile], tallest[n], pure=False): tile
+    surfaces = _wait(client, {client.submit(surface_task, cells[tile], components[tile], distances[tile], tallest[n],
+                                            pure=False): tile
                               for n, tile in enumerate(layout.tiles)}, _stage(progress, 90, 100), is_cancelled,
                      "tiles: sloped flats")
     return padded, surfaces, rounds
@@ -716,8 +719,8 @@ def _raster_edges(tile: Tile) -> Tuple[bool, bool, bool, bool]:
 
 
 def _components_item(item, width: int) -> TileFlats:
-    tile, padded, distances = item
-    return components_task(padded, distances, tile, width)
+    tile, cells, components, distances = item
+    return components_task(cells, components, distances, tile, width)
 
 
 def _links_item(item, width: int) -> TileLinks:
@@ -725,7 +728,7 @@ def _links_item(item, width: int) -> TileLinks:
     return links_task(directions, tile, width)
 
 
-def _flat_distances(client, layout: Layout, padded: dict, progress, is_cancelled) -> Tuple[dict, int]:
+def _flat_distances(client, layout: Layout, cells: dict, progress, is_cancelled) -> Tuple[dict, int]:
     """Rounds until the flats' distances agree across the tile edges: ({tile: future of its last (d_low, d_high)},
     rounds). Every tile runs `distance_task` once; then every tile whose neighbours' distances facing it changed
     since its last run (none yet counts as all `FAR`) runs again from its previous distances, until none changed."""
@@ -739,7 +742,7 @@ def _flat_distances(client, layout: Layout, padded: dict, progress, is_cancelled
         for tile in run:
             ring = {side: pieces[other] for side, other in layout.neighbours(tile).items() if other in pieces}
             read[tile] = {side: _facing(ring[side], side) for side in ring}
-            futures[client.submit(distance_task, padded[tile], results.get(tile),
+            futures[client.submit(distance_task, cells[tile], results.get(tile),
                                   {side: parts[0] for side, parts in ring.items()},
                                   {side: parts[1] for side, parts in ring.items()}, pure=False)] = tile
         done = _wait(client, futures, progress if rounds == 1 else None, is_cancelled, "tiles: flat distances")
